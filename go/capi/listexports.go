@@ -188,3 +188,29 @@ func s3t_du_start(client C.uint64_t, path *C.char, n C.int64_t, depth C.int32_t,
 	}))
 	return 0
 }
+
+// s3t_buckets_start lists the buckets visible to the client's credentials.
+// Result table: strings [name], ints [creation_ns]; count = requests.
+//
+//export s3t_buckets_start
+func s3t_buckets_start(client C.uint64_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c := getClient(uint64(client))
+	if c == nil {
+		return fail(errOut, errBadHandle)
+	}
+	*out = C.uint64_t(startOp("s3://", func(ctx context.Context, o *op) error {
+		bs, requests, err := listing.Buckets(ctx, c.S3)
+		o.count.Store(int64(requests))
+		if err != nil {
+			return err
+		}
+		t := newTable(1, 1, len(bs))
+		for _, b := range bs {
+			t.add([]string{b.Name}, []int64{b.Created})
+		}
+		o.result = t
+		return nil
+	}))
+	return 0
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -51,6 +53,9 @@ type Options struct {
 	ConnectTimeout float64 `json:"connect_timeout"`
 	ReadTimeout    float64 `json:"read_timeout"`
 	PathStyle      *bool   `json:"path_style"`
+	// RequesterPays sends x-amz-request-payer: requester on every request,
+	// accepting the charges of requester-pays buckets.
+	RequesterPays bool `json:"requester_pays"`
 }
 
 // Client bundles the SDK client with the tuning knobs the engines need.
@@ -137,6 +142,18 @@ func httpClient(o *Options) *awshttp.BuildableClient {
 	})
 }
 
+// addRequestPayer adds the requester-pays header to every request (the SDK
+// only has a per-operation RequestPayer field).
+func addRequestPayer(stack *middleware.Stack) error {
+	return stack.Build.Add(middleware.BuildMiddlewareFunc("s3turbo.RequestPayer",
+		func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok {
+				req.Header.Set("x-amz-request-payer", "requester")
+			}
+			return next.HandleBuild(ctx, in)
+		}), middleware.After)
+}
+
 // New builds a Client from options, consulting the default AWS chain for
 // anything not given explicitly.
 func New(ctx context.Context, o Options) (*Client, error) {
@@ -193,6 +210,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		so.UsePathStyle = so.BaseEndpoint != nil && *so.BaseEndpoint != ""
 		if o.PathStyle != nil {
 			so.UsePathStyle = *o.PathStyle
+		}
+		if o.RequesterPays {
+			so.APIOptions = append(so.APIOptions, addRequestPayer)
 		}
 	})
 	return &Client{S3: client, Concurrency: o.MaxConcurrency, PartSize: o.PartSize, transport: transport}, nil

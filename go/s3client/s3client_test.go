@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -516,4 +518,38 @@ func TestClientClose(t *testing.T) {
 		var c s3client.Client
 		c.Close() // must not panic
 	})
+}
+
+// TestRequesterPays checks that the requester-pays header is sent on every
+// request exactly when asked for.
+func TestRequesterPays(t *testing.T) {
+	tests := []struct {
+		name string
+		on   bool
+		want string
+	}{
+		{"off", false, ""},
+		{"on", true, "requester"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan string, 4)
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Get("x-amz-request-payer")
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer ts.Close()
+			c, err := s3client.New(context.Background(), s3client.Options{
+				EndpointURL: ts.URL, Key: "k", Secret: "s", Retries: 1, RequesterPays: tc.on})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.S3.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String("b")}); err != nil {
+				t.Fatal(err)
+			}
+			if h := <-got; h != tc.want {
+				t.Errorf("x-amz-request-payer = %q, want %q", h, tc.want)
+			}
+		})
+	}
 }
