@@ -1,17 +1,19 @@
-// Package fetch downloads many S3 objects concurrently straight into
-// caller-owned buffers.
+// Package fetch downloads many S3 objects (or byte ranges of them)
+// concurrently straight into caller-owned buffers or files.
 //
 // Each object costs one GET when it fits in a part (no HEAD): the first
-// request asks for the first part by range and the Content-Range header
-// reveals the total size. Larger objects are completed by concurrent ranged
-// GETs of the remaining parts, each pinned to the first response's ETag so a
+// request asks for a window by range and the Content-Range header reveals
+// the total size. Larger objects are completed by concurrent ranged GETs of
+// the remaining parts, each pinned to the first response's ETag so a
 // concurrent overwrite is detected instead of mixed into the result.
 //
 // When the caller does not know sizes in advance, a worker that has received
 // the first response's headers reports the size through Ready and waits, with
 // the body still unread, until the caller hands it a destination through
 // Provide. The body is then read directly into that buffer: no copy, and
-// memory stays bounded by what the caller allocates.
+// memory stays bounded by what the caller allocates. With Options.Sink the
+// destination is instead an io.WriterAt (a file) opened as soon as the size
+// is known, with no round trip to the caller.
 package fetch
 
 import (
@@ -19,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +30,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3turbo/s3turbo/go/s3err"
@@ -36,14 +41,50 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
-// Item is one object to fetch. If Known is true, Buf is the destination and
-// its length must equal the object's size; otherwise the size is discovered
-// and the destination supplied later with Batch.Provide.
+// EOF as Item.End means "up to the end of the object".
+const EOF = math.MaxInt64
+
+// Item is one object (or byte range of one) to fetch. If Known is true, Buf
+// is the destination and its length must equal the object's size (or the
+// resolved range's length); otherwise the size is discovered and the
+// destination supplied later with Batch.Provide (or by Options.Sink).
 type Item struct {
 	Bucket string
 	Key    string
 	Buf    []byte
 	Known  bool
+
+	// Ranged selects the bytes data[Start:End] of the object with Python
+	// slice semantics: negative values count from the object's end, End ==
+	// EOF means to the end, and the result is clamped to the object (a
+	// start past the end, or start >= end, gives an empty result). When
+	// Ranged is false the whole object is fetched and Start/End are ignored.
+	Ranged bool
+	Start  int64
+	End    int64
+
+	// IfMatch, when not empty, is sent as If-Match with every request of
+	// the item, the first included: an object replaced since the caller
+	// learnt this ETag fails with s3err.ErrChanged.
+	IfMatch string
+}
+
+// Sink receives objects through io.WriterAt destinations (files) instead of
+// memory buffers. Its methods are called from the batch's workers, possibly
+// concurrently for different items.
+type Sink interface {
+	// Open is called once per item when its first response revealed the
+	// length to write (the object's size or the resolved range's length),
+	// before any byte is written. Offsets given to the returned writer are
+	// relative to the start of the range.
+	Open(i int, length int64) (io.WriterAt, error)
+	// Finish is called exactly once for every item whose Open succeeded,
+	// when no write to it is in flight any more: with err == nil after its
+	// last byte was written (a returned error then fails the item), or with
+	// the item's failure (the return value is then ignored), at the latest
+	// when the batch stops. When it returns an error for a complete item,
+	// it must have cleaned up after itself: it is not called again.
+	Finish(i int, err error) error
 }
 
 // Options tunes a batch.
@@ -53,6 +94,14 @@ type Options struct {
 	// ReadRetries is how many times a failed body read (connection reset,
 	// short body) is retried; the SDK already retries failed requests.
 	ReadRetries int
+	// ContinueOnError keeps the batch going when an item fails: the error
+	// is recorded for that item (ItemErr) and Err reports only whole-batch
+	// problems such as a cancel. By default the first failure cancels the
+	// batch.
+	ContinueOnError bool
+	// Sink, when set, supplies every item's destination: Buf and Known are
+	// ignored and no item goes through Ready/Provide.
+	Sink Sink
 }
 
 // ReadyItem reports an object whose size is now known and which waits for
@@ -74,16 +123,26 @@ const (
 
 type job struct {
 	item int
-	part int // 0 is the first request
+	part int // 0 is the first request; p >= 1 is chunks[p-1]
 }
+
+// span is a byte interval [off, off+n) in object coordinates.
+type span struct{ off, n int64 }
 
 type itemState struct {
 	Item
-	size      int64 // -1 until known
+	size      int64 // bytes the destination holds; -1 until known
+	off       int64 // object offset of the destination's first byte
 	etag      string
+	chunks    []span // parts after the first request; written before they are queued
+	w         io.WriterAt
+	opened    bool // Sink.Open succeeded
+	finished  bool // Sink.Finish was called
 	bufCh     chan []byte
 	remaining atomic.Int32 // parts not yet written, once size is known
-	err       error        // guarded by Batch.mu
+	failed    atomic.Bool
+	err       error // guarded by Batch.mu
+	stopped   bool  // err is the batch's cancellation; guarded by Batch.mu
 }
 
 // Batch is one running batch download. All methods are safe for concurrent use.
@@ -111,9 +170,9 @@ type Batch struct {
 }
 
 // Start validates items and launches the workers. The returned batch runs
-// until every object is complete, one fails (the rest are then cancelled),
-// or Cancel is called. The caller must not release buffers before Wait
-// returns Done.
+// until every object is complete, one fails (the rest are then cancelled,
+// unless Options.ContinueOnError), or Cancel is called. The caller must not
+// release buffers before Wait returns Done.
 func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 	if opt.PartSize <= 0 {
 		opt.PartSize = 8 << 20
@@ -136,13 +195,16 @@ func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 		st := &b.items[i]
 		st.Item = it
 		st.size = -1
-		if it.Known {
+		switch {
+		case opt.Sink != nil:
+			st.Buf, st.Known = nil, false
+		case it.Known:
 			st.size = int64(len(it.Buf))
-		} else {
+		default:
 			st.bufCh = make(chan []byte, 1)
 		}
 	}
-	workers := usefulWorkers(items, opt.PartSize, opt.Concurrency)
+	workers := usefulWorkers(b.items, opt.PartSize, opt.Concurrency)
 	var wg sync.WaitGroup
 	wg.Add(workers)
 	for w := 0; w < workers; w++ {
@@ -159,6 +221,7 @@ func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 	go func() {
 		wg.Wait()
 		stopWatch()
+		b.finishSinks()
 		cancel()
 		close(b.done)
 	}()
@@ -168,9 +231,10 @@ func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 // usefulWorkers bounds the worker count by the number of requests the batch
 // can have: unknown sizes may need many parts, known ones exactly
 // ceil(len/part) (at least one).
-func usefulWorkers(items []Item, part int64, limit int) int {
+func usefulWorkers(items []itemState, part int64, limit int) int {
 	var jobs int64
-	for _, it := range items {
+	for i := range items {
+		it := &items[i]
 		if !it.Known {
 			return limit
 		}
@@ -180,6 +244,37 @@ func usefulWorkers(items []Item, part int64, limit int) int {
 		}
 	}
 	return int(jobs)
+}
+
+// finishSinks tells the sink about every opened item that did not complete
+// (all workers have exited, so nothing writes to them any more).
+func (b *Batch) finishSinks() {
+	if b.opt.Sink == nil {
+		return
+	}
+	for i := range b.items {
+		it := &b.items[i]
+		if !it.opened || it.finished {
+			continue
+		}
+		it.finished = true
+		err := b.ItemErr(i)
+		if err == nil {
+			cause := context.Cause(b.ctx)
+			if cause == nil {
+				cause = s3err.ErrInternal
+			}
+			err = fmt.Errorf("%s: batch stopped before the object was complete: %w", b.name(i), cause)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					b.record(i, fmt.Errorf("panic while cleaning up %s: %v: %w", b.name(i), r, s3err.ErrInternal))
+				}
+			}()
+			_ = b.opt.Sink.Finish(i, err)
+		}()
+	}
 }
 
 func (b *Batch) work() {
@@ -243,12 +338,24 @@ func (b *Batch) runGuarded(j job) {
 	}
 }
 
-// fail records err for item i and cancels the batch.
-func (b *Batch) fail(i int, err error) {
+// record stores err as item i's error unless it already has one.
+func (b *Batch) record(i int, err error) {
+	b.items[i].failed.Store(true)
+	stopped := b.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	b.mu.Lock()
 	if b.items[i].err == nil {
-		b.items[i].err = err
+		b.items[i].err, b.items[i].stopped = err, stopped
 	}
+	b.mu.Unlock()
+}
+
+// fail records err for item i and, unless ContinueOnError, cancels the batch.
+func (b *Batch) fail(i int, err error) {
+	b.record(i, err)
+	if b.opt.ContinueOnError {
+		return
+	}
+	b.mu.Lock()
 	if b.firstErr == nil && !(errors.Is(err, context.Canceled) && b.ctx.Err() != nil) {
 		b.firstErr = err
 	}
@@ -260,7 +367,7 @@ func (b *Batch) name(i int) string {
 	return "s3://" + b.items[i].Bucket + "/" + b.items[i].Key
 }
 
-// parseTotal extracts the total size from "bytes a-b/total".
+// parseTotal extracts the total size from "bytes a-b/total" (or "bytes */total").
 func parseTotal(cr string) (int64, bool) {
 	i := strings.LastIndexByte(cr, '/')
 	if i < 0 || cr[i+1:] == "*" {
@@ -271,6 +378,62 @@ func parseTotal(cr string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// ParseContentRange parses a 206 response's Content-Range, "bytes
+// first-last/total", into its inclusive byte positions and the object's
+// total size. ok is false for anything else (including an unknown "*"
+// total and the "bytes */total" form of a 416 answer).
+func ParseContentRange(cr string) (first, last, total int64, ok bool) {
+	cr = strings.TrimSpace(cr)
+	rest, found := strings.CutPrefix(cr, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, _, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	var err1, err2 error
+	first, err1 = strconv.ParseInt(a, 10, 64)
+	last, err2 = strconv.ParseInt(b, 10, 64)
+	total, ok = parseTotal(cr)
+	if err1 != nil || err2 != nil || !ok || first < 0 || last < first || last >= total {
+		return 0, 0, 0, false
+	}
+	return first, last, total, true
+}
+
+// Resolve applies Python slice semantics to an object of size bytes: the
+// bytes data[start:end] are the interval [s, e) with 0 <= s <= e <= size.
+// Negative start/end count from the end; end == EOF means size.
+func Resolve(start, end, size int64) (s, e int64) {
+	clamp := func(v int64) int64 {
+		if v < 0 {
+			v += size
+			if v < 0 {
+				return 0
+			}
+		}
+		return min(v, size)
+	}
+	s, e = clamp(start), clamp(end)
+	if e < s {
+		e = s
+	}
+	return s, e
+}
+
+// neg returns -v for v < 0 without overflowing on math.MinInt64.
+func neg(v int64) int64 {
+	if v == math.MinInt64 {
+		return math.MaxInt64
+	}
+	return -v
 }
 
 func (b *Batch) get(i int, rng, ifMatch string) (*s3.GetObjectOutput, error) {
@@ -287,51 +450,149 @@ func (b *Batch) get(i int, rng, ifMatch string) (*s3.GetObjectOutput, error) {
 }
 
 func rangeHeader(off, n int64) string {
-	return "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+n-1, 10)
+	last := off + n - 1
+	if last < off { // overflow: no object is that large anyway
+		last = math.MaxInt64
+	}
+	return "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(last, 10)
 }
 
-// first performs an object's first request, learns its size, obtains the
-// destination and fills the first part, queueing the remaining parts.
+func suffixHeader(n int64) string { return "bytes=-" + strconv.FormatInt(n, 10) }
+
+// probe is the first request of an item whose result is empty whatever the
+// object's size: one byte, just to learn that the object exists (and that
+// its ETag matches).
+const probe = "bytes=0-0"
+
+// firstRange picks an item's first request: the Range header ("" for the
+// whole object) and the most bytes it may return. The request must reveal
+// the object's size; it covers as much of the wanted bytes as one part can
+// without knowing that size, and never asks for more than one part.
+func (b *Batch) firstRange(it *itemState) (string, int64) {
+	part := b.opt.PartSize
+	if !it.Ranged {
+		if it.Known && it.size <= part {
+			// The whole object fits in one request: ask for it without a
+			// range (which also works for empty objects) and check the length.
+			return "", it.size
+		}
+		return rangeHeader(0, part), part
+	}
+	start, end := it.Start, it.End
+	switch {
+	case start >= 0:
+		w := part
+		if end >= 0 && end != EOF && end-start < w {
+			w = end - start
+		}
+		w = max(w, 1)
+		return rangeHeader(start, w), w
+	case end == EOF:
+		// data[-k:] is exactly the suffix of k bytes.
+		k := min(neg(start), part)
+		return suffixHeader(k), k
+	case end == 0:
+		return probe, 1
+	case end > 0:
+		// The range lies within both the suffix of -start bytes and the
+		// prefix of end bytes: take the smaller.
+		if neg(start) <= end {
+			k := min(neg(start), part)
+			return suffixHeader(k), k
+		}
+		k := min(end, part)
+		return rangeHeader(0, k), k
+	default: // both negative: the range lies within the suffix of -start bytes
+		if neg(start) <= neg(end) {
+			return probe, 1 // empty whatever the size
+		}
+		if neg(end) >= part {
+			// A suffix reaching the range would carry at least a part of
+			// bytes past its end: learn the size with a byte instead.
+			return probe, 1
+		}
+		k := min(neg(start), part)
+		return suffixHeader(k), k
+	}
+}
+
+// first performs an item's first request, learns the object's size and the
+// resolved range, obtains the destination and fills what the first
+// response covers, queueing the remaining parts.
 func (b *Batch) first(i int) error {
 	it := &b.items[i]
-	part := b.opt.PartSize
-	rng := rangeHeader(0, part)
-	if it.Known && it.size <= part {
-		// The whole object fits in one request: ask for it without a range
-		// (which also works for empty objects) and check the length.
-		rng = ""
-	}
-	out, err := b.get(i, rng, "")
-	if err != nil && rng != "" && s3err.Classify(err) == s3err.Invalid && s3err.APICode(err) == "InvalidRange" {
-		// A range on an empty object is unsatisfiable: fetch it whole.
-		out, err = b.get(i, "", "")
-	}
-	if err != nil {
+	rng, reqLen := b.firstRange(it)
+	out, err := b.get(i, rng, it.IfMatch)
+	var total, winStart, winLen int64 // the first response holds object bytes [winStart, winStart+winLen)
+	unsatisfiable := false
+	switch {
+	case err == nil:
+	case it.IfMatch != "" && s3err.Classify(err) == s3err.Changed:
+		return fmt.Errorf("%s: changed since it was opened (If-Match %s does not match): %w", b.name(i), it.IfMatch, s3err.ErrChanged)
+	case rng != "" && unsatisfiableRange(err):
+		// 416: the range starts at or past the end of the object (for the
+		// ranges sent here, that includes any range of an empty object), so
+		// the resolved range is empty whatever the exact size.
+		unsatisfiable = true
+	default:
 		return fmt.Errorf("%s: %w", b.name(i), err)
 	}
-	body := out.Body
-	defer body.Close()
-	clen := aws.ToInt64(out.ContentLength)
-	total := clen
-	if cr := aws.ToString(out.ContentRange); cr != "" {
-		t, ok := parseTotal(cr)
-		if !ok {
-			return fmt.Errorf("%s: unparseable Content-Range %q: %w", b.name(i), cr, s3err.ErrCorrupt)
+	var body io.ReadCloser = emptyBody{}
+	if !unsatisfiable {
+		body = out.Body
+		clen := aws.ToInt64(out.ContentLength)
+		if cr := aws.ToString(out.ContentRange); cr != "" {
+			first, last, t, ok := ParseContentRange(cr)
+			if !ok {
+				body.Close()
+				return fmt.Errorf("%s: unparseable Content-Range %q: %w", b.name(i), cr, s3err.ErrCorrupt)
+			}
+			total, winStart, winLen = t, first, last-first+1
+			if clen != winLen || winLen > reqLen {
+				body.Close()
+				return fmt.Errorf("%s: response of %d bytes (Content-Range %q) to a request for %d: %w", b.name(i), clen, cr, reqLen, s3err.ErrCorrupt)
+			}
+		} else {
+			// No Content-Range: the whole object (the answer to a rangeless
+			// request, or a server's answer to a range on an empty object).
+			if clen < 0 {
+				body.Close()
+				return fmt.Errorf("%s: response without a length: %w", b.name(i), s3err.ErrCorrupt)
+			}
+			total, winStart, winLen = clen, 0, clen
 		}
-		total = t
+		it.etag = aws.ToString(out.ETag)
 	}
-	firstLen := clen
-	if firstLen > total || (total > 0 && firstLen <= 0) || (rng != "" && firstLen > part) {
-		return fmt.Errorf("%s: response of %d bytes for an object of %d bytes: %w", b.name(i), clen, total, s3err.ErrCorrupt)
+	defer body.Close()
+	if it.etag == "" {
+		it.etag = it.IfMatch
 	}
-	if it.Known && total != it.size {
-		return fmt.Errorf("%s: object is %d bytes but its buffer holds %d: %w", b.name(i), total, it.size, s3err.ErrInvalid)
+	s, e := int64(0), total
+	if it.Ranged {
+		s, e = Resolve(it.Start, it.End, total)
 	}
-	it.etag = aws.ToString(out.ETag)
-	if !it.Known {
-		it.size = total
+	length := e - s
+	if it.Known && length != it.size {
+		if !it.Ranged {
+			return fmt.Errorf("%s: object is %d bytes but its buffer holds %d: %w", b.name(i), total, it.size, s3err.ErrInvalid)
+		}
+		return fmt.Errorf("%s: range [%s:%s] of the object is %d bytes but its buffer holds %d: %w",
+			b.name(i), sliceBound(it.Start), sliceBound(it.End), length, it.size, s3err.ErrInvalid)
+	}
+	it.off = s
+	switch {
+	case b.opt.Sink != nil:
+		w, err := b.opt.Sink.Open(i, length)
+		if err != nil {
+			return err
+		}
+		b.mu.Lock() // publishes size to Provide's readers
+		it.w, it.opened, it.size = w, true, length
+		b.mu.Unlock()
+	case !it.Known:
 		b.mu.Lock()
-		b.ready = append(b.ready, ReadyItem{Index: i, Size: total})
+		it.size = length
+		b.ready = append(b.ready, ReadyItem{Index: i, Size: length})
 		b.mu.Unlock()
 		select {
 		case b.readyCh <- struct{}{}:
@@ -344,50 +605,97 @@ func (b *Batch) first(i int) error {
 			return fmt.Errorf("%s: %w", b.name(i), b.ctx.Err())
 		}
 	}
-	nparts := 1
-	if total > firstLen {
-		nparts = int(1 + (total-firstLen+part-1)/part)
+
+	// What the first response covers of [s, e), and the rest in parts.
+	winEnd := winStart + winLen
+	ovStart, ovEnd := max(s, winStart), min(e, winEnd)
+	if ovEnd < ovStart {
+		ovStart, ovEnd = s, s
 	}
-	it.remaining.Store(int32(nparts))
-	if nparts > 1 {
+	var chunks []span
+	part := b.opt.PartSize
+	addChunks := func(from, to int64) {
+		for off := from; off < to; off += part {
+			chunks = append(chunks, span{off, min(part, to-off)})
+		}
+	}
+	if ovStart == ovEnd {
+		addChunks(s, e)
+	} else {
+		addChunks(s, ovStart)
+		addChunks(ovEnd, e)
+	}
+	it.chunks = chunks
+	it.remaining.Store(int32(1 + len(chunks)))
+	if len(chunks) > 0 {
 		b.mu.Lock()
-		for p := nparts - 1; p >= 1; p-- {
+		for p := len(chunks); p >= 1; p-- {
 			b.parts = append(b.parts, job{item: i, part: p})
 		}
 		b.cond.Broadcast()
 		b.mu.Unlock()
 	}
-	if err := b.readBody(i, body, it.Buf[:firstLen]); err != nil {
-		if b.opt.ReadRetries == 0 || !retryable(err) {
-			return err
+	if n := ovEnd - ovStart; n > 0 {
+		err := b.skip(i, body, ovStart-winStart)
+		if err == nil {
+			err = b.write(i, body, ovStart, n)
 		}
-		body.Close()
-		if err := b.fetchRange(i, 0, firstLen); err != nil {
-			return err
+		if err != nil {
+			if b.opt.ReadRetries == 0 || !retryable(err) {
+				return err
+			}
+			body.Close()
+			if err := b.fetchRange(i, ovStart, n); err != nil {
+				return err
+			}
+		} else if rest := winEnd - ovEnd; rest > 0 && rest <= 64<<10 {
+			// Drain a short tail so the connection can be reused.
+			_, _ = io.Copy(io.Discard, body)
 		}
 	}
 	b.partDone(i)
 	return nil
 }
 
-// part fetches part p (p >= 1) of item i into its buffer.
+// emptyBody stands for the body of a 416 answer (the SDK already closed it).
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
+
+// unsatisfiableRange reports a 416 answer (S3 error code InvalidRange).
+func unsatisfiableRange(err error) bool {
+	if s3err.APICode(err) == "InvalidRange" {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable
+}
+
+// sliceBound renders a range bound the way Python would write it.
+func sliceBound(v int64) string {
+	if v == EOF {
+		return ""
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+// part fetches chunk p (p >= 1) of item i into its destination.
 func (b *Batch) part(i, p int) error {
 	it := &b.items[i]
-	firstLen := b.opt.PartSize
-	off := firstLen + int64(p-1)*b.opt.PartSize
-	n := b.opt.PartSize
-	if off+n > it.size {
-		n = it.size - off
+	if it.failed.Load() {
+		return nil // ContinueOnError: the item already failed, do not waste requests
 	}
-	if err := b.fetchRange(i, off, n); err != nil {
+	c := it.chunks[p-1]
+	if err := b.fetchRange(i, c.off, c.n); err != nil {
 		return err
 	}
 	b.partDone(i)
 	return nil
 }
 
-// fetchRange GETs [off, off+n) pinned to the item's ETag, retrying failed
-// body reads.
+// fetchRange GETs object bytes [off, off+n) pinned to the item's ETag,
+// retrying failed body reads.
 func (b *Batch) fetchRange(i int, off, n int64) error {
 	it := &b.items[i]
 	var lastErr error
@@ -414,7 +722,7 @@ func (b *Batch) fetchRange(i int, off, n int64) error {
 			out.Body.Close()
 			return fmt.Errorf("%s: ETag changed from %s to %s: %w", b.name(i), it.etag, etag, s3err.ErrChanged)
 		}
-		err = b.readBody(i, out.Body, it.Buf[off:off+n])
+		err = b.write(i, out.Body, off, n)
 		out.Body.Close()
 		if err == nil {
 			return nil
@@ -427,7 +735,17 @@ func (b *Batch) fetchRange(i int, off, n int64) error {
 	return lastErr
 }
 
+// writeError marks a failure to write the destination (not retryable: it
+// is not the network's fault).
+type writeError struct{ error }
+
+func (e writeError) Unwrap() error { return e.error }
+
 func retryable(err error) bool {
+	var we writeError
+	if errors.As(err, &we) {
+		return false
+	}
 	switch s3err.Classify(err) {
 	case s3err.IO, s3err.Connection, s3err.Timeout:
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
@@ -435,22 +753,80 @@ func retryable(err error) bool {
 	return false
 }
 
-func (b *Batch) readBody(i int, body io.Reader, dst []byte) error {
-	n, err := io.ReadFull(body, dst)
-	b.bytes.Add(int64(n))
-	if err != nil {
+// skip discards n bytes of body (the part of a first response before the
+// wanted range).
+func (b *Batch) skip(i int, body io.Reader, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if got, err := io.CopyN(io.Discard, body, n); err != nil {
 		if b.ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", b.name(i), b.ctx.Err())
 		}
-		return fmt.Errorf("%s: short body (%d of %d bytes): %w", b.name(i), n, len(dst), err)
+		return fmt.Errorf("%s: short body (%d of %d leading bytes): %w", b.name(i), got, n, err)
 	}
 	return nil
 }
 
-func (b *Batch) partDone(i int) {
-	if b.items[i].remaining.Add(-1) == 0 {
-		b.completed.Add(1)
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// write copies object bytes [off, off+n) from body into item i's
+// destination.
+func (b *Batch) write(i int, body io.Reader, off, n int64) error {
+	it := &b.items[i]
+	rel := off - it.off
+	if it.w == nil {
+		dst := it.Buf[rel : rel+n]
+		got, err := io.ReadFull(body, dst)
+		b.bytes.Add(int64(got))
+		if err != nil {
+			return b.shortBody(i, int64(got), n, err)
+		}
+		return nil
 	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var done int64
+	for done < n {
+		m := min(int64(len(buf)), n-done)
+		got, rerr := io.ReadFull(body, buf[:m])
+		if got > 0 {
+			if _, werr := it.w.WriteAt(buf[:got], rel+done); werr != nil {
+				return writeError{fmt.Errorf("%s: writing the destination: %w", b.name(i), werr)}
+			}
+			done += int64(got)
+			b.bytes.Add(int64(got))
+		}
+		if rerr != nil {
+			return b.shortBody(i, done, n, rerr)
+		}
+	}
+	return nil
+}
+
+func (b *Batch) shortBody(i int, got, want int64, err error) error {
+	if b.ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", b.name(i), b.ctx.Err())
+	}
+	return fmt.Errorf("%s: short body (%d of %d bytes): %w", b.name(i), got, want, err)
+}
+
+// partDone counts a written part; the item's last one completes it (for a
+// sink, once Finish accepted it).
+func (b *Batch) partDone(i int) {
+	it := &b.items[i]
+	if it.remaining.Add(-1) != 0 {
+		return
+	}
+	if b.opt.Sink != nil {
+		it.finished = true
+		if err := b.opt.Sink.Finish(i, nil); err != nil {
+			b.fail(i, err)
+			return
+		}
+	}
+	b.completed.Add(1)
 }
 
 // Wait blocks until the batch is done, some objects wait for buffers, or
@@ -539,14 +915,25 @@ func (b *Batch) Cancel() { b.cancel() }
 func (b *Batch) Done() <-chan struct{} { return b.done }
 
 // Err returns the batch's first failure (nil on success). If the batch was
-// cancelled from outside, it returns the cancellation. Only meaningful after Done.
+// cancelled from outside, it returns the cancellation. With
+// ContinueOnError, item failures are not batch failures: Err is nil when
+// every item either completed or failed on its own (see ItemErr). Only
+// meaningful after Done.
 func (b *Batch) Err() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.firstErr != nil {
 		return b.firstErr
 	}
-	if int(b.completed.Load()) != len(b.items) {
+	finished := b.completed.Load()
+	if b.opt.ContinueOnError {
+		for i := range b.items {
+			if b.items[i].err != nil && !b.items[i].stopped {
+				finished++
+			}
+		}
+	}
+	if int(finished) != len(b.items) {
 		if err := context.Cause(b.ctx); err != nil {
 			return fmt.Errorf("batch stopped with %d of %d objects complete: %w", b.completed.Load(), len(b.items), err)
 		}
@@ -560,6 +947,15 @@ func (b *Batch) ItemErr(i int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.items[i].err
+}
+
+// Size returns the number of bytes item i's destination holds (the object's
+// size, or its resolved range's length), or -1 if it is not known (yet).
+// Only meaningful after Done.
+func (b *Batch) Size(i int) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.items[i].size
 }
 
 // Progress reports objects completed, bytes written and requests sent.

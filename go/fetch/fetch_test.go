@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand"
 	"os"
 	"testing"
@@ -192,6 +193,64 @@ func TestFetchEmptyBatch(t *testing.T) {
 	b, _ := run(t, nil, Options{})
 	if err := b.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseContentRange(t *testing.T) {
+	for _, tc := range []struct {
+		in                 string
+		first, last, total int64
+		ok                 bool
+	}{
+		{"bytes 0-9/10", 0, 9, 10, true},
+		{"bytes 7-9/10", 7, 9, 10, true},
+		{"bytes 0-0/1", 0, 0, 1, true},
+		{" bytes 5-5/6 ", 5, 5, 6, true},
+		{"bytes */10", 0, 0, 0, false},
+		{"bytes 0-9/*", 0, 0, 0, false},
+		{"bytes 0-10/10", 0, 0, 0, false},
+		{"bytes 5-4/10", 0, 0, 0, false},
+		{"bytes -1-4/10", 0, 0, 0, false},
+		{"items 0-9/10", 0, 0, 0, false},
+		{"bytes 0-9", 0, 0, 0, false},
+		{"garbage", 0, 0, 0, false},
+	} {
+		f, l, n, ok := ParseContentRange(tc.in)
+		if f != tc.first || l != tc.last || n != tc.total || ok != tc.ok {
+			t.Errorf("ParseContentRange(%q) = %d,%d,%d,%v want %d,%d,%d,%v", tc.in, f, l, n, ok, tc.first, tc.last, tc.total, tc.ok)
+		}
+	}
+}
+
+// TestResolve checks Resolve against results printed by CPython for
+// bytes(range(size))[start:end] (start of the result, its length).
+func TestResolve(t *testing.T) {
+	for _, tc := range []struct {
+		start, end, size int64
+		s, n             int64
+	}{
+		{-3, EOF, 10, 7, 3},
+		{-20, EOF, 10, 0, 10},
+		{-20, 3, 10, 0, 3},
+		{3, -2, 10, 3, 5},
+		{-4, -2, 10, 6, 2},
+		{-2, -4, 10, -1, 0},
+		{12, EOF, 10, -1, 0},
+		{5, 3, 10, -1, 0},
+		{0, 0, 10, -1, 0},
+		{-100, -50, 10, -1, 0},
+		{7, 100, 10, 7, 3},
+		{0, EOF, 10, 0, 10},
+		{0, EOF, 0, -1, 0},
+		{-1, EOF, 0, -1, 0},
+		{math.MinInt64, EOF, 10, 0, 10},
+		{math.MinInt64, math.MinInt64, 10, -1, 0},
+		{EOF, EOF, 10, -1, 0},
+	} {
+		s, e := Resolve(tc.start, tc.end, tc.size)
+		if e-s != tc.n || (tc.n > 0 && s != tc.s) || s < 0 || e > tc.size {
+			t.Errorf("Resolve(%d, %d, %d) = [%d, %d), want start %d length %d", tc.start, tc.end, tc.size, s, e, tc.s, tc.n)
+		}
 	}
 }
 
