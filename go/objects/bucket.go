@@ -62,9 +62,9 @@ func bucketErr(name, verb string, err error) error {
 	}
 	switch s3err.APICode(err) {
 	case "BucketAlreadyOwnedByYou", "BucketAlreadyExists":
-		return fmt.Errorf("%s: bucket already exists: %w: %w", name, s3err.ErrExists, err)
+		return fmt.Errorf("%s: bucket %w (%w)", name, s3err.ErrExists, err)
 	case "NoSuchBucket":
-		return fmt.Errorf("%s: no such bucket: %w: %w", name, s3err.ErrNotFound, err)
+		return fmt.Errorf("%s: no such bucket (%w)", name, err)
 	case "BucketNotEmpty":
 		return fmt.Errorf("%s: bucket is not empty: %w", name, err)
 	}
