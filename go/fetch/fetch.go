@@ -141,6 +141,7 @@ type itemState struct {
 	bufCh     chan []byte
 	remaining atomic.Int32 // parts not yet written, once size is known
 	failed    atomic.Bool
+	complete  atomic.Bool
 	err       error // guarded by Batch.mu
 	stopped   bool  // err is the batch's cancellation; guarded by Batch.mu
 }
@@ -826,6 +827,7 @@ func (b *Batch) partDone(i int) {
 			return
 		}
 	}
+	it.complete.Store(true)
 	b.completed.Add(1)
 }
 
@@ -948,6 +950,10 @@ func (b *Batch) ItemErr(i int) error {
 	defer b.mu.Unlock()
 	return b.items[i].err
 }
+
+// Complete reports whether item i was fetched completely (for a sink:
+// and Finish accepted it).
+func (b *Batch) Complete(i int) bool { return b.items[i].complete.Load() }
 
 // Size returns the number of bytes item i's destination holds (the object's
 // size, or its resolved range's length), or -1 if it is not known (yet).
