@@ -208,7 +208,7 @@ func TestFilesRootSafety(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(os.Symlink(outside, filepath.Join(root, "link")))          // absolute, leads out
+	must(os.Symlink(outside, filepath.Join(root, "link")))            // absolute, leads out
 	must(os.Symlink("../../outside", filepath.Join(root, "a", "up"))) // relative, leads out
 	must(os.Symlink("real", filepath.Join(root, "inlink")))           // stays inside
 	must(os.Symlink(root, filepath.Join(base, "rootlink")))           // the root itself via a link
