@@ -142,6 +142,8 @@ func s3t_op_progress(h C.uint64_t, out *C.int64_t) (status C.int32_t) {
 	switch {
 	case o.batch != nil:
 		v[0], v[1], v[2] = o.batch.Progress()
+	case o.progress != nil:
+		v[0], v[1], v[2] = o.progress()
 	case o.list.Requests.Load() > 0:
 		v[0], v[1], v[2] = o.list.Keys.Load(), 0, o.list.Requests.Load()
 	default:

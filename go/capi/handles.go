@@ -59,6 +59,9 @@ type op struct {
 	// mergePages: queued pages may be merged into one table (ordered streams)
 	mergePages bool
 	list       listing.Counter // listing progress
+	// progress, if set, reports (items done, bytes, requests) for
+	// s3t_op_progress (uploads).
+	progress func() (items, bytes, requests int64)
 
 	// Set by the operation before done is closed.
 	err    error

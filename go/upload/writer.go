@@ -118,6 +118,9 @@ func NewWriter(ctx context.Context, api API, bucket, key string, opt WriterOptio
 
 func (w *Writer) name() string { return objName(w.bucket, w.key) }
 
+// Name returns the object the writer writes, as s3://bucket/key.
+func (w *Writer) Name() string { return w.name() }
+
 // limit is the size of the part the pending bytes will become.
 func (w *Writer) limit() int64 {
 	tier := min(int64(w.nextPart-1)/partsPerTier, 20)
