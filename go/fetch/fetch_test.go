@@ -141,6 +141,9 @@ func TestFetchErrors(t *testing.T) {
 	}{
 		{"missing-key", []Item{{Bucket: bucket, Key: "err/ten"}, {Bucket: bucket, Key: "err/nope"}}, s3err.NotFound, 1},
 		{"missing-bucket", []Item{{Bucket: bucket + "-nope", Key: "x"}}, s3err.NotFound, 0},
+		{"missing-key-range-past-end", []Item{{Bucket: bucket, Key: "err/nope", Ranged: true, Start: 1000, End: EOF}}, s3err.NotFound, 0},
+		{"missing-key-suffix", []Item{{Bucket: bucket, Key: "err/nope", Ranged: true, Start: -5, End: -10}}, s3err.NotFound, 0},
+		{"range-buffer-too-big", []Item{{Bucket: bucket, Key: "err/ten", Ranged: true, Start: 20, End: 30, Buf: make([]byte, 1), Known: true}}, s3err.Invalid, 0},
 		{"buffer-too-small", []Item{{Bucket: bucket, Key: "err/ten", Buf: make([]byte, 9), Known: true}}, s3err.Invalid, 0},
 		{"buffer-too-big", []Item{{Bucket: bucket, Key: "err/ten", Buf: make([]byte, 11), Known: true}}, s3err.Invalid, 0},
 	} {

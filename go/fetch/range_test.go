@@ -450,3 +450,23 @@ func TestFetchSinkErrors(t *testing.T) {
 		t.Errorf("item 2 finished %v with %v", ok, err)
 	}
 }
+
+// panicSink panics in Open: the worker's recover turns it into the item's
+// Internal error instead of killing the process.
+type panicSink struct{ *memSink }
+
+func (panicSink) Open(int, int64) (io.WriterAt, error) { panic("sink exploded") }
+
+func TestFetchSinkPanic(t *testing.T) {
+	put(t, "sinkerr/p", []byte("pp"))
+	items := []Item{{Bucket: bucket, Key: "sinkerr/p"}, {Bucket: bucket, Key: "sinkerr/p"}}
+	b, _ := run(t, items, Options{PartSize: part, Concurrency: 2, ContinueOnError: true, Sink: panicSink{newMemSink(t)}})
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range items {
+		if err := b.ItemErr(i); s3err.Classify(err) != s3err.Internal || !strings.Contains(err.Error(), "sink exploded") {
+			t.Errorf("item %d: %v, want Internal naming the panic", i, err)
+		}
+	}
+}
