@@ -7,7 +7,9 @@
 """
 
 from ._ffi import CancelledError, CorruptDataError, InternalError, ObjectChangedError
-from .client import Client, DuResult, ListResult
+from typing import Any
+
+from .client import Client, DuResult, ListResult, Writer
 
 __version__ = "0.1.0"
 
@@ -19,5 +21,18 @@ __all__ = [
     "ListResult",
     "InternalError",
     "ObjectChangedError",
+    "S3FileSystem",
+    "Writer",
     "__version__",
+    "register_s3",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The fsspec layer is imported on first use so that `import s3turbo`
+    # does not need fsspec.
+    if name in ("S3FileSystem", "S3File", "register_s3"):
+        from . import fs
+
+        return getattr(fs, name)
+    raise AttributeError(f"module 's3turbo' has no attribute {name!r}")

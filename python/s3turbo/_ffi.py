@@ -51,6 +51,29 @@ int32_t s3t_du_start(uint64_t client, char *path, int64_t n, int32_t depth, int3
                      uint64_t *out, char **err);
 int32_t s3t_tar_start(uint64_t client, char *src, int64_t slen, char *dst, int64_t dlen,
                       uint64_t *out, char **err);
+int32_t s3t_buckets_start(uint64_t client, uint64_t *out, char **err);
+int32_t s3t_stat_start(uint64_t client, char *paths, int64_t *offs, int64_t n, uint64_t *out, char **err);
+int32_t s3t_delete_start(uint64_t client, char *paths, int64_t *offs, int64_t n, uint64_t *out, char **err);
+int32_t s3t_copy_start(uint64_t client, char *srcs, int64_t *soffs, char *dsts, int64_t *doffs, int64_t n,
+                       uint64_t *out, char **err);
+int32_t s3t_presign(uint64_t client, char *path, int64_t n, char *method, int64_t mlen, int64_t expires_seconds,
+                    char **url, char **err);
+int32_t s3t_bucket_start(uint64_t client, char *name, int64_t n, int32_t action, char *region, int64_t rlen,
+                         uint64_t *out, char **err);
+int32_t s3t_put_start(uint64_t client, char *paths, int64_t *offs, int64_t n, char **bufs, int64_t *lens,
+                      int32_t flags, uint64_t *out, char **err);
+int32_t s3t_upload_start(uint64_t client, char *srcs, int64_t *soffs, char *dsts, int64_t *doffs, int64_t n,
+                         int32_t flags, uint64_t *out, char **err);
+int32_t s3t_writer_new(uint64_t client, char *path, int64_t n, int32_t flags, int64_t part_size,
+                       uint64_t *out, char **err);
+int32_t s3t_writer_write(uint64_t h, char *buf, int64_t n, char **err);
+int32_t s3t_writer_close_start(uint64_t h, uint64_t *out, char **err);
+int32_t s3t_writer_free(uint64_t h);
+int32_t s3t_range_start(uint64_t client, char *paths, int64_t *offs, int64_t n, int64_t *starts, int64_t *ends,
+                        char *etags, int64_t *eoffs, char **bufs, int64_t *lens, int32_t flags,
+                        uint64_t *out, char **err);
+int32_t s3t_download_start(uint64_t client, char *srcs, int64_t *soffs, char *dsts, int64_t *doffs, int64_t n,
+                           char *root, int64_t rlen, uint64_t *out, char **err);
 """
 
 ABI_VERSION = 1
@@ -65,6 +88,15 @@ CANCELLED, IO, INTERNAL, CORRUPT, CHANGED = 7, 8, 9, 10, 11
 
 # s3t_list_start flags.
 LIST_RECURSIVE, LIST_PARALLEL, LIST_SORTED = 1, 2, 4
+
+# Flags of s3t_put_start / s3t_upload_start / s3t_writer_new.
+PUT_CREATE_ONLY, WRITER_APPEND = 1, 2
+# Flag of s3t_range_start.
+RANGE_CONTINUE_ON_ERROR = 1
+# s3t_range_start's "to the end of the object".
+EOF_OFFSET = (1 << 63) - 1
+# s3t_bucket_start actions.
+BUCKET_CREATE, BUCKET_REMOVE = 1, 2
 
 # How long one wait blocks before Python gets a chance to see Ctrl-C.
 POLL_SECONDS = 0.1

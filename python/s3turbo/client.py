@@ -117,6 +117,9 @@ class Client:
         retry_mode: ``"standard"`` or ``"adaptive"``.
         verify: verify TLS certificates (on by default).
         connect_timeout, read_timeout: seconds.
+        path_style: force path-style (True) or virtual-host (False)
+            addressing; default: path-style when an endpoint is set.
+        requester_pays: accept requester-pays charges on every request.
     """
 
     def __init__(
@@ -135,12 +138,15 @@ class Client:
         verify: bool = True,
         connect_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
+        path_style: Optional[bool] = None,
+        requester_pays: bool = False,
     ) -> None:
         self._args: dict[str, Any] = dict(
             endpoint_url=endpoint_url, key=key, secret=secret, token=token, region=region,
             anon=anon, profile=profile, max_concurrency=max_concurrency, part_size=part_size,
             retries=retries, retry_mode=retry_mode, verify=verify,
             connect_timeout=connect_timeout, read_timeout=read_timeout,
+            path_style=path_style, requester_pays=requester_pays,
         )
         self._handle: Optional[int] = None
         self._handle_pid: Optional[int] = None
@@ -435,6 +441,298 @@ class Client:
             op.run()
             op.error()
 
+    # -- per-object operations (batched) -------------------------------------
+
+    def _pairs_op(self, export: Any, srcs: Sequence[str], dsts: Sequence[str], *extra: Any) -> Operation:
+        sdata, soffs, sraw = _ffi.encode_strings(list(srcs))
+        ddata, doffs, draw = _ffi.encode_strings(list(dsts))
+        out = ffi.new("uint64_t *")
+        _ffi.call(export, self._h, sdata, soffs, ddata, doffs, len(srcs), *extra, out)
+        return Operation(out[0], [sraw, sdata, soffs, draw, ddata, doffs])
+
+    def _paths_op(self, export: Any, paths: Sequence[str], *extra: Any) -> Operation:
+        data, offs, raw = _ffi.encode_strings(list(paths))
+        out = ffi.new("uint64_t *")
+        _ffi.call(export, self._h, data, offs, len(paths), *extra, out)
+        return Operation(out[0], [raw, data, offs])
+
+    @staticmethod
+    def _item_errors(strs: list[list[str]], ints: list[list[int]]) -> list[Optional[BaseException]]:
+        """Per-item results: string column 0 = message, int column 0 = status."""
+        msgs, codes = strs[0], ints[0]
+        return [None if codes[i] == _ffi.OK else _ffi.error_for(codes[i], msgs[i]) for i in range(len(codes))]
+
+    @staticmethod
+    def _settle(errors: list[Optional[BaseException]], on_error: str) -> None:
+        if on_error == "raise":
+            for e in errors:
+                if e is not None:
+                    raise e
+        elif on_error != "return":
+            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+
+    def stat(self, paths: Sequence[str], on_error: str = "raise") -> list[Union[dict[str, Any], BaseException]]:
+        """HEAD many paths at once (concurrently, in Go).
+
+        Returns one dict per path: ``{"name", "type", "size", "ETag",
+        "LastModified", "ContentType", "VersionId"}`` for objects, ``{"name",
+        "type": "directory", "size": 0}`` for buckets and prefixes that hold
+        keys. A path that is neither raises FileNotFoundError naming it
+        (``on_error="return"`` puts the exception in its slot instead).
+        """
+        names = [_path(p, "each path") for p in paths]
+        if not names:
+            return []
+        with self._paths_op(_ffi.lib().s3t_stat_start, names) as op:
+            op.run()
+            strs, ints, _ = op.table()
+        errors = self._item_errors(strs, ints)
+        self._settle(errors, on_error)
+        _, etags, kinds, ctypes_, versions = strs
+        _, sizes, mtimes = ints
+        out: list[Union[dict[str, Any], BaseException]] = []
+        for i, name in enumerate(names):
+            err = errors[i]
+            if err is not None:
+                out.append(err)
+                continue
+            clean = _strip_scheme(name).rstrip("/")
+            if kinds[i] == "directory":
+                out.append({"name": clean, "type": "directory", "size": 0})
+            else:
+                out.append({
+                    "name": clean, "type": "file", "size": sizes[i], "ETag": etags[i],
+                    "LastModified": _mtime(mtimes[i]), "ContentType": ctypes_[i],
+                    "VersionId": versions[i] or None,
+                })
+        return out
+
+    def delete(self, paths: Sequence[str], on_error: str = "raise") -> list[Optional[BaseException]]:
+        """Delete many keys: DeleteObjects with up to 1 000 keys a request,
+        requests in parallel. Deleting a missing key succeeds (as in S3).
+        Returns per-path errors (all None on success) when ``on_error="return"``."""
+        names = [_path(p, "each path") for p in paths]
+        if not names:
+            return []
+        with self._paths_op(_ffi.lib().s3t_delete_start, names) as op:
+            op.run()
+            strs, ints, _ = op.table()
+        errors = self._item_errors(strs, ints)
+        self._settle(errors, on_error)
+        return errors
+
+    def copy(self, sources: Sequence[str], destinations: Sequence[str],
+             on_error: str = "raise") -> list[Optional[BaseException]]:
+        """Server-side copy of many objects (multipart copy above 5 GiB)."""
+        srcs = [_path(p, "each source") for p in sources]
+        dsts = [_path(p, "each destination") for p in destinations]
+        if len(srcs) != len(dsts):
+            raise ValueError(f"{len(srcs)} sources but {len(dsts)} destinations")
+        if not srcs:
+            return []
+        with self._pairs_op(_ffi.lib().s3t_copy_start, srcs, dsts) as op:
+            op.run()
+            strs, ints, _ = op.table()
+        errors = self._item_errors(strs, ints)
+        self._settle(errors, on_error)
+        return errors
+
+    def put_objects(self, paths: Sequence[str], datas: Sequence[Any], create_only: bool = False,
+                    on_error: str = "raise") -> list[Union[str, BaseException]]:
+        """Upload many in-memory objects (bytes-like) concurrently, multipart
+        in parallel parts above ``part_size``. ``create_only`` fails with
+        FileExistsError for keys that already exist. Returns ETags."""
+        names = [_path(p, "each path") for p in paths]
+        items = list(datas)
+        if len(items) != len(names):
+            raise ValueError(f"{len(names)} paths but {len(items)} buffers")
+        if not names:
+            return []
+        L = _ffi.lib()
+        cbufs = ffi.new("char *[]", len(names))
+        lens = ffi.new("int64_t[]", len(names))
+        keep: list[Any] = [cbufs, lens, items]
+        for i, b in enumerate(items):
+            try:
+                mv = memoryview(b)
+                if not mv.c_contiguous:
+                    raise ValueError("buffer is not C-contiguous")
+                cb = ffi.from_buffer("char[]", b)
+            except (TypeError, ValueError, BufferError) as e:
+                raise TypeError(f"data {i} for {names[i]!r}: {e}") from None
+            keep.append(cb)
+            cbufs[i] = cb
+            lens[i] = mv.nbytes
+        flags = _ffi.PUT_CREATE_ONLY if create_only else 0
+        with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags) as op:
+            op.keepalive.extend(keep)
+            op.run()
+            strs, ints, _ = op.table()
+        errors = self._item_errors(strs, ints)
+        self._settle(errors, on_error)
+        return [e if e is not None else strs[1][i] for i, e in enumerate(errors)]
+
+    def upload_files(self, local_paths: Sequence[PathLike], paths: Sequence[str], create_only: bool = False,
+                     on_error: str = "raise") -> list[Union[str, BaseException]]:
+        """Upload local files to keys; Go reads the files (parallel parts for
+        large ones). Returns ETags."""
+        srcs = [_path(p, "each local path") for p in local_paths]
+        dsts = [_path(p, "each path") for p in paths]
+        if len(srcs) != len(dsts):
+            raise ValueError(f"{len(srcs)} local paths but {len(dsts)} destinations")
+        if not srcs:
+            return []
+        flags = _ffi.PUT_CREATE_ONLY if create_only else 0
+        with self._pairs_op(_ffi.lib().s3t_upload_start, srcs, dsts, flags) as op:
+            op.run()
+            strs, ints, _ = op.table()
+        errors = self._item_errors(strs, ints)
+        self._settle(errors, on_error)
+        return [e if e is not None else strs[1][i] for i, e in enumerate(errors)]
+
+    def download_files(self, paths: Sequence[str], local_paths: Sequence[PathLike], root: Optional[PathLike] = None,
+                       on_error: str = "raise") -> list[Optional[BaseException]]:
+        """Download objects to local files, concurrently (parallel ranged
+        parts for large objects). Each file appears atomically (temp file +
+        rename); parent directories are created. With ``root`` every
+        destination must lie inside it, so hostile keys (``a/../../x``) can
+        never write elsewhere."""
+        srcs = [_path(p, "each path") for p in paths]
+        dsts = [_path(p, "each local path") for p in local_paths]
+        if len(srcs) != len(dsts):
+            raise ValueError(f"{len(srcs)} paths but {len(dsts)} local destinations")
+        if not srcs:
+            return []
+        rraw = _bytes(os.path.abspath(_path(root, "root"))) if root is not None else b""
+        with self._pairs_op(_ffi.lib().s3t_download_start, srcs, dsts, rraw, len(rraw)) as op:
+            op.run()
+            strs, ints, _ = op.table()
+        errors = self._item_errors(strs, ints)
+        self._settle(errors, on_error)
+        return errors
+
+    def get_ranges(self, paths: Sequence[str], starts: Sequence[Optional[int]], ends: Sequence[Optional[int]],
+                   etags: Optional[Sequence[Optional[str]]] = None,
+                   on_error: str = "raise") -> list[Union[bytearray, BaseException]]:
+        """Read byte ranges of many objects concurrently (one request per
+        range up to ``part_size``, no HEAD). ``starts``/``ends`` follow Python
+        slice rules: None means the start/end of the object, negative values
+        count from the end, ranges past the end are clamped. With ``etags``,
+        a range whose object no longer has that ETag raises
+        ObjectChangedError."""
+        names = [_path(p, "each path") for p in paths]
+        n = len(names)
+        if len(starts) != n or len(ends) != n or (etags is not None and len(etags) != n):
+            raise ValueError("paths, starts, ends (and etags) must have the same length")
+        if on_error not in ("raise", "return"):
+            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+        if not n:
+            return []
+        L = _ffi.lib()
+        cs = ffi.new("int64_t[]", [0 if s is None else int(s) for s in starts])
+        ce = ffi.new("int64_t[]", [_ffi.EOF_OFFSET if e is None else int(e) for e in ends])
+        edata, eoffs, eraw = _ffi.encode_strings([e or "" for e in etags] if etags is not None else [""] * n)
+        results: list[Any] = [None] * n
+        cap = min(n, 4096)
+        idx = ffi.new("int64_t[]", cap)
+        sizes = ffi.new("int64_t[]", cap)
+
+        def provide(op: Operation) -> None:
+            k_ready = L.s3t_get_ready(op.handle, idx, sizes, cap)
+            if k_ready <= 0:
+                return
+            bufs = ffi.new("char *[]", k_ready)
+            for k in range(k_ready):
+                ba = _alloc_bytearray(sizes[k])
+                results[idx[k]] = ba
+                cbuf = ffi.from_buffer(ba, require_writable=True)
+                op.keepalive.append(cbuf)
+                bufs[k] = cbuf
+            _ffi.call(L.s3t_get_provide, op.handle, idx, bufs, sizes, k_ready)
+
+        flags = _ffi.RANGE_CONTINUE_ON_ERROR if on_error == "return" else 0
+        with self._paths_op(L.s3t_range_start, names, cs, ce, edata, eoffs, ffi.NULL, ffi.NULL, flags) as op:
+            op.keepalive.extend([cs, ce, edata, eoffs, eraw])
+            op.run(provide)
+            op.error()
+            codes = ffi.new("int32_t[]", n)
+            L.s3t_get_codes(op.handle, codes, n)
+            for i in range(n):
+                if codes[i] != _ffi.OK:
+                    errp = ffi.new("char **")
+                    code = L.s3t_get_item_error(op.handle, i, errp)
+                    results[i] = _ffi.error_for(code or codes[i], _ffi.take_string(errp[0]))
+        return results
+
+    def read_range_into(self, path: str, start: int, buffer: Any, etag: Optional[str] = None) -> None:
+        """Read ``len(buffer)`` bytes at ``start`` of one object straight into
+        a writable buffer (parallel parts for large reads). The range must lie
+        inside the object; with ``etag`` the read fails with
+        ObjectChangedError if the object was replaced."""
+        name = _path(path)
+        mv = memoryview(buffer)
+        if mv.readonly or not mv.c_contiguous:
+            raise ValueError(f"buffer for {name!r} must be writable and C-contiguous")
+        n = mv.nbytes
+        L = _ffi.lib()
+        cb = ffi.from_buffer("char[]", buffer, require_writable=True)
+        bufs = ffi.new("char *[]", [cb])
+        lens = ffi.new("int64_t[]", [n])
+        cs = ffi.new("int64_t[]", [start])
+        ce = ffi.new("int64_t[]", [start + n])
+        edata, eoffs, eraw = _ffi.encode_strings([etag or ""])
+        with self._paths_op(L.s3t_range_start, [name], cs, ce, edata, eoffs, bufs, lens, 0) as op:
+            op.keepalive.extend([cb, bufs, lens, cs, ce, edata, eoffs, eraw, buffer])
+            op.run()
+            op.error()
+
+    def presign(self, path: str, expires: int = 3600, method: str = "GET") -> str:
+        """A presigned URL for ``path`` valid for ``expires`` seconds
+        (``method`` GET or PUT). Makes no request."""
+        raw = _bytes(_path(path))
+        m = method.upper().encode()
+        out = ffi.new("char **")
+        errp = ffi.new("char **")
+        code = _ffi.lib().s3t_presign(self._h, raw, len(raw), m, len(m), int(expires), out, errp)
+        _ffi.check(code, errp)
+        return _ffi.take_string(out[0])
+
+    def _bucket(self, name: str, action: int, region: Optional[str]) -> None:
+        raw = _bytes(_path(name, "bucket"))
+        rraw = _bytes(region or "")
+        out = ffi.new("uint64_t *")
+        _ffi.call(_ffi.lib().s3t_bucket_start, self._h, raw, len(raw), action, rraw, len(rraw), out)
+        with Operation(out[0]) as op:
+            op.run()
+            op.error()
+
+    def make_bucket(self, name: str, region: Optional[str] = None) -> None:
+        """Create a bucket (FileExistsError if it exists)."""
+        self._bucket(name, _ffi.BUCKET_CREATE, region)
+
+    def remove_bucket(self, name: str) -> None:
+        """Delete an empty bucket (FileNotFoundError if missing, OSError if not empty)."""
+        self._bucket(name, _ffi.BUCKET_REMOVE, None)
+
+    def list_buckets(self) -> list[dict[str, Any]]:
+        """The buckets visible to these credentials: ``{"name", "CreationDate"}``."""
+        out = ffi.new("uint64_t *")
+        _ffi.call(_ffi.lib().s3t_buckets_start, self._h, out)
+        with Operation(out[0]) as op:
+            op.run()
+            (names,), (created,), _ = op.table()
+        return [{"name": n, "CreationDate": _mtime(created[i])} for i, n in enumerate(names)]
+
+    def open_writer(self, path: str, create_only: bool = False, append: bool = False,
+                    part_size: int = 0) -> "Writer":
+        """A streaming upload: bytes written go up in parallel multipart parts
+        as they accumulate; small results become one PUT at close."""
+        raw = _bytes(_path(path))
+        flags = (_ffi.PUT_CREATE_ONLY if create_only else 0) | (_ffi.WRITER_APPEND if append else 0)
+        out = ffi.new("uint64_t *")
+        _ffi.call(_ffi.lib().s3t_writer_new, self._h, raw, len(raw), flags, part_size, out)
+        return Writer(out[0], _path(path))
+
     # -- tar index ---------------------------------------------------------
 
     @overload
@@ -476,3 +774,78 @@ class Client:
             }
             for i in range(len(names))
         ]
+
+
+def _strip_scheme(p: str) -> str:
+    for scheme in ("s3://", "s3a://", "s3turbo://"):
+        if p.startswith(scheme):
+            return p[len(scheme):]
+    return p
+
+
+class Writer:
+    """A streaming upload created by :meth:`Client.open_writer`.
+
+    ``write`` copies the bytes into the engine (parts upload in the
+    background); ``close`` completes the upload and returns the ETag;
+    ``abort`` (or garbage collection before ``close``) cancels it and leaves
+    no object and no pending multipart upload behind.
+    """
+
+    def __init__(self, handle: int, path: str) -> None:
+        self._h: Optional[int] = handle
+        self.path = path
+        self.etag: Optional[str] = None
+
+    def write(self, data: Any) -> int:
+        """Append bytes-like ``data``; returns the number of bytes taken."""
+        if self._h is None:
+            raise ValueError(f"writer for {self.path!r} is closed")
+        mv = memoryview(data)
+        n = mv.nbytes
+        if n:
+            cb = ffi.from_buffer("char[]", data)
+            _ffi.call(_ffi.lib().s3t_writer_write, self._h, cb, n)
+        return n
+
+    def close(self) -> str:
+        """Complete the upload (one PUT if it stayed small); returns the ETag."""
+        if self._h is None:
+            if self.etag is None:
+                raise ValueError(f"writer for {self.path!r} was aborted")
+            return self.etag
+        L = _ffi.lib()
+        out = ffi.new("uint64_t *")
+        try:
+            _ffi.call(L.s3t_writer_close_start, self._h, out)
+            with Operation(out[0]) as op:
+                op.run()
+                (etags,), _, _ = op.table()
+            self.etag = etags[0] if etags else ""
+            return self.etag
+        finally:
+            self._free()
+
+    def abort(self) -> None:
+        """Abandon the upload (idempotent)."""
+        self._free()
+
+    def _free(self) -> None:
+        h, self._h = self._h, None
+        if h is not None and _ffi.loaded_in_this_process():
+            _ffi.lib().s3t_writer_free(h)
+
+    def __del__(self) -> None:
+        try:
+            self._free()
+        except Exception:
+            pass
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

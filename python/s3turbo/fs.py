@@ -1,0 +1,928 @@
+"""An fsspec filesystem for S3 whose every request is made by the Go engine.
+
+``s3turbo.S3FileSystem`` is a drop-in for ``s3fs.S3FileSystem``: the same
+constructor options, the same entry dictionaries, the same exceptions. It is
+registered for the ``s3turbo://`` protocol (fsspec entry point), and
+:func:`register_s3` makes it the handler of ``s3://`` and ``s3a://`` too.
+
+Where fsspec hands over many paths (``cat``, ``get``, ``put``, ``copy``,
+``rm``, ``pipe``, ``cat_ranges``), the whole batch goes to the engine in one
+call and runs concurrently there. Python only computes fsspec's path mapping
+(so results match every other fsspec filesystem) and the dircache.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import warnings
+from typing import Any, Iterator, Optional, Union
+
+from fsspec.callbacks import DEFAULT_CALLBACK
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+from fsspec.utils import stringify_path
+
+from . import _ffi
+from .client import Client, _mtime
+
+__all__ = ["S3FileSystem", "S3File", "register_s3"]
+
+_SCHEMES = ("s3turbo://", "s3://", "s3a://")
+
+# s3fs constructor options accepted for compatibility that have no effect here.
+_IGNORED_S3FS_OPTIONS = frozenset({
+    "asynchronous", "loop", "session", "cache_regions", "fixed_upload_size", "max_concurrency_s3fs",
+    "s3_additional_kwargs", "default_fill_cache", "use_ssl", "skip_instance_cache", "version_aware",
+})
+
+_CLIENTS: dict[tuple[tuple[str, str], ...], Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_client(args: dict[str, Any]) -> Client:
+    """One engine client per distinct set of client arguments per process.
+
+    fsspec creates one filesystem instance per thread (and more when options
+    differ); they all share the Go client (and its connection pool) here."""
+    key = tuple(sorted((k, repr(v)) for k, v in args.items()))
+    with _CLIENTS_LOCK:
+        c = _CLIENTS.get(key)
+        if c is None:
+            c = _CLIENTS[key] = Client(**args)
+        return c
+
+
+def register_s3(clobber: bool = True) -> None:
+    """Make s3turbo the fsspec handler for ``s3://`` and ``s3a://`` URLs
+    (pandas, pyarrow, dask, xarray...). Opt-in: importing s3turbo never does it."""
+    import fsspec
+
+    for proto in ("s3", "s3a"):
+        fsspec.register_implementation(proto, S3FileSystem, clobber=clobber)
+
+
+def _new_bytes(n: int) -> bytes:
+    """An uninitialized bytes object of length n (see _fill_bytes)."""
+    return _PyBytes_FromStringAndSize(None, n)
+
+
+_PyBytes_FromStringAndSize = ctypes.pythonapi.PyBytes_FromStringAndSize
+_PyBytes_FromStringAndSize.restype = ctypes.py_object
+_PyBytes_FromStringAndSize.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+
+
+def _dir_entry(name: str, storage_class: str = "DIRECTORY") -> dict[str, Any]:
+    return {"Key": name, "Size": 0, "name": name, "StorageClass": storage_class, "type": "directory", "size": 0}
+
+
+def _file_entry(name: str, size: int, etag: str, mtime: Any) -> dict[str, Any]:
+    return {"Key": name, "Size": size, "name": name, "StorageClass": "STANDARD", "type": "file",
+            "size": size, "ETag": etag, "LastModified": mtime}
+
+
+class S3FileSystem(AbstractFileSystem):
+    """fsspec filesystem over S3 (or any S3-compatible server), s3fs-compatible.
+
+    Args (as in s3fs):
+        anon: unsigned requests (public buckets).
+        key, secret, token: explicit credentials (``username``/``password``
+            are accepted as aliases of key/secret).
+        endpoint_url: S3 endpoint, e.g. ``http://127.0.0.1:9000``.
+        client_kwargs: ``endpoint_url``, ``region_name``, ``verify``,
+            ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``.
+        config_kwargs: botocore-style ``connect_timeout``, ``read_timeout``,
+            ``max_pool_connections``, ``retries={"max_attempts", "mode"}``,
+            ``s3={"addressing_style": "path"|"virtual"}``.
+        default_block_size: bytes per read-ahead block and write buffer (50 MiB).
+        default_cache_type: fsspec cache for ``open(..., "rb")`` ("readahead").
+        use_listings_cache, listings_expiry_time, max_paths: the dircache.
+        requester_pays: accept requester-pays charges.
+        profile: a named profile from the AWS config files.
+        max_concurrency: requests in flight per operation (default 64).
+        part_size: bytes per ranged GET / multipart part (default 8 MiB).
+
+    Unset options come from the standard AWS chain (environment, profile,
+    config files) and from fsspec's config (``FSSPEC_S3TURBO_<OPTION>``).
+    Instances pickle by their arguments; the engine client behind them is
+    shared per process.
+    """
+
+    protocol = ("s3turbo",)
+    root_marker = ""
+    default_block_size = 50 * 2**20
+    default_cache_type = "readahead"
+    _extra_tokenize_attributes = ("default_block_size",)
+
+    def __init__(
+        self,
+        anon: bool = False,
+        key: Optional[str] = None,
+        secret: Optional[str] = None,
+        token: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        client_kwargs: Optional[dict[str, Any]] = None,
+        config_kwargs: Optional[dict[str, Any]] = None,
+        default_block_size: Optional[int] = None,
+        default_cache_type: str = "readahead",
+        use_listings_cache: bool = True,
+        listings_expiry_time: Optional[float] = None,
+        max_paths: Optional[int] = None,
+        requester_pays: bool = False,
+        profile: Optional[str] = None,
+        max_concurrency: int = 64,
+        part_size: int = 8 * 2**20,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        if self._cached:
+            return
+        unknown = set(kwargs) - _IGNORED_S3FS_OPTIONS
+        if unknown:
+            raise TypeError(f"S3FileSystem got unexpected option(s): {', '.join(sorted(unknown))}")
+        if kwargs.get("asynchronous"):
+            raise ValueError("s3turbo.S3FileSystem is synchronous (the engine runs requests concurrently itself)")
+        if kwargs.get("version_aware"):
+            raise ValueError("version_aware=True is not supported by s3turbo.S3FileSystem")
+        super().__init__(
+            anon=anon, key=key, secret=secret, token=token, endpoint_url=endpoint_url,
+            client_kwargs=client_kwargs, config_kwargs=config_kwargs, default_block_size=default_block_size,
+            default_cache_type=default_cache_type, use_listings_cache=use_listings_cache,
+            listings_expiry_time=listings_expiry_time, max_paths=max_paths, requester_pays=requester_pays,
+            profile=profile, max_concurrency=max_concurrency, part_size=part_size,
+            username=username, password=password, **kwargs,
+        )
+        self.default_block_size = default_block_size or type(self).default_block_size
+        self.default_cache_type = default_cache_type
+        self.client = _shared_client(self._client_args(
+            anon, key if key is not None else username, secret if secret is not None else password, token,
+            endpoint_url, dict(client_kwargs or {}), dict(config_kwargs or {}), requester_pays, profile,
+            max_concurrency, part_size))
+
+    @staticmethod
+    def _client_args(anon: bool, key: Optional[str], secret: Optional[str], token: Optional[str],
+                     endpoint_url: Optional[str], ck: dict[str, Any], cfg: dict[str, Any], requester_pays: bool,
+                     profile: Optional[str], max_concurrency: int, part_size: int) -> dict[str, Any]:
+        args: dict[str, Any] = dict(
+            anon=bool(anon), key=key, secret=secret, token=token, profile=profile,
+            endpoint_url=endpoint_url or ck.pop("endpoint_url", None),
+            region=ck.pop("region_name", None), requester_pays=bool(requester_pays),
+            max_concurrency=max_concurrency, part_size=part_size,
+        )
+        for ours, theirs in (("key", "aws_access_key_id"), ("secret", "aws_secret_access_key"),
+                             ("token", "aws_session_token")):
+            v = ck.pop(theirs, None)
+            if args[ours] is None:
+                args[ours] = v
+        if "verify" in ck:
+            args["verify"] = ck.pop("verify") is not False
+        ck.pop("use_ssl", None)
+        if ck:
+            raise TypeError(f"unsupported client_kwargs: {', '.join(sorted(ck))}")
+        for name in ("connect_timeout", "read_timeout"):
+            if name in cfg:
+                args[name] = float(cfg.pop(name))
+        if "max_pool_connections" in cfg:
+            args["max_concurrency"] = int(cfg.pop("max_pool_connections"))
+        retries = cfg.pop("retries", None) or {}
+        attempts = retries.get("total_max_attempts") or (
+            retries["max_attempts"] + 1 if retries.get("max_attempts") is not None else None)
+        if attempts:
+            args["retries"] = int(attempts)
+        if retries.get("mode") in ("standard", "adaptive"):
+            args["retry_mode"] = retries["mode"]
+        style = (cfg.pop("s3", None) or {}).get("addressing_style")
+        if style in ("path", "virtual"):
+            args["path_style"] = style == "path"
+        sig = cfg.pop("signature_version", None)
+        if sig is not None and str(sig).lower() in ("unsigned", "botocore.unsigned"):
+            args["anon"] = True
+        for ignored in ("region_name", "user_agent", "user_agent_extra", "tcp_keepalive",
+                        "request_checksum_calculation", "response_checksum_validation"):
+            cfg.pop(ignored, None)
+        if cfg:
+            warnings.warn(f"s3turbo ignores config_kwargs {sorted(cfg)}", stacklevel=4)
+        if args["anon"]:
+            args["key"] = args["secret"] = args["token"] = None
+        return args
+
+    # -- paths ------------------------------------------------------------------
+
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> Any:
+        if isinstance(path, list):
+            return [cls._strip_protocol(p) for p in path]
+        path = stringify_path(path)
+        for scheme in _SCHEMES:
+            if path.startswith(scheme):
+                path = path[len(scheme):]
+                break
+        return path.rstrip("/")
+
+    def unstrip_protocol(self, name: str) -> str:
+        return "s3turbo://" + self._strip_protocol(name)
+
+    @classmethod
+    def _get_kwargs_from_urls(cls, urlpath: str) -> dict[str, Any]:
+        return {}
+
+    def split_path(self, path: str) -> tuple[str, str, None]:
+        """``bucket/key`` → (bucket, key, None); the version is always None."""
+        bucket, _, key = self._strip_protocol(path).partition("/")
+        return bucket, key, None
+
+    # -- listing ------------------------------------------------------------------
+
+    def _lsbuckets(self, refresh: bool) -> list[dict[str, Any]]:
+        if not refresh and "" in self.dircache:
+            return self.dircache[""]
+        out = []
+        for b in self.client.list_buckets():
+            d = _dir_entry(b["name"], "BUCKET")
+            d["CreationDate"] = b["CreationDate"]
+            out.append(d)
+        self.dircache[""] = out
+        return out
+
+    def _lsdir(self, path: str, refresh: bool = False) -> list[dict[str, Any]]:
+        """One level below directory ``path`` ([] if it holds nothing)."""
+        if not refresh and path in self.dircache:
+            return self.dircache[path]
+        bucket, key, _ = self.split_path(path)
+        out: list[dict[str, Any]] = []
+        prefix = bucket + "/" + (key + "/" if key else "")
+        try:
+            entries = self.client.ls(prefix)
+        except FileNotFoundError:
+            if key:
+                return []
+            raise FileNotFoundError(path) from None
+        for e in entries:
+            name = e["name"]
+            if not name.startswith(prefix) and name + "/" != prefix:
+                continue  # the path itself, returned by ls when it names an object
+            if e["type"] == "directory":
+                out.append(_dir_entry(name.rstrip("/")))
+            elif name.endswith("/"):
+                continue  # a directory marker: it is the directory itself
+            else:
+                out.append(_file_entry(name, e["size"], e["ETag"], e["LastModified"]))
+        if out or not key:
+            self.dircache[path] = out
+        return out
+
+    def ls(self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any) -> Any:
+        """List one level below ``path``: buckets for ``""``, else the keys and
+        prefixes of a directory, or ``[info]`` when ``path`` is a file."""
+        path = self._strip_protocol(path)
+        if path == "":
+            entries = self._lsbuckets(refresh)
+        else:
+            entries = self._lsdir(path, refresh)
+            if not entries:
+                info = self.info(path, refresh=refresh)
+                entries = [info] if info["type"] == "file" else []
+        if detail:
+            return list(entries)
+        return sorted(e["name"] for e in entries)
+
+    def _ls_from_cache(self, path: str) -> Any:
+        return super()._ls_from_cache(path)
+
+    def info(self, path: str, refresh: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Details of a file (HEAD) or directory (bucket or prefix with keys).
+
+        Uses the dircache when a listing of the parent is cached."""
+        path = self._strip_protocol(path)
+        if path == "":
+            return {"name": "", "size": 0, "type": "directory"}
+        bucket, key, _ = self.split_path(path)
+        if not refresh and key:
+            cached = self._ls_from_cache(path)
+            if cached is not None:
+                for e in cached:
+                    if e["name"] == path:
+                        return e
+                if path in self.dircache:  # a listed directory
+                    return _dir_entry(path)
+                if self._parent(path) in self.dircache:
+                    # the complete listing of the parent does not hold it
+                    raise FileNotFoundError(path)
+        res = self.client.stat([path], on_error="return")[0]
+        if isinstance(res, BaseException):
+            if isinstance(res, FileNotFoundError):
+                raise FileNotFoundError(path) from res
+            raise res
+        if res["type"] == "directory":
+            return _dir_entry(path, "BUCKET" if not key else "DIRECTORY")
+        out = _file_entry(path, res["size"], res["ETag"], res["LastModified"])
+        out["ContentType"] = res.get("ContentType")
+        if res.get("VersionId"):
+            out["VersionId"] = res["VersionId"]
+        return out
+
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        """True if ``path`` is a file, a directory or a bucket. Unlike a bare
+        ``except``, only FileNotFoundError means False: a denied request raises."""
+        try:
+            self.info(path, **kwargs)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def isdir(self, path: str) -> bool:
+        try:
+            return self.info(path)["type"] == "directory"
+        except FileNotFoundError:
+            return False
+
+    def isfile(self, path: str) -> bool:
+        try:
+            return self.info(path)["type"] == "file"
+        except FileNotFoundError:
+            return False
+
+    def find(self, path: str, maxdepth: Optional[int] = None, withdirs: bool = False, detail: bool = False,
+             prefix: str = "", **kwargs: Any) -> Any:
+        """Every file below ``path`` (and directories with ``withdirs``).
+
+        Without ``maxdepth`` this is one flat listing (streamed from the
+        engine, split across concurrent requests when it is large) that also
+        fills the dircache of every directory below ``path``. ``prefix``
+        keeps only names starting with ``path/prefix`` and lists only those.
+        With ``maxdepth`` and no prefix it walks with delimiter listings.
+        """
+        path = self._strip_protocol(path)
+        if maxdepth is not None and maxdepth < 1:
+            raise ValueError("maxdepth must be at least 1")
+        bucket, key, _ = self.split_path(path)
+        if not bucket:
+            raise ValueError("Cannot traverse all of S3: name a bucket")
+        if maxdepth is not None and not prefix:
+            return super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=detail, **kwargs)
+        base = bucket + "/" + (key + "/" if key else "")
+        files: dict[str, dict[str, Any]] = {}
+        dirs: dict[str, dict[str, Any]] = {}
+        children: dict[str, list[dict[str, Any]]] = {}
+        for e in self.client.list(base + prefix, recursive=True, parallel=True, sorted=True):
+            name = e["name"]
+            if name.endswith("/"):
+                entry = None  # directory marker: only its directories matter
+                name = name.rstrip("/")
+                if not name.startswith(base) or not name[len(base):]:
+                    continue
+                rel_parts = name[len(base):].split("/")
+            else:
+                entry = _file_entry(name, e["size"], e["ETag"], e["LastModified"])
+                rel_parts = name[len(base):].split("/")
+            if maxdepth is not None and len(rel_parts) > maxdepth:
+                if withdirs:  # still record the directories within depth
+                    rel_parts = rel_parts[:maxdepth + 1]
+                    entry = None
+                else:
+                    continue
+            # directories between base and the key
+            parent = path
+            for i, part in enumerate(rel_parts[:-1] if entry is not None else rel_parts):
+                d = parent + "/" + part
+                if d not in dirs:
+                    dirs[d] = _dir_entry(d)
+                    children.setdefault(parent, []).append(dirs[d])
+                parent = d
+            if entry is not None:
+                files[name] = entry
+                children.setdefault(parent, []).append(entry)
+        if not prefix and maxdepth is None:
+            for d, entries in children.items():
+                self.dircache[d] = entries
+            for d in dirs:
+                self.dircache.setdefault(d, [])
+        out: dict[str, dict[str, Any]] = dict(files)
+        if withdirs:
+            if maxdepth is not None:
+                dirs = {d: v for d, v in dirs.items() if d[len(path) + 1:].count("/") < maxdepth}
+            out.update(dirs)
+            if key and (files or dirs) and not prefix:
+                out[path] = _dir_entry(path)
+        if not out and key and not prefix:
+            try:
+                info = self.info(path)
+            except FileNotFoundError:
+                info = None
+            if info is not None and (info["type"] == "file" or withdirs):
+                out[path] = info
+        names = sorted(out)
+        if detail:
+            return {n: out[n] for n in names}
+        return names
+
+    def glob(self, path: str, maxdepth: Optional[int] = None, **kwargs: Any) -> Any:
+        """fsspec glob, listing only the literal prefix before the first wildcard."""
+        stripped = self._strip_protocol(path)
+        magic = min((i for i in (stripped.find(c) for c in "*?[") if i >= 0), default=-1)
+        if magic > 0 and "prefix" not in kwargs:
+            root_end = stripped.rfind("/", 0, magic)
+            literal = stripped[root_end + 1:magic]
+            if literal and root_end > 0:
+                kwargs["prefix"] = literal
+        return super().glob(path, maxdepth=maxdepth, **kwargs)
+
+    def du(self, path: str, total: bool = True, maxdepth: Optional[int] = None, withdirs: bool = False,
+           **kwargs: Any) -> Any:
+        """Space used below ``path``; sizes come from listings, never one HEAD per file.
+
+        The common case (``total=True``) is summed inside the engine."""
+        path = self._strip_protocol(path)
+        bucket, key, _ = self.split_path(path)
+        if total and maxdepth is None and bucket:
+            res = self.client.du(bucket + "/" + (key + "/" if key else ""), parallel=True)
+            if res.count:
+                return res.size
+        return super().du(path, total=total, maxdepth=maxdepth, withdirs=withdirs, **kwargs)
+
+    def invalidate_cache(self, path: Optional[str] = None) -> None:
+        """Forget cached listings of ``path`` and its parents (all with None)."""
+        if path is None:
+            self.dircache.clear()
+        else:
+            path = self._strip_protocol(path)
+            self.dircache.pop(path, None)
+            while path:
+                path = self._parent(path)
+                self.dircache.pop(path, None)
+        super().invalidate_cache(path)
+
+    def _invalidate_many(self, paths: Any) -> None:
+        seen: set[str] = set()
+        for p in paths:
+            parent = self._parent(p)
+            if p not in seen:
+                self.dircache.pop(self._strip_protocol(p), None)
+            if parent not in seen:
+                seen.add(parent)
+                self.invalidate_cache(parent)
+
+    # -- reading ------------------------------------------------------------------
+
+    def cat_file(self, path: str, start: Optional[int] = None, end: Optional[int] = None, **kwargs: Any) -> bytes:
+        """Bytes of one object, or of ``[start, end)`` (negative = from the end)."""
+        path = self._strip_protocol(path)
+        res = self.client.get_ranges([path], [start], [end], on_error="return")[0]
+        if isinstance(res, BaseException):
+            raise self._named(res, path)
+        return bytes(res)
+
+    def cat(self, path: Any, recursive: bool = False, on_error: str = "raise", **kwargs: Any) -> Any:
+        """Contents of one or many paths; many paths are fetched in one
+        concurrent engine call (``on_error``: raise, omit or return)."""
+        paths = self.expand_path(path, recursive=recursive, **kwargs)
+        single = not (len(paths) > 1 or isinstance(path, list) or paths[0] != self._strip_protocol(path))
+        if single:
+            return self.cat_file(paths[0])
+        if recursive:
+            paths = [p for p in paths if not self._known_dir(p)]
+        res = self.client.get_ranges(paths, [None] * len(paths), [None] * len(paths),
+                                     on_error="return" if on_error in ("omit", "return") else "raise")
+        out: dict[str, Any] = {}
+        for p, r in zip(paths, res):
+            if isinstance(r, BaseException):
+                if on_error == "omit":
+                    continue
+                r = self._named(r, p)
+            else:
+                r = bytes(r)
+            out[p] = r
+        return out
+
+    def cat_ranges(self, paths: list[str], starts: Any, ends: Any, max_gap: Optional[int] = None,
+                   on_error: str = "return", **kwargs: Any) -> list[Any]:
+        """Many byte ranges (of one or many objects) in one concurrent call."""
+        if max_gap is not None:
+            raise NotImplementedError("max_gap")
+        if not isinstance(paths, list):
+            raise TypeError("paths must be a list")
+        n = len(paths)
+        starts = starts if isinstance(starts, list) else [starts] * n
+        ends = ends if isinstance(ends, list) else [ends] * n
+        if len(starts) != n or len(ends) != n:
+            raise ValueError("paths, starts and ends must have the same length")
+        stripped = [self._strip_protocol(p) for p in paths]
+        res = self.client.get_ranges(stripped, starts, ends, on_error="return")
+        out: list[Any] = []
+        for p, r in zip(stripped, res):
+            if isinstance(r, BaseException):
+                r = self._named(r, p)
+                if on_error != "return":
+                    raise r
+                out.append(r)
+            else:
+                out.append(bytes(r))
+        return out
+
+    @staticmethod
+    def _named(err: BaseException, path: str) -> BaseException:
+        if isinstance(err, FileNotFoundError) and path not in str(err):
+            return FileNotFoundError(f"{path}: {err}")
+        return err
+
+    def _known_dir(self, path: str) -> bool:
+        """Directory according to the dircache (no request)."""
+        if path in self.dircache:
+            return True
+        listing = self.dircache.get(self._parent(path)) if self._parent(path) in self.dircache else None
+        return any(e["name"] == path and e["type"] == "directory" for e in listing or [])
+
+    def _kinds(self, paths: list[str]) -> list[Optional[str]]:
+        """"file"/"directory"/None (missing) for many paths: dircache first,
+        one concurrent HEAD batch for the rest."""
+        kinds: list[Optional[str]] = [None] * len(paths)
+        unknown: list[int] = []
+        for i, p in enumerate(paths):
+            cached = self._ls_from_cache(p) if self._parent(p) in self.dircache or p in self.dircache else None
+            hit = None
+            if cached is not None:
+                hit = next((e["type"] for e in cached if e["name"] == p), None)
+                if hit is None and p in self.dircache:
+                    hit = "directory"
+            if hit is None:
+                unknown.append(i)
+            kinds[i] = hit
+        if unknown:
+            res = self.client.stat([paths[i] for i in unknown], on_error="return")
+            for i, r in zip(unknown, res):
+                if isinstance(r, FileNotFoundError):
+                    kinds[i] = None
+                elif isinstance(r, BaseException):
+                    raise r
+                else:
+                    kinds[i] = r["type"]
+        return kinds
+
+    # -- transfers: fsspec computes the path mapping, the engine moves the bytes ---
+
+    class _Batch:
+        def __init__(self) -> None:
+            self.pairs: list[tuple[str, str]] = []
+
+    _recording = threading.local()
+
+    def _record(self, src: str, dst: str) -> bool:
+        batch = getattr(self._recording, "batch", None)
+        if batch is None:
+            return False
+        batch.pairs.append((src, dst))
+        return True
+
+    def _collect(self, fn: Any, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        """Run fsspec's own bulk method with the per-file method recording
+        (src, dst) pairs instead of transferring."""
+        batch = self._Batch()
+        outer = getattr(self._recording, "batch", None)
+        self._recording.batch = batch
+        try:
+            fn(*args, **kwargs)
+        finally:
+            self._recording.batch = outer
+        return batch.pairs
+
+    def get_file(self, rpath: str, lpath: Any, callback: Any = DEFAULT_CALLBACK, outfile: Any = None,
+                 **kwargs: Any) -> None:
+        """Download one object to a local file (or file-like ``lpath``)."""
+        if outfile is None and not hasattr(lpath, "write"):
+            if self._record(self._strip_protocol(rpath), os.fspath(lpath)):
+                return
+            self._download([(self._strip_protocol(rpath), os.fspath(lpath))], None)
+            return
+        out = outfile if outfile is not None else lpath
+        out.write(self.cat_file(rpath))
+
+    def get(self, rpath: Any, lpath: Any, recursive: bool = False, callback: Any = DEFAULT_CALLBACK,
+            maxdepth: Optional[int] = None, **kwargs: Any) -> None:
+        """Download files (recursively) into local paths, all in one
+        concurrent engine call. Nothing is written outside ``lpath``: a key
+        such as ``a/../../x`` is rejected instead of escaping the target."""
+        pairs = self._collect(super().get, rpath, lpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        root = None
+        if isinstance(lpath, (str, os.PathLike)):
+            target = os.path.abspath(os.fspath(lpath))
+            inside = all(os.path.abspath(lp).startswith(target + os.sep) for _, lp in pairs) and pairs
+            root = target if inside or os.path.isdir(target) else os.path.dirname(target)
+            for _, lp in pairs:
+                if not os.path.normpath(os.path.join(target, lp)).startswith(root):
+                    raise ValueError(f"refusing to write {lp!r} outside {root!r}")
+        callback.set_size(len(pairs))
+        self._download(pairs, root)
+        callback.relative_update(len(pairs))
+
+    def _download(self, pairs: list[tuple[str, str]], root: Optional[str]) -> None:
+        if not pairs:
+            return
+        kinds = self._kinds([r for r, _ in pairs])
+        files = []
+        for (r, lp), kind in zip(pairs, kinds):
+            if kind == "directory":
+                if root is not None and not os.path.abspath(lp).startswith(root):
+                    raise ValueError(f"refusing to create {lp!r} outside {root!r}")
+                os.makedirs(lp, exist_ok=True)
+            elif kind is None:
+                raise FileNotFoundError(r)
+            else:
+                files.append((r, lp))
+        if files:
+            self.client.download_files([r for r, _ in files], [lp for _, lp in files], root=root)
+
+    def put_file(self, lpath: Any, rpath: str, callback: Any = DEFAULT_CALLBACK, mode: str = "overwrite",
+                 **kwargs: Any) -> None:
+        """Upload one local file (multipart in parallel parts when large)."""
+        lpath = os.fspath(lpath)
+        if os.path.isdir(lpath):
+            return  # S3 has no directories
+        rpath = self._strip_protocol(rpath)
+        if mode == "create":
+            self.client.upload_files([lpath], [rpath], create_only=True)
+            self.invalidate_cache(rpath)
+            return
+        if not self._record(lpath, rpath):
+            self.client.upload_files([lpath], [rpath])
+            self.invalidate_cache(rpath)
+
+    def put(self, lpath: Any, rpath: Any, recursive: bool = False, callback: Any = DEFAULT_CALLBACK,
+            maxdepth: Optional[int] = None, **kwargs: Any) -> None:
+        """Upload local files (recursively), all in one concurrent engine call."""
+        if kwargs.get("mode", "overwrite") == "create":
+            return super().put(lpath, rpath, recursive=recursive, callback=callback, maxdepth=maxdepth, **kwargs)
+        pairs = self._collect(super().put, lpath, rpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        callback.set_size(len(pairs))
+        if pairs:
+            self.client.upload_files([lp for lp, _ in pairs], [r for _, r in pairs])
+            self._invalidate_many(r for _, r in pairs)
+        callback.relative_update(len(pairs))
+
+    def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        """Server-side copy (multipart copy above 5 GiB)."""
+        p1, p2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        if self._record(p1, p2):
+            return
+        self._copy_pairs([(p1, p2)], "raise")
+
+    def copy(self, path1: Any, path2: Any, recursive: bool = False, maxdepth: Optional[int] = None,
+             on_error: Optional[str] = None, **kwargs: Any) -> None:
+        """Server-side copies, all in one concurrent engine call."""
+        if on_error is None:
+            on_error = "ignore" if recursive else "raise"
+        pairs = self._collect(super().copy, path1, path2, recursive=recursive, maxdepth=maxdepth,
+                              on_error=on_error, **kwargs)
+        self._copy_pairs(pairs, on_error)
+
+    def _copy_pairs(self, pairs: list[tuple[str, str]], on_error: str) -> None:
+        if not pairs:
+            return
+        kinds = self._kinds([a for a, _ in pairs])
+        todo = []
+        for (a, b), kind in zip(pairs, kinds):
+            if kind == "directory":
+                continue
+            if kind is None:
+                if on_error == "raise":
+                    raise FileNotFoundError(a)
+                continue
+            todo.append((a, b))
+        errors = self.client.copy([a for a, _ in todo], [b for _, b in todo], on_error="return")
+        self._invalidate_many(b for _, b in todo)
+        for (a, _), e in zip(todo, errors):
+            if e is None:
+                continue
+            if isinstance(e, FileNotFoundError) and on_error != "raise":
+                continue
+            raise self._named(e, a)
+
+    def pipe_file(self, path: str, value: Any, mode: str = "overwrite", **kwargs: Any) -> None:
+        """Write bytes to one key (``mode="create"`` raises FileExistsError
+        if the key exists, atomically on servers with conditional writes)."""
+        if mode not in ("overwrite", "create"):
+            raise ValueError(f"mode must be 'overwrite' or 'create', got {mode!r}")
+        path = self._strip_protocol(path)
+        try:
+            self.client.put_objects([path], [value], create_only=mode == "create")
+        finally:
+            self.invalidate_cache(path)
+
+    def pipe(self, path: Any, value: Any = None, **kwargs: Any) -> None:
+        """Write many keys (``{path: bytes}``) in one concurrent engine call."""
+        if isinstance(path, str):
+            return self.pipe_file(path, value, **kwargs)
+        if not isinstance(path, dict):
+            raise ValueError("path must be str or dict")
+        names = [self._strip_protocol(k) for k in path]
+        try:
+            self.client.put_objects(names, list(path.values()), create_only=kwargs.get("mode") == "create")
+        finally:
+            self._invalidate_many(names)
+
+    # -- deleting and directories ----------------------------------------------------
+
+    def rm_file(self, path: str) -> None:
+        """Delete one key (no error if it does not exist)."""
+        self.rm([path])
+
+    def rm(self, path: Any, recursive: bool = False, maxdepth: Optional[int] = None) -> None:
+        """Delete files (and with ``recursive`` whole prefixes and buckets):
+        batched DeleteObjects, 1 000 keys a request, requests in parallel."""
+        paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
+        keys = [p for p in paths if self.split_path(p)[1]]
+        buckets = [p for p in paths if not self.split_path(p)[1]]
+        dirs = [p for p in keys if self._known_dir(p)]
+        files = [p for p in keys if p not in set(dirs)]
+        try:
+            if files:
+                self.client.delete(files)
+            if dirs:  # directory markers ("dir/" keys), after their contents
+                self.client.delete([d + "/" for d in sorted(dirs, key=len, reverse=True)], on_error="return")
+        finally:
+            self._invalidate_many(keys)
+        for b in buckets:
+            try:
+                self.client.remove_bucket(b)
+            except FileNotFoundError:
+                pass
+            self.invalidate_cache(b)
+            self.dircache.pop("", None)
+
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        """Create a bucket (``path`` names one, or ``create_parents`` and its
+        bucket is missing); deeper "directories" need no creation in S3."""
+        bucket, key, _ = self.split_path(path)
+        if not key:
+            self.client.make_bucket(bucket, kwargs.get("region_name"))
+            self.dircache.pop("", None)
+        elif create_parents and not self.exists(bucket):
+            self.client.make_bucket(bucket, kwargs.get("region_name"))
+            self.dircache.pop("", None)
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        """Create the bucket of ``path`` if needed."""
+        bucket, _, _ = self.split_path(path)
+        try:
+            self.mkdir(bucket)
+        except FileExistsError:
+            if not exist_ok and not self.split_path(path)[1]:
+                raise
+
+    def rmdir(self, path: str) -> None:
+        """Remove an empty bucket (prefixes vanish with their last key)."""
+        bucket, key, _ = self.split_path(path)
+        if not key:
+            self.client.remove_bucket(bucket)
+            self.invalidate_cache(bucket)
+            self.dircache.pop("", None)
+
+    def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
+        """Create an empty object (S3 cannot update an existing one's time)."""
+        if not truncate and self.exists(path):
+            raise ValueError("S3 does not support touching existing files")
+        self.pipe_file(path, b"")
+
+    # -- metadata ------------------------------------------------------------------
+
+    def modified(self, path: str) -> Any:
+        """Last-modified time of an object (a timezone-aware datetime)."""
+        info = self.info(path)
+        if info["type"] != "file":
+            raise IsADirectoryError(f"{path} is a directory: it has no modification time")
+        return info["LastModified"]
+
+    def created(self, path: str) -> Any:
+        """S3 objects are immutable, so an object's creation time is its
+        last-modified time (when its current version was written)."""
+        return self.modified(path)
+
+    def checksum(self, path: str) -> int:
+        """An integer derived from the ETag (changes whenever content does)."""
+        etag = self.ukey(path)
+        return int(etag.strip('"').split("-")[0], 16)
+
+    def ukey(self, path: str) -> str:
+        """The object's ETag."""
+        info = self.info(path)
+        if info["type"] != "file":
+            raise IsADirectoryError(path)
+        return info["ETag"]
+
+    def sign(self, path: str, expiration: int = 100, **kwargs: Any) -> str:
+        """A presigned GET URL valid for ``expiration`` seconds."""
+        return self.client.presign(self._strip_protocol(path), expires=expiration,
+                                   method=kwargs.get("method", "GET"))
+
+    def url(self, path: str, expires: int = 3600, client_method: str = "get_object", **kwargs: Any) -> str:
+        """Like s3fs.url: a presigned URL (get_object or put_object)."""
+        method = "PUT" if client_method == "put_object" else "GET"
+        return self.client.presign(self._strip_protocol(path), expires=expires, method=method)
+
+    # -- files ---------------------------------------------------------------------
+
+    def _open(self, path: str, mode: str = "rb", block_size: Optional[int] = None, autocommit: bool = True,
+              cache_options: Optional[dict[str, Any]] = None, cache_type: Optional[str] = None,
+              **kwargs: Any) -> "S3File":
+        return S3File(self, self._strip_protocol(path), mode, block_size=block_size or self.default_block_size,
+                      autocommit=autocommit, cache_type=cache_type or self.default_cache_type,
+                      cache_options=cache_options, **kwargs)
+
+
+class S3File(AbstractBufferedFile):
+    """A file on S3: ``rb`` reads through fsspec's cache with ranged GETs
+    made by the engine (pinned to the ETag seen at open, so a replaced object
+    raises ObjectChangedError instead of mixing versions); ``wb``/``xb``/``ab``
+    stream into an engine multipart upload (one PUT when small)."""
+
+    fs: S3FileSystem
+
+    def __init__(self, fs: S3FileSystem, path: str, mode: str = "rb", block_size: Any = "default",
+                 autocommit: bool = True, cache_type: str = "readahead",
+                 cache_options: Optional[dict[str, Any]] = None, size: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        if mode not in ("rb", "wb", "xb", "ab"):
+            raise ValueError(f"mode {mode!r} not supported: use rb, wb, xb or ab")
+        self._writer: Any = None
+        self._etag: Optional[str] = None
+        if mode == "rb":
+            info = kwargs.pop("details", None) or fs.info(path)
+            if info["type"] != "file":
+                raise IsADirectoryError(f"{path} is a directory")
+            self._etag = info.get("ETag")
+            self._details = info
+            if size is None:
+                size = info["size"]
+        elif mode == "xb" and fs.exists(path):
+            raise FileExistsError(f"{path} already exists")
+        super().__init__(fs, path, mode, block_size, autocommit, cache_type, cache_options, size=size, **kwargs)
+
+    def _fetch_range(self, start: int, end: int) -> bytes:
+        end = min(end, self.size)
+        if end <= start:
+            return b""
+        out = _new_bytes(end - start)
+        self.fs.client.read_range_into(self.path, start, _writable_view(out), etag=self._etag)
+        return out
+
+    def _initiate_upload(self) -> None:
+        if self._writer is None:
+            self._writer = self.fs.client.open_writer(
+                self.path, create_only=self.mode == "xb", append=self.mode == "ab",
+                part_size=max(self.fs.client._args["part_size"], 5 * 2**20))
+
+    def _upload_chunk(self, final: bool = False) -> bool:
+        self._initiate_upload()
+        data = self.buffer.getbuffer()
+        try:
+            if len(data):
+                self._writer.write(data)
+        finally:
+            del data
+        if final and self.autocommit:
+            self.commit()
+        return True
+
+    def commit(self) -> None:
+        """Complete the upload (called at close unless autocommit=False)."""
+        if self._writer is None:
+            self._initiate_upload()
+        try:
+            self._writer.close()
+        finally:
+            self.fs.invalidate_cache(self.path)
+
+    def discard(self) -> None:
+        """Abandon the upload: nothing is written."""
+        if self._writer is not None:
+            self._writer.abort()
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if exc_type is not None and self.mode != "rb" and not self.closed:
+            # An exception inside `with open(..., "wb")` must not publish a
+            # truncated object (fsspec's default would complete the upload).
+            self.discard()
+            self.closed = True
+            return
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "closed", True):
+            return
+        try:
+            super().close()
+        except BaseException:
+            if self.mode != "rb":
+                self.discard()
+            raise
+
+
+def _writable_view(b: bytes) -> Any:
+    """A writable ctypes view of a fresh, unshared bytes object, so the
+    engine fills it in place: the bytes object is only handed out after it
+    is completely filled, and this saves a second copy of every read."""
+    n = len(b)
+    if not n:
+        return bytearray(0)
+    addr = ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p).value
+    return (ctypes.c_char * n).from_address(addr)  # type: ignore[arg-type]

@@ -1,0 +1,418 @@
+"""Behaviour of s3turbo.S3FileSystem, modelled on s3fs's own test_s3fs.py,
+against the real server with boto3 as the reference."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import multiprocessing
+import os
+import pickle
+import urllib.request
+from typing import Any
+
+import fsspec
+import pytest
+
+import s3turbo
+from s3turbo import ObjectChangedError, S3FileSystem
+
+from helpers import put_many
+
+MiB = 1 << 20
+
+
+def make_fs(endpoint: Any, **kw: Any) -> S3FileSystem:
+    return S3FileSystem(key=endpoint.key, secret=endpoint.secret, endpoint_url=endpoint.url,
+                        client_kwargs={"region_name": endpoint.region}, skip_instance_cache=True, **kw)
+
+
+@pytest.fixture
+def fs(endpoint: Any) -> S3FileSystem:
+    return make_fs(endpoint)
+
+
+def boto3_keys(s3: Any, bucket: str, prefix: str = "") -> dict[str, int]:
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            out[o["Key"]] = o["Size"]
+    return out
+
+
+# ------------------------------------------------------------------ listing
+
+
+def test_ls_across_pages_matches_boto3(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    objs = {f"big/f{i:05d}": b"x" * (i % 7) for i in range(2500)}
+    objs.update({f"big/sub{i}/leaf": b"y" for i in range(3)})
+    put_many(s3, bucket, objs)
+    entries = fs.ls(f"{bucket}/big", detail=True)
+    files = {e["name"]: e["size"] for e in entries if e["type"] == "file"}
+    dirs = sorted(e["name"] for e in entries if e["type"] == "directory")
+    ref = boto3_keys(s3, bucket, "big/f")
+    assert files == {f"{bucket}/{k}": v for k, v in ref.items()}
+    assert dirs == [f"{bucket}/big/sub{i}" for i in range(3)]
+    assert fs.ls(f"s3turbo://{bucket}/big/", detail=False) == sorted(files) + dirs or \
+        sorted(fs.ls(f"s3turbo://{bucket}/big/", detail=False)) == sorted(list(files) + dirs)
+
+
+def test_ls_file_missing_and_buckets(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="a/file", Body=b"123")
+    assert fs.ls(f"{bucket}/a/file", detail=False) == [f"{bucket}/a/file"]
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
+        fs.ls(f"{bucket}/nothing-here")
+    with pytest.raises(FileNotFoundError):
+        fs.ls("s3turbo-no-such-bucket-xyz")
+    assert bucket in fs.ls("", detail=False)
+
+
+def test_info_file_dir_bucket(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="d/sub/f.txt", Body=b"hello")
+    head = s3.head_object(Bucket=bucket, Key="d/sub/f.txt")
+    info = fs.info(f"{bucket}/d/sub/f.txt")
+    assert info["type"] == "file" and info["size"] == 5 and info["ETag"] == head["ETag"]
+    assert isinstance(info["LastModified"], datetime.datetime)
+    assert fs.info(f"{bucket}/d")["type"] == "directory"
+    assert fs.info(f"{bucket}/d/sub/")["type"] == "directory"
+    b = fs.info(bucket)
+    assert b["type"] == "directory" and b["size"] == 0
+    with pytest.raises(FileNotFoundError, match="d/nope"):
+        fs.info(f"{bucket}/d/nope")
+    assert fs.isdir(f"{bucket}/d") and not fs.isfile(f"{bucket}/d")
+    assert fs.isfile(f"{bucket}/d/sub/f.txt") and not fs.isdir(f"{bucket}/d/sub/f.txt")
+    assert fs.exists(bucket) and not fs.exists(f"{bucket}/zzz")
+
+
+def test_find_prefix_maxdepth_withdirs(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    keys = ["t/a1", "t/a2", "t/b1", "t/sub/a3", "t/sub/deeper/a4", "t/ab/x"]
+    put_many(s3, bucket, {k: k.encode() for k in keys})
+    allf = fs.find(f"{bucket}/t")
+    assert allf == sorted(f"{bucket}/{k}" for k in keys)
+    assert fs.find(f"{bucket}/t", prefix="a") == [f"{bucket}/t/a1", f"{bucket}/t/a2", f"{bucket}/t/ab/x"]
+    assert fs.find(f"{bucket}/t", maxdepth=1) == [f"{bucket}/t/a1", f"{bucket}/t/a2", f"{bucket}/t/b1"]
+    assert fs.find(f"{bucket}/t", maxdepth=2) == sorted(
+        f"{bucket}/{k}" for k in ["t/a1", "t/a2", "t/b1", "t/sub/a3", "t/ab/x"])
+    withdirs = fs.find(f"{bucket}/t", withdirs=True)
+    for d in ("t", "t/sub", "t/sub/deeper", "t/ab"):
+        assert f"{bucket}/{d}" in withdirs
+    detail = fs.find(f"{bucket}/t", detail=True)
+    assert detail[f"{bucket}/t/sub/deeper/a4"]["size"] == len(b"t/sub/deeper/a4")
+    # a file path finds itself
+    assert fs.find(f"{bucket}/t/a1") == [f"{bucket}/t/a1"]
+    assert fs.find(f"{bucket}/none") == []
+    # find fills the dircache with complete listings
+    assert {e["name"] for e in fs.dircache[f"{bucket}/t/sub"]} == {f"{bucket}/t/sub/a3", f"{bucket}/t/sub/deeper"}
+
+
+def test_glob_and_walk(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    put_many(s3, bucket, {k: b"1" for k in ["g/part-0.csv", "g/part-1.csv", "g/other.txt", "g/x/part-2.csv"]})
+    assert fs.glob(f"{bucket}/g/part-*.csv") == [f"{bucket}/g/part-0.csv", f"{bucket}/g/part-1.csv"]
+    assert fs.glob(f"s3turbo://{bucket}/g/**/part-*.csv") == [
+        f"{bucket}/g/part-0.csv", f"{bucket}/g/part-1.csv", f"{bucket}/g/x/part-2.csv"]
+    walked = {root: (sorted(dirs), sorted(files)) for root, dirs, files in fs.walk(f"{bucket}/g")}
+    assert walked[f"{bucket}/g"] == (["x"], ["other.txt", "part-0.csv", "part-1.csv"])
+
+
+def test_du(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    objs = {f"du/{i % 3}/k{i}": b"z" * i for i in range(30)}
+    put_many(s3, bucket, objs)
+    assert fs.du(f"{bucket}/du") == sum(len(v) for v in objs.values())
+    per = fs.du(f"{bucket}/du", total=False)
+    assert per == {f"{bucket}/{k}": len(v) for k, v in objs.items()}
+    assert fs.du(f"{bucket}/du/1/k1") == 1
+
+
+def test_dircache_invalidated_by_writes(fs: S3FileSystem, s3: Any, bucket: str, tmp_path: Any) -> None:
+    s3.put_object(Bucket=bucket, Key="c/one", Body=b"1")
+    assert fs.ls(f"{bucket}/c", detail=False) == [f"{bucket}/c/one"]
+    fs.pipe(f"{bucket}/c/two", b"2")
+    assert fs.ls(f"{bucket}/c", detail=False) == [f"{bucket}/c/one", f"{bucket}/c/two"]
+    local = tmp_path / "three"
+    local.write_bytes(b"3")
+    fs.put(str(local), f"{bucket}/c/three")
+    assert len(fs.ls(f"{bucket}/c")) == 3
+    fs.rm(f"{bucket}/c/one")
+    assert fs.ls(f"{bucket}/c", detail=False) == [f"{bucket}/c/three", f"{bucket}/c/two"]
+    with fs.open(f"{bucket}/c/four", "wb") as f:
+        f.write(b"4")
+    assert len(fs.ls(f"{bucket}/c")) == 3
+    fs.cp(f"{bucket}/c/two", f"{bucket}/c/five")
+    assert len(fs.ls(f"{bucket}/c")) == 4
+    # a change behind the filesystem's back is only seen after invalidation
+    s3.put_object(Bucket=bucket, Key="c/six", Body=b"6")
+    assert len(fs.ls(f"{bucket}/c")) == 4
+    fs.invalidate_cache(f"{bucket}/c")
+    assert len(fs.ls(f"{bucket}/c")) == 5
+
+
+# ------------------------------------------------------------------ reading
+
+
+def test_cat_file_ranges_and_cat_many(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    data = bytes(range(256)) * 40
+    s3.put_object(Bucket=bucket, Key="r/obj", Body=data)
+    p = f"{bucket}/r/obj"
+    cases = [(None, None), (0, 10), (10, None), (-10, None), (5, -5), (-20, -10), (9000, 20000), (20000, None),
+             (100, 50), (0, 0)]
+    for start, end in cases:
+        assert fs.cat_file(p, start, end) == data[start:end], (start, end)
+    got = fs.cat_ranges([p] * len(cases), [c[0] for c in cases], [c[1] for c in cases])
+    assert got == [data[s:e] for s, e in cases]
+    res = fs.cat_ranges([p, f"{bucket}/r/missing"], [0, 0], [4, 4])
+    assert res[0] == data[:4] and isinstance(res[1], FileNotFoundError)
+    put_many(s3, bucket, {f"r/many/{i}": str(i).encode() * i for i in range(50)})
+    many = fs.cat(f"{bucket}/r/many", recursive=True)
+    assert many == {f"{bucket}/r/many/{i}": str(i).encode() * i for i in range(50)}
+    assert fs.cat(f"{bucket}/r/obj") == data
+    mixed = fs.cat([p, f"{bucket}/r/missing"], on_error="return")
+    assert mixed[p] == data and isinstance(mixed[f"{bucket}/r/missing"], FileNotFoundError)
+    assert fs.cat([p, f"{bucket}/r/missing"], on_error="omit") == {p: data}
+    with pytest.raises(FileNotFoundError):
+        fs.cat([p, f"{bucket}/r/missing"])
+
+
+def test_open_read_seek_and_readahead(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    data = os.urandom(3 * MiB + 123)
+    s3.put_object(Bucket=bucket, Key="o/big", Body=data)
+    with fs.open(f"{bucket}/o/big", "rb", block_size=MiB) as f:
+        assert f.size == len(data)
+        assert f.read(10) == data[:10]
+        f.seek(2 * MiB)
+        assert f.read(MiB) == data[2 * MiB:3 * MiB]
+        f.seek(-100, 2)
+        assert f.read() == data[-100:]
+    with fs.open(f"{bucket}/o/big") as f:
+        whole = f.read()
+        assert isinstance(whole, bytes) and whole == data
+    with pytest.raises(IsADirectoryError):
+        fs.open(f"{bucket}/o", "rb")
+    with pytest.raises(FileNotFoundError):
+        fs.open(f"{bucket}/o/missing", "rb")
+
+
+def test_open_detects_replaced_object(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="v/obj", Body=b"a" * (2 * MiB))
+    with fs.open(f"{bucket}/v/obj", "rb", block_size=MiB, cache_type="none") as f:
+        assert f.read(10) == b"a" * 10
+        s3.put_object(Bucket=bucket, Key="v/obj", Body=b"b" * (2 * MiB))
+        f.seek(MiB + 5)
+        with pytest.raises(ObjectChangedError):
+            f.read(10)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def test_multipart_write_larger_than_block(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    data = os.urandom(13 * MiB + 7)
+    with fs.open(f"{bucket}/w/big", "wb", block_size=5 * MiB) as f:
+        for i in range(0, len(data), 999_999):
+            f.write(data[i:i + 999_999])
+    got = s3.get_object(Bucket=bucket, Key="w/big")
+    assert got["Body"].read() == data
+    assert "-" in got["ETag"]  # multipart
+
+
+def test_small_write_is_single_put_and_empty_file(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    with fs.open(f"{bucket}/w/small", "wb") as f:
+        f.write(b"tiny")
+    got = s3.get_object(Bucket=bucket, Key="w/small")
+    assert got["Body"].read() == b"tiny" and "-" not in got["ETag"]
+    with fs.open(f"{bucket}/w/empty", "wb"):
+        pass
+    assert fs.cat_file(f"{bucket}/w/empty") == b""
+    fs.touch(f"{bucket}/w/touched")
+    assert fs.info(f"{bucket}/w/touched")["size"] == 0
+    with pytest.raises(ValueError):
+        fs.touch(f"{bucket}/w/touched", truncate=False)
+
+
+def test_append_and_exclusive(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    p = f"{bucket}/w/app"
+    fs.pipe_file(p, b"head-")
+    with fs.open(p, "ab") as f:
+        f.write(b"tail")
+    assert fs.cat_file(p) == b"head-tail"
+    with pytest.raises(FileExistsError, match="w/app"):
+        fs.open(p, "xb")
+    with pytest.raises(FileExistsError):
+        fs.pipe_file(p, b"x", mode="create")
+    with fs.open(f"{bucket}/w/new", "xb") as f:
+        f.write(b"fresh")
+    assert fs.cat_file(f"{bucket}/w/new") == b"fresh"
+
+
+def test_failed_write_leaves_nothing(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    with pytest.raises(RuntimeError):
+        with fs.open(f"{bucket}/w/aborted", "wb", block_size=5 * MiB) as f:
+            f.write(os.urandom(11 * MiB))
+            raise RuntimeError("boom")
+    assert not fs.exists(f"{bucket}/w/aborted")
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_pipe_many_rm_many(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    objs = {f"{bucket}/m/{i:04d}": str(i).encode() for i in range(2100)}
+    fs.pipe(objs)
+    assert len(boto3_keys(s3, bucket, "m/")) == 2100
+    fs.rm(f"{bucket}/m", recursive=True)
+    assert boto3_keys(s3, bucket, "m/") == {}
+    assert not fs.exists(f"{bucket}/m")
+
+
+# ------------------------------------------------------------------ transfers
+
+
+def test_parallel_get_integrity(fs: S3FileSystem, s3: Any, bucket: str, tmp_path: Any) -> None:
+    objs = {f"tree/d{i % 5}/f{i}": os.urandom(1000 + i * 37) for i in range(200)}
+    objs["tree/large"] = os.urandom(17 * MiB + 3)
+    put_many(s3, bucket, objs)
+    fs.get(f"{bucket}/tree", str(tmp_path / "out"), recursive=True)
+    for k, v in objs.items():
+        assert (tmp_path / "out" / k[len("tree/"):]).read_bytes() == v
+    leftovers = [p for p in (tmp_path / "out").rglob("*") if ".s3turbo" in p.name]
+    assert leftovers == []
+    fs.get_file(f"{bucket}/tree/d0/f0", str(tmp_path / "single"))
+    assert (tmp_path / "single").read_bytes() == objs["tree/d0/f0"]
+
+
+def test_get_never_writes_outside_target(fs: S3FileSystem, s3: Any, bucket: str, tmp_path: Any) -> None:
+    # versitygw (like most servers with a file backend) refuses keys with ".."
+    # segments, so the hostile mapping is produced the way a key such as
+    # "a/../../x" would produce it on S3: as a destination below the target.
+    s3.put_object(Bucket=bucket, Key="evil/ok", Body=b"fine")
+    target = tmp_path / "inner" / "target"
+    target.mkdir(parents=True)
+    hostile = str(target) + "/sub/../../../escaped"
+    with pytest.raises(ValueError, match="escaped"):
+        fs.client.download_files([f"{bucket}/evil/ok"], [hostile], root=str(target))
+    with pytest.raises(ValueError, match="escaped"):
+        fs._download([(f"{bucket}/evil/ok", hostile)], str(target))
+    assert [p for p in tmp_path.rglob("escaped")] == []
+    fs.get(f"{bucket}/evil", str(target), recursive=True)
+    assert (target / "evil" / "ok").read_bytes() == b"fine"
+
+
+def test_put_recursive_and_large(fs: S3FileSystem, s3: Any, bucket: str, tmp_path: Any) -> None:
+    src = tmp_path / "src"
+    (src / "a" / "b").mkdir(parents=True)
+    files = {"x": os.urandom(10), "a/y": os.urandom(1000), "a/b/z": os.urandom(12 * MiB + 1), "empty": b""}
+    for rel, data in files.items():
+        (src / rel).write_bytes(data)
+    fs.put(str(src), f"{bucket}/up", recursive=True)
+    for rel, data in files.items():
+        assert s3.get_object(Bucket=bucket, Key=f"up/{rel}")["Body"].read() == data
+
+
+def test_copy_and_mv(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    put_many(s3, bucket, {"cp/a": b"A", "cp/sub/b": b"B"})
+    fs.copy(f"{bucket}/cp", f"{bucket}/cp2", recursive=True)
+    assert boto3_keys(s3, bucket, "cp2/") == {"cp2/a": 1, "cp2/sub/b": 1}
+    fs.mv(f"{bucket}/cp2", f"{bucket}/cp3", recursive=True)
+    assert boto3_keys(s3, bucket, "cp2/") == {}
+    assert fs.cat_file(f"{bucket}/cp3/sub/b") == b"B"
+    with pytest.raises(FileNotFoundError):
+        fs.cp_file(f"{bucket}/cp/missing", f"{bucket}/cp/dst")
+
+
+# ------------------------------------------------------------------ metadata
+
+
+def test_metadata_and_sign(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="meta/f", Body=b"content")
+    head = s3.head_object(Bucket=bucket, Key="meta/f")
+    p = f"{bucket}/meta/f"
+    assert fs.ukey(p) == head["ETag"]
+    assert fs.checksum(p) == int(head["ETag"].strip('"'), 16)
+    assert fs.modified(p) == head["LastModified"].astimezone(datetime.timezone.utc).replace(microsecond=0) or \
+        abs((fs.modified(p) - head["LastModified"]).total_seconds()) < 1
+    assert fs.created(p) == fs.modified(p)
+    url = fs.sign(p, expiration=60)
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"content"
+
+
+def test_bucket_mkdir_rmdir(fs: S3FileSystem, s3: Any) -> None:
+    name = f"s3turbo-mk-{os.getpid()}-{id(fs) % 10000}"
+    fs.mkdir(name)
+    assert fs.exists(name) and name in fs.ls("", detail=False)
+    with pytest.raises(FileExistsError):
+        fs.mkdir(name)
+    fs.makedirs(f"{name}/deeper/dir", exist_ok=True)
+    fs.pipe_file(f"{name}/k", b"1")
+    with pytest.raises(OSError):
+        fs.rmdir(name)
+    fs.rm(f"{name}/k")
+    fs.rmdir(name)
+    assert not fs.exists(name)
+
+
+# ------------------------------------------------------------------ fsspec integration
+
+
+def test_protocols_registration_and_config(endpoint: Any, s3: Any, bucket: str, monkeypatch: Any) -> None:
+    s3.put_object(Bucket=bucket, Key="p/f", Body=b"via-fsspec")
+    opts = dict(key=endpoint.key, secret=endpoint.secret, endpoint_url=endpoint.url)
+    assert fsspec.get_filesystem_class("s3turbo") is S3FileSystem
+    with fsspec.open(f"s3turbo://{bucket}/p/f", "rb", **opts) as f:
+        assert f.read() == b"via-fsspec"
+    s3turbo.register_s3()
+    try:
+        fs, path = fsspec.core.url_to_fs(f"s3://{bucket}/p/f", **opts)
+        assert isinstance(fs, S3FileSystem) and path == f"{bucket}/p/f"
+        assert fs.cat_file(f"s3a://{bucket}/p/f") == b"via-fsspec"
+    finally:
+        import s3fs  # restore the default handler for other tests
+
+        fsspec.register_implementation("s3", s3fs.S3FileSystem, clobber=True)
+        fsspec.register_implementation("s3a", s3fs.S3FileSystem, clobber=True)
+    monkeypatch.setitem(fsspec.config.conf, "s3turbo", {"endpoint_url": endpoint.url, "key": endpoint.key,
+                                                        "secret": endpoint.secret})
+    fs2 = fsspec.filesystem("s3turbo", skip_instance_cache=True)
+    assert fs2.cat_file(f"{bucket}/p/f") == b"via-fsspec"
+
+
+def test_options_and_errors(endpoint: Any, bucket: str) -> None:
+    with pytest.raises(TypeError, match="no_such_option"):
+        make_fs(endpoint, no_such_option=1)
+    fs = make_fs(endpoint, config_kwargs={"retries": {"max_attempts": 2}, "connect_timeout": 5,
+                                          "max_pool_connections": 16, "s3": {"addressing_style": "path"}},
+                 default_block_size=7 * MiB)
+    assert fs.client._args["retries"] == 3 and fs.client._args["max_concurrency"] == 16
+    assert fs.default_block_size == 7 * MiB
+    bad = S3FileSystem(key=endpoint.key, secret="wrong-secret", endpoint_url=endpoint.url, skip_instance_cache=True)
+    with pytest.raises(PermissionError) as ei:
+        bad.ls(bucket)
+    assert "wrong-secret" not in str(ei.value)
+    assert "wrong-secret" not in repr(bad.client)
+
+
+def test_pickle_round_trip(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="pk/f", Body=b"pickled")
+    fs2 = pickle.loads(pickle.dumps(fs))
+    assert isinstance(fs2, S3FileSystem)
+    assert fs2.cat_file(f"{bucket}/pk/f") == b"pickled"
+    with fs.open(f"{bucket}/pk/f") as f:
+        f2 = pickle.loads(pickle.dumps(f))
+        assert f2.read() == b"pickled"
+
+
+def _read_in_worker(args: tuple[S3FileSystem, str]) -> bytes:
+    fs, path = args
+    return fs.cat_file(path)
+
+
+def test_spawn_process_pool(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+    put_many(s3, bucket, {f"sp/{i}": str(i).encode() for i in range(4)})
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        got = list(pool.map(_read_in_worker, [(fs, f"{bucket}/sp/{i}") for i in range(4)]))
+    assert got == [str(i).encode() for i in range(4)]
+
+
+def test_threads_share_one_engine_client(endpoint: Any, bucket: str) -> None:
+    opts = dict(key=endpoint.key, secret=endpoint.secret, endpoint_url=endpoint.url)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        instances = list(pool.map(lambda _: fsspec.filesystem("s3turbo", **opts), range(4)))
+    assert len({id(i.client) for i in instances}) == 1
