@@ -129,7 +129,8 @@ func PutBuffers(ctx context.Context, api API, items []Buffer, opt Options, prog 
 
 // PutFiles uploads each local file to its key and returns one Result per
 // item, in order. Files are read with ReadAt into per-worker buffers, so
-// memory stays near Concurrency × PartSize whatever the file sizes. A
+// memory stays near Concurrency × max(PartSize, MultipartThreshold) whatever
+// the file sizes (small files only need their own size). A
 // missing file fails its item with s3err.ErrNotFound and a directory with
 // s3err.ErrInvalid, both naming the local path. Cancellation and progress
 // behave as in PutBuffers.
@@ -176,6 +177,9 @@ func (b *batch) run(workers int) []Result {
 	for range workers {
 		go func() {
 			defer wg.Done()
+			// runJob recovers per job; a panic elsewhere ends this worker
+			// and the sweep fails what it left unfinished.
+			defer func() { _ = recover() }()
 			w := &worker{}
 			for {
 				j, start, ok := b.take()

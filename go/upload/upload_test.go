@@ -40,6 +40,18 @@ func TestMain(m *testing.M) {
 	}))
 }
 
+var buckets atomic.Int64
+
+// fresh points the tests at a new empty bucket, so every top-level test
+// (and every repetition under -count) starts from a clean key space.
+func fresh(t *testing.T) {
+	t.Helper()
+	bucket = fmt.Sprintf("upload-test-%d-%d", time.Now().UnixNano()%1e9, buckets.Add(1))
+	if _, err := client.S3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket %s: %v", bucket, err)
+	}
+}
+
 func randBytes(n int, seed int64) []byte {
 	b := make([]byte, n)
 	rand.New(rand.NewSource(seed)).Read(b)
@@ -183,6 +195,7 @@ func TestCopySource(t *testing.T) {
 }
 
 func TestPutBuffers(t *testing.T) {
+	fresh(t)
 	sizes := []struct {
 		name string
 		n    int
@@ -241,6 +254,7 @@ func TestPutBuffers(t *testing.T) {
 }
 
 func TestPutBuffersItemFailure(t *testing.T) {
+	fresh(t)
 	good := randBytes(big, 7)
 	items := []Buffer{
 		{Bucket: bucket, Key: "fail/a", Data: []byte("alpha")},
@@ -262,6 +276,7 @@ func TestPutBuffersItemFailure(t *testing.T) {
 }
 
 func TestCreateOnly(t *testing.T) {
+	fresh(t)
 	old := []byte("the original")
 	fresh := randBytes(big, 3)
 	small := []byte("new small")
@@ -329,6 +344,7 @@ func TestCreateOnly(t *testing.T) {
 }
 
 func TestPutFiles(t *testing.T) {
+	fresh(t)
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -392,6 +408,7 @@ func TestPutFiles(t *testing.T) {
 }
 
 func TestCancelAborts(t *testing.T) {
+	fresh(t)
 	data := randBytes(6*part, 5)
 	for _, tc := range []struct {
 		name  string
@@ -442,6 +459,7 @@ func TestCancelAborts(t *testing.T) {
 
 // A failing part fails its object (upload aborted) but not the others.
 func TestPartFailureAborts(t *testing.T) {
+	fresh(t)
 	data := randBytes(big, 9)
 	api := &hookAPI{API: client.S3}
 	var failed atomic.Bool
@@ -473,6 +491,7 @@ func TestPartFailureAborts(t *testing.T) {
 // Many objects and one large one share the pool: the pool is full while
 // the large object's parts are interleaved with the small objects.
 func TestSharedPool(t *testing.T) {
+	fresh(t)
 	var items []Buffer
 	large := randBytes(4*part, 1)
 	items = append(items, Buffer{Bucket: bucket, Key: "pool/large", Data: large})

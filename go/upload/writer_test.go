@@ -35,6 +35,7 @@ func writeAll(t *testing.T, w *Writer, data []byte, maxChunk int, seed int64) {
 }
 
 func TestWriter(t *testing.T) {
+	fresh(t)
 	for _, tc := range []struct {
 		name      string
 		size      int
@@ -117,6 +118,7 @@ func TestWriterPartSizeTiers(t *testing.T) {
 }
 
 func TestWriterCreateOnly(t *testing.T) {
+	fresh(t)
 	old := []byte("already here")
 	for _, tc := range []struct {
 		name string
@@ -173,6 +175,7 @@ func TestWriterCreateOnly(t *testing.T) {
 }
 
 func TestWriterAbort(t *testing.T) {
+	fresh(t)
 	for _, tc := range []struct {
 		name string
 		size int
@@ -206,6 +209,7 @@ func TestWriterAbort(t *testing.T) {
 }
 
 func TestWriterFailures(t *testing.T) {
+	fresh(t)
 	t.Run("earlier-part-error-returned-by-write", func(t *testing.T) {
 		api := &hookAPI{API: client.S3}
 		api.afterPart = func(n int32, err error) error {
@@ -246,7 +250,10 @@ func TestWriterFailures(t *testing.T) {
 	t.Run("cancelled-close-aborts", func(t *testing.T) {
 		api := &hookAPI{API: client.S3}
 		ctx, cancel := context.WithCancel(context.Background())
-		api.beforeComplete = func(context.Context, *s3.CompleteMultipartUploadInput) { cancel() }
+		api.beforeComplete = func(cctx context.Context, _ *s3.CompleteMultipartUploadInput) {
+			cancel()
+			<-cctx.Done() // Close's context reaches the request asynchronously
+		}
 		w, _ := NewWriter(context.Background(), api, bucket, "writer-cancel/k", WriterOptions{PartSize: part})
 		writeAll(t, w, randBytes(big, 8), 1<<20, 9)
 		_, err := w.Close(ctx)
@@ -293,6 +300,7 @@ func TestWriterFailures(t *testing.T) {
 }
 
 func TestWriterAppend(t *testing.T) {
+	fresh(t)
 	for _, tc := range []struct {
 		name     string
 		existing int // -1: no object
@@ -350,6 +358,7 @@ func TestWriterAppend(t *testing.T) {
 // The object to append to changes between HEAD and the copy: the pinned
 // copy fails instead of mixing versions.
 func TestWriterAppendChanged(t *testing.T) {
+	fresh(t)
 	key := "append-changed/k"
 	put(t, key, randBytes(6<<20, 1))
 	api := &raceHeadAPI{hookAPI: hookAPI{API: client.S3}, after: func() { put(t, key, randBytes(7<<20, 2)) }}
