@@ -1,0 +1,133 @@
+"""Client's per-object batch operations against boto3 as the reference."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from typing import Any
+
+import pytest
+
+import s3turbo
+
+from helpers import boto3_get, put_many
+
+MiB = 1 << 20
+
+
+def test_stat_many(client: s3turbo.Client, s3: Any, bucket: str) -> None:
+    put_many(s3, bucket, {"s/a": b"abc", "s/dir/b": b"", "s/ü ñ+?#": b"odd"})
+    res = client.stat([f"{bucket}/s/a", f"{bucket}/s/dir", bucket, f"{bucket}/s/missing",
+                       f"s3://{bucket}/s/ü ñ+?#"], on_error="return")
+    head = s3.head_object(Bucket=bucket, Key="s/a")
+    assert res[0]["type"] == "file" and res[0]["size"] == 3 and res[0]["ETag"] == head["ETag"]
+    assert res[1] == {"name": f"{bucket}/s/dir", "type": "directory", "size": 0}
+    assert res[2]["type"] == "directory"
+    assert isinstance(res[3], FileNotFoundError) and "s/missing" in str(res[3])
+    assert res[4]["size"] == 3
+    with pytest.raises(FileNotFoundError, match="s/missing"):
+        client.stat([f"{bucket}/s/a", f"{bucket}/s/missing"])
+
+
+def test_put_objects_and_create_only(client: s3turbo.Client, s3: Any, bucket: str) -> None:
+    big = os.urandom(20 * MiB + 5)
+    datas = [b"", b"small", bytearray(b"ba"), memoryview(big)]
+    paths = [f"{bucket}/p/empty", f"{bucket}/p/small", f"{bucket}/p/ba", f"{bucket}/p/big"]
+    etags = client.put_objects(paths, datas)
+    for p, d, e in zip(paths, datas, etags):
+        key = p.split("/", 1)[1]
+        assert boto3_get(s3, bucket, key) == bytes(d)
+        assert s3.head_object(Bucket=bucket, Key=key)["ETag"] == e
+    res = client.put_objects([f"{bucket}/p/small", f"{bucket}/p/new"], [b"x", b"y"], create_only=True,
+                             on_error="return")
+    assert isinstance(res[0], FileExistsError) and "p/small" in str(res[0])
+    assert isinstance(res[1], str)
+    assert boto3_get(s3, bucket, "p/small") == b"small"
+    with pytest.raises(TypeError, match="p/x"):
+        client.put_objects([f"{bucket}/p/x"], ["not bytes"])
+
+
+def test_upload_and_download_files(client: s3turbo.Client, s3: Any, bucket: str, tmp_path: Any) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"a": os.urandom(100), "b": os.urandom(9 * MiB + 1), "c": b""}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    client.upload_files([src / n for n in files], [f"{bucket}/u/{n}" for n in files])
+    for name, data in files.items():
+        assert boto3_get(s3, bucket, f"u/{name}") == data
+    errs = client.upload_files([src / "missing", src], [f"{bucket}/u/m", f"{bucket}/u/d"], on_error="return")
+    assert isinstance(errs[0], FileNotFoundError) and "missing" in str(errs[0])
+    assert isinstance(errs[1], ValueError)
+    dst = tmp_path / "dst"
+    client.download_files([f"{bucket}/u/{n}" for n in files], [dst / "sub" / n for n in files], root=dst)
+    for name, data in files.items():
+        assert (dst / "sub" / name).read_bytes() == data
+    with pytest.raises(ValueError):
+        client.download_files([f"{bucket}/u/a"], [dst / ".." / "escape"], root=dst)
+    assert not (tmp_path / "escape").exists()
+    errs = client.download_files([f"{bucket}/u/nope", f"{bucket}/u/a"], [dst / "x", dst / "y"], on_error="return")
+    assert isinstance(errs[0], FileNotFoundError) and errs[1] is None
+    assert not (dst / "x").exists() and (dst / "y").read_bytes() == files["a"]
+
+
+def test_get_ranges_and_etag_pinning(client: s3turbo.Client, s3: Any, bucket: str) -> None:
+    data = os.urandom(10_000)
+    s3.put_object(Bucket=bucket, Key="g/obj", Body=data)
+    p = f"{bucket}/g/obj"
+    ranges = [(0, 100), (-50, None), (None, 10), (9_990, 20_000), (5, -5), (10_000, None)]
+    got = client.get_ranges([p] * len(ranges), [r[0] for r in ranges], [r[1] for r in ranges])
+    assert [bytes(g) for g in got] == [data[s:e] for s, e in ranges]
+    etag = s3.head_object(Bucket=bucket, Key="g/obj")["ETag"]
+    ok, changed = client.get_ranges([p, p], [0, 0], [4, 4], etags=[etag, '"0000"'], on_error="return")
+    assert bytes(ok) == data[:4] and isinstance(changed, s3turbo.ObjectChangedError)
+    buf = bytearray(100)
+    client.read_range_into(p, 200, buf, etag=etag)
+    assert bytes(buf) == data[200:300]
+
+
+def test_delete_copy_presign(client: s3turbo.Client, s3: Any, bucket: str) -> None:
+    put_many(s3, bucket, {f"d/{i:04d}": b"v" for i in range(1500)})
+    errs = client.copy([f"{bucket}/d/0000", f"{bucket}/d/missing"], [f"{bucket}/c/0", f"{bucket}/c/1"],
+                       on_error="return")
+    assert errs[0] is None and isinstance(errs[1], FileNotFoundError) and "d/missing" in str(errs[1])
+    assert boto3_get(s3, bucket, "c/0") == b"v"
+    errs = client.delete([f"{bucket}/d/{i:04d}" for i in range(1500)] + [f"{bucket}/d/never"])
+    assert errs == [None] * 1501
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="d/").get("KeyCount") == 0
+    url = client.presign(f"{bucket}/c/0", expires=60)
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"v"
+    put_url = client.presign(f"{bucket}/c/put", method="PUT")
+    urllib.request.urlopen(urllib.request.Request(put_url, data=b"via-url", method="PUT")).close()
+    assert boto3_get(s3, bucket, "c/put") == b"via-url"
+
+
+def test_writer(client: s3turbo.Client, s3: Any, bucket: str) -> None:
+    data = os.urandom(12 * MiB)
+    with client.open_writer(f"{bucket}/wr/big", part_size=5 * MiB) as w:
+        for i in range(0, len(data), 333_333):
+            w.write(data[i:i + 333_333])
+    assert boto3_get(s3, bucket, "wr/big") == data and w.etag and "-" in w.etag
+    w2 = client.open_writer(f"{bucket}/wr/aborted", part_size=5 * MiB)
+    w2.write(data)
+    w2.abort()
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="wr/aborted")
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    with pytest.raises(FileExistsError):
+        with client.open_writer(f"{bucket}/wr/big", create_only=True) as w3:
+            w3.write(b"x")
+
+
+def test_buckets(client: s3turbo.Client, s3: Any) -> None:
+    name = f"s3turbo-bk-{os.getpid()}"
+    client.make_bucket(name)
+    try:
+        assert name in [b["name"] for b in client.list_buckets()]
+        with pytest.raises(FileExistsError):
+            client.make_bucket(name)
+    finally:
+        client.remove_bucket(name)
+    with pytest.raises(FileNotFoundError):
+        client.remove_bucket(name)
