@@ -416,3 +416,23 @@ def test_threads_share_one_engine_client(endpoint: Any, bucket: str) -> None:
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         instances = list(pool.map(lambda _: fsspec.filesystem("s3turbo", **opts), range(4)))
     assert len({id(i.client) for i in instances}) == 1
+
+
+def test_fsspec_env_config(endpoint: Any, s3: Any, bucket: str) -> None:
+    import subprocess
+    import sys
+
+    s3.put_object(Bucket=bucket, Key="env/f", Body=b"from-env")
+    env = dict(os.environ, FSSPEC_S3TURBO_ENDPOINT_URL=endpoint.url, FSSPEC_S3TURBO_KEY=endpoint.key,
+               FSSPEC_S3TURBO_SECRET=endpoint.secret)
+    code = f"import fsspec; print(fsspec.filesystem('s3turbo').cat_file('{bucket}/env/f').decode())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "from-env"
+
+
+def test_anonymous_is_denied_as_permission_error(endpoint: Any, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="anon/f", Body=b"private")
+    fs = S3FileSystem(anon=True, endpoint_url=endpoint.url, skip_instance_cache=True)
+    with pytest.raises(PermissionError):
+        fs.cat_file(f"{bucket}/anon/f")
