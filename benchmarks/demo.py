@@ -2,8 +2,9 @@
 
 Uploads the Python standard library's source tree (a few thousand real files
 of real sizes) to a local versitygw server, then lists, fetches and
-tar-indexes it with s3turbo and with boto3 / tarfile, checks that both give
-identical results, and prints what s3turbo did and how long each took.
+tar-indexes it with s3turbo and with boto3 / tarfile, does find/cat/get through
+fsspec with s3turbo.S3FileSystem and with s3fs, checks that both give identical
+results, and prints what s3turbo did and how long each took.
 Run with `make demo`.
 """
 
@@ -44,6 +45,42 @@ def collect_files(root: Path, limit: int = 3000) -> list[tuple[str, bytes]]:
         if len(files) >= limit:
             break
     return files
+
+
+def fsspec_rows(srv: LocalS3Server, files: list[tuple[str, bytes]], rows: list[tuple[str, str, float, float]]) -> None:
+    """find, cat and get of the tree through fsspec, s3turbo vs s3fs (no dircache reuse)."""
+    import tempfile
+
+    import s3fs
+
+    kw = srv.client_kwargs()
+    opts = dict(key=kw["key"], secret=kw["secret"], use_listings_cache=False, skip_instance_cache=True)
+    turbo = s3turbo.S3FileSystem(endpoint_url=kw["endpoint_url"], **opts)
+    peer = s3fs.S3FileSystem(client_kwargs={"endpoint_url": kw["endpoint_url"]}, **opts)
+    root = f"{BUCKET}/stdlib"
+    expected = sorted(f"{root}/{name}" for name, _ in files)
+
+    found, t_turbo = timed(lambda: turbo.find(root))
+    ref, t_peer = timed(lambda: peer.find(root))
+    assert found == ref == expected
+    rows.append((f"fsspec find ({len(found)} files)", "s3fs", t_turbo, t_peer))
+
+    got, t_turbo = timed(lambda: turbo.cat(expected))
+    ref_cat, t_peer = timed(lambda: peer.cat(expected))
+    assert got == ref_cat == {f"{root}/{name}": body for name, body in files}
+    rows.append((f"fsspec cat ({len(got)} files)", "s3fs", t_turbo, t_peer))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def get_with(fs: Any, name: str) -> str:
+            dst = os.path.join(tmp, f"{name}-{time.perf_counter_ns()}")
+            fs.get(root, dst, recursive=True)
+            return dst
+
+        dst, t_turbo = timed(lambda: get_with(turbo, "turbo"))
+        ref_dst, t_peer = timed(lambda: get_with(peer, "s3fs"))
+        for name, body in files:
+            assert Path(dst, name).read_bytes() == body == Path(ref_dst, name).read_bytes()
+    rows.append((f"fsspec get -r ({len(files)} files to disk)", "s3fs", t_turbo, t_peer))
 
 
 def main() -> None:
@@ -110,6 +147,9 @@ def main() -> None:
         ref_index, t_boto = timed(boto_tarfile)
         assert [(r["filename"], r["size"], r["data_offset"]) for r in index] == ref_index
         rows.append((f"index tar.gz in S3 ({len(index)} members)", "boto3 + tarfile stream", t_turbo, t_boto))
+        # 4. the same files through fsspec: s3turbo.S3FileSystem vs s3fs.
+        fsspec_rows(srv, files, rows)
+
         n = client.index_tar(f"s3://{BUCKET}/archives/stdlib.tar.gz", output=f"s3://{BUCKET}/index/stdlib.jsonl.zst")
         print(f"wrote {n} index rows to s3://{BUCKET}/index/stdlib.jsonl.zst")
         print(f"example row: {index[len(index) // 2]}\n")
@@ -119,7 +159,7 @@ def main() -> None:
     print(f"{'operation':<{width}}  {'s3turbo':>9}  {'reference':>{pw}}  {'speed-up':>8}")
     for what, peer, tt, tb in rows:
         print(f"{what:<{width}}  {tt:>8.3f}s  {f'{peer} {tb:.3f}s':>{pw}}  {tb / tt:>7.1f}×")
-    print("\nAll s3turbo results were checked equal to boto3/tarfile's. (best of 3 rounds; shared machine)")
+    print("\nAll s3turbo results were checked equal to boto3/tarfile/s3fs's. (best of 3 rounds; shared machine)")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,11 @@ def test_find_prefix_maxdepth_withdirs(fs: S3FileSystem, s3: Any, bucket: str) -
         assert f"{bucket}/{d}" in withdirs
     detail = fs.find(f"{bucket}/t", detail=True)
     assert detail[f"{bucket}/t/sub/deeper/a4"]["size"] == len(b"t/sub/deeper/a4")
+    shallow = fs.find(f"{bucket}/t", prefix="s", maxdepth=1, withdirs=True, detail=True)
+    assert {k: v["type"] for k, v in shallow.items()} == {f"{bucket}/t/sub": "directory"}
+    two = fs.find(f"{bucket}/t", prefix="s", maxdepth=2, withdirs=True, detail=True)
+    assert {k: v["type"] for k, v in two.items()} == {
+        f"{bucket}/t/sub": "directory", f"{bucket}/t/sub/a3": "file", f"{bucket}/t/sub/deeper": "directory"}
     # a file path finds itself
     assert fs.find(f"{bucket}/t/a1") == [f"{bucket}/t/a1"]
     assert fs.find(f"{bucket}/none") == []

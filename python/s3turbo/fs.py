@@ -378,7 +378,7 @@ class S3FileSystem(AbstractFileSystem):
                 rel_parts = name[len(base):].split("/")
             if maxdepth is not None and len(rel_parts) > maxdepth:
                 if withdirs:  # still record the directories within depth
-                    rel_parts = rel_parts[:maxdepth + 1]
+                    rel_parts = rel_parts[:maxdepth]
                     entry = None
                 else:
                     continue
@@ -398,6 +398,12 @@ class S3FileSystem(AbstractFileSystem):
                 self.dircache[d] = entries
             for d in dirs:
                 self.dircache.setdefault(d, [])
+        batch = getattr(self._recording, "batch", None)
+        if batch is not None:
+            batch.kinds.update((n, "file") for n in files)
+            batch.kinds.update((d, "directory") for d in dirs)
+            if files or dirs:
+                batch.kinds[path] = "directory"
         out: dict[str, dict[str, Any]] = dict(files)
         if withdirs:
             if maxdepth is not None:
@@ -533,12 +539,16 @@ class S3FileSystem(AbstractFileSystem):
         listing = self.dircache.get(self._parent(path)) if self._parent(path) in self.dircache else None
         return any(e["name"] == path and e["type"] == "directory" for e in listing or [])
 
-    def _kinds(self, paths: list[str]) -> list[Optional[str]]:
-        """"file"/"directory"/None (missing) for many paths: dircache first,
-        one concurrent HEAD batch for the rest."""
+    def _kinds(self, paths: list[str], known: Optional[dict[str, str]] = None) -> list[Optional[str]]:
+        """"file"/"directory"/None (missing) for many paths: what the
+        collecting listings saw, then the dircache, then one concurrent HEAD
+        batch for the rest."""
         kinds: list[Optional[str]] = [None] * len(paths)
         unknown: list[int] = []
         for i, p in enumerate(paths):
+            if known and p in known:
+                kinds[i] = known[p]
+                continue
             cached = self._ls_from_cache(p) if self._parent(p) in self.dircache or p in self.dircache else None
             hit = None
             if cached is not None:
@@ -564,6 +574,9 @@ class S3FileSystem(AbstractFileSystem):
     class _Batch:
         def __init__(self) -> None:
             self.pairs: list[tuple[str, str]] = []
+            # types seen by listings made while collecting (path → "file"/"directory"),
+            # so the transfer needs no HEADs even without a dircache
+            self.kinds: dict[str, str] = {}
 
     _recording = threading.local()
 
@@ -574,7 +587,7 @@ class S3FileSystem(AbstractFileSystem):
         batch.pairs.append((src, dst))
         return True
 
-    def _collect(self, fn: Any, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+    def _collect(self, fn: Any, *args: Any, **kwargs: Any) -> "S3FileSystem._Batch":
         """Run fsspec's own bulk method with the per-file method recording
         (src, dst) pairs instead of transferring."""
         batch = self._Batch()
@@ -584,7 +597,7 @@ class S3FileSystem(AbstractFileSystem):
             fn(*args, **kwargs)
         finally:
             self._recording.batch = outer
-        return batch.pairs
+        return batch
 
     def get_file(self, rpath: str, lpath: Any, callback: Any = DEFAULT_CALLBACK, outfile: Any = None,
                  **kwargs: Any) -> None:
@@ -602,7 +615,8 @@ class S3FileSystem(AbstractFileSystem):
         """Download files (recursively) into local paths, all in one
         concurrent engine call. Nothing is written outside ``lpath``: a key
         such as ``a/../../x`` is rejected instead of escaping the target."""
-        pairs = self._collect(super().get, rpath, lpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        batch = self._collect(super().get, rpath, lpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        pairs = batch.pairs
         root = None
         if isinstance(lpath, (str, os.PathLike)):
             target = os.path.abspath(os.fspath(lpath))
@@ -612,13 +626,14 @@ class S3FileSystem(AbstractFileSystem):
                 if not os.path.normpath(os.path.join(target, lp)).startswith(root):
                     raise ValueError(f"refusing to write {lp!r} outside {root!r}")
         callback.set_size(len(pairs))
-        self._download(pairs, root)
+        self._download(pairs, root, batch.kinds)
         callback.relative_update(len(pairs))
 
-    def _download(self, pairs: list[tuple[str, str]], root: Optional[str]) -> None:
+    def _download(self, pairs: list[tuple[str, str]], root: Optional[str],
+                  known: Optional[dict[str, str]] = None) -> None:
         if not pairs:
             return
-        kinds = self._kinds([r for r, _ in pairs])
+        kinds = self._kinds([r for r, _ in pairs], known)
         files = []
         for (r, lp), kind in zip(pairs, kinds):
             if kind == "directory":
@@ -652,7 +667,7 @@ class S3FileSystem(AbstractFileSystem):
         """Upload local files (recursively), all in one concurrent engine call."""
         if kwargs.get("mode", "overwrite") == "create":
             return super().put(lpath, rpath, recursive=recursive, callback=callback, maxdepth=maxdepth, **kwargs)
-        pairs = self._collect(super().put, lpath, rpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        pairs = self._collect(super().put, lpath, rpath, recursive=recursive, maxdepth=maxdepth, **kwargs).pairs
         callback.set_size(len(pairs))
         if pairs:
             self.client.upload_files([lp for lp, _ in pairs], [r for _, r in pairs])
@@ -671,14 +686,15 @@ class S3FileSystem(AbstractFileSystem):
         """Server-side copies, all in one concurrent engine call."""
         if on_error is None:
             on_error = "ignore" if recursive else "raise"
-        pairs = self._collect(super().copy, path1, path2, recursive=recursive, maxdepth=maxdepth,
+        batch = self._collect(super().copy, path1, path2, recursive=recursive, maxdepth=maxdepth,
                               on_error=on_error, **kwargs)
-        self._copy_pairs(pairs, on_error)
+        self._copy_pairs(batch.pairs, on_error, batch.kinds)
 
-    def _copy_pairs(self, pairs: list[tuple[str, str]], on_error: str) -> None:
+    def _copy_pairs(self, pairs: list[tuple[str, str]], on_error: str,
+                    known: Optional[dict[str, str]] = None) -> None:
         if not pairs:
             return
-        kinds = self._kinds([a for a, _ in pairs])
+        kinds = self._kinds([a for a, _ in pairs], known)
         todo = []
         for (a, b), kind in zip(pairs, kinds):
             if kind == "directory":
@@ -729,10 +745,12 @@ class S3FileSystem(AbstractFileSystem):
     def rm(self, path: Any, recursive: bool = False, maxdepth: Optional[int] = None) -> None:
         """Delete files (and with ``recursive`` whole prefixes and buckets):
         batched DeleteObjects, 1 000 keys a request, requests in parallel."""
-        paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
+        found: list[str] = []
+        batch = self._collect(lambda: found.extend(self.expand_path(path, recursive=recursive, maxdepth=maxdepth)))
+        paths = found
         keys = [p for p in paths if self.split_path(p)[1]]
         buckets = [p for p in paths if not self.split_path(p)[1]]
-        dirs = [p for p in keys if self._known_dir(p)]
+        dirs = [p for p in keys if batch.kinds.get(p) == "directory" or self._known_dir(p)]
         files = [p for p in keys if p not in set(dirs)]
         try:
             if files:
