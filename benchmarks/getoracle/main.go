@@ -25,7 +25,8 @@
 // start-up are the oracle's prior knowledge. With -stdin the process stays up
 // (connections stay warm, as in a long-lived client) and does one run per
 // line read from stdin, printing one JSON line each, until EOF: a benchmark
-// harness can time each run without process start-up.
+// harness can time each run without process start-up. The first line it
+// prints, {"ready": true, "requests": r, "bytes": b}, says the plan is made.
 //
 // Credentials: -access/-secret, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
 package main
@@ -387,11 +388,22 @@ func (o *Oracle) get(ctx context.Context, r *request, buf []byte) (int64, error)
 	return int64(n), nil
 }
 
-// Serve does one run per line read from in, writing one JSON result line
-// to out for each, until in reaches EOF.
+// Ready is the first line Serve writes: the plan is made and the buffers
+// are allocated.
+type Ready struct {
+	Ready    bool  `json:"ready"`
+	Requests int   `json:"requests"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// Serve writes a Ready line, then does one run per line read from in,
+// writing one JSON result line to out for each, until in reaches EOF.
 func (o *Oracle) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	sc := bufio.NewScanner(in)
 	enc := json.NewEncoder(out)
+	if err := enc.Encode(Ready{Ready: true, Requests: len(o.reqs), Bytes: o.bytes}); err != nil {
+		return err
+	}
 	for sc.Scan() {
 		res, err := o.Run(ctx)
 		if err != nil {

@@ -169,6 +169,10 @@ func TestServeOneRunPerLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	dec := json.NewDecoder(&out)
+	var ready Ready
+	if err := dec.Decode(&ready); err != nil || ready != (Ready{Ready: true, Requests: 2, Bytes: 1001}) {
+		t.Fatalf("ready line: %+v %v", ready, err)
+	}
 	runs := 0
 	for dec.More() {
 		var r Result
