@@ -101,3 +101,19 @@ bench-listing: build tools bench-tools
 	mkdir -p benchmarks/results
 	S3TURBO_BENCH_LISTING=1 $(PY) -m pytest benchmarks/test_listing.py -q -rs --benchmark-json=benchmarks/results/listing.json
 	$(PY) benchmarks/report_listing.py benchmarks/results/listing.json benchmarks/results/listing.md
+
+# ---------------------------------------------------------------- the suite (issue #5)
+#
+#   make bench-suite   GETs (2000 x 16 KiB, 2000 x 256 KiB, 100 x 8 MiB, 1 x 1 GiB), 1000 x 64 KiB ranges and
+#                      PUTs (2000 x 64 KiB, 1 x 1 GiB): s3turbo vs boto3, s3fs, obstore and the GET oracle
+#                      (benchmarks/getoracle). Results: benchmarks/results/suite.{json,md}. Knobs (env):
+#                      S3TURBO_BENCH_SUITE_QUICK=1 (validation sizes), S3TURBO_BENCH_SUITE_{SMALL_N,MEDIUM_N,
+#                      MEDIUM_MIB,LARGE_MIB,RANGES_N,PUT_N,ROUNDS,PEERS,GROUPS}, S3TURBO_BENCH_ORACLE_CONCURRENCY.
+
+.PHONY: bench-suite
+
+bench-suite: build tools
+	mkdir -p benchmarks/results $(TOOLS)/bin
+	$(GO) build -o $(TOOLS)/bin/getoracle ./benchmarks/getoracle
+	$(PY) -m pytest benchmarks/test_suite.py -q --benchmark-json=benchmarks/results/suite.json
+	$(PY) benchmarks/report.py benchmarks/results/suite.json benchmarks/results/suite.md

@@ -22,35 +22,77 @@ def _go_version() -> str:
         return "unknown"
 
 
+def _peer(b: dict[str, Any]) -> str:
+    """Display name: the suite's extra_info peer, else the test name after the workload."""
+    return str(b.get("extra_info", {}).get("peer") or b["name"].removeprefix("test_").split("_", 1)[-1])
+
+
+def _role(b: dict[str, Any]) -> str:
+    role = b.get("extra_info", {}).get("role")
+    if role:
+        return str(role)
+    return "oracle" if _peer(b) == "oracle" else ""
+
+
+def _facts(results: dict[str, Any]) -> str:
+    mi = results.get("machine_info", {})
+    cpu = mi.get("cpu", {})
+    mem = f", {mi['mem_total_kib'] / (1 << 20):.0f} GiB RAM" if mi.get("mem_total_kib") else ""
+    osname = f", {mi.get('system')} {mi.get('release')}" if mi.get("system") else ""
+    latency = mi.get("latency_ms", 0)
+    facts = (f"Machine: {cpu.get('count', '?')} cores ({cpu.get('brand_raw', platform.processor() or '?')}){mem}{osname}; "
+             f"Python {mi.get('python_version', '?')}; {mi.get('go_version') or _go_version()}; "
+             f"server: {mi.get('server', 'versitygw (posix backend) on loopback')}; "
+             f"latency profile: {latency:g} ms.")
+    versions = mi.get("package_versions")
+    if versions:
+        facts += " Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."
+    rounds = sorted({b["stats"]["rounds"] for b in results["benchmarks"]})
+    if rounds:
+        facts += f" Rounds per test: {rounds[0]}" + (f"–{rounds[-1]}" if len(rounds) > 1 else "") + " (medians)."
+    return facts
+
+
+def _rate(b: dict[str, Any]) -> str:
+    n = b.get("extra_info", {}).get("bytes")
+    if not n:
+        return ""
+    return f"{n / b['stats']['median'] / (1 << 20):,.0f}"
+
+
 def build(results: dict[str, Any]) -> str:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for b in results["benchmarks"]:
         groups[b["group"] or b["name"]].append(b)
-    mi = results.get("machine_info", {})
     lines = [
         "# s3turbo benchmark results",
         "",
-        f"Generated from `{results.get('datetime', '?')}` run. Machine: {mi.get('cpu', {}).get('count', '?')} cores "
-        f"({mi.get('cpu', {}).get('brand_raw', platform.processor() or '?')}), Python {mi.get('python_version', '?')}, "
-        f"{_go_version()}, server: versitygw (posix backend) on loopback, latency profile: 0 ms.",
+        f"Generated from `{results.get('datetime', '?')}` run. {_facts(results)}",
         "",
         "Ratio = peer median time / s3turbo median time, measured side by side in the same run "
         "(> 1 means s3turbo is faster). Absolute times on this shared 2-core machine are noise; ratios are the result.",
+        "**Fraction of oracle** = oracle median time / this client's median time, where the group has an oracle "
+        "(benchmarks/getoracle: raw signed HTTP GETs with known sizes, the practical limit; 1.00 = as fast as the "
+        "oracle). MiB/s = bytes moved / median time.",
         "",
-        "| workload | peer | peer median (s) | s3turbo median (s) | ratio |",
-        "|---|---|---:|---:|---:|",
+        "| workload | peer | peer median (s) | s3turbo median (s) | ratio | MiB/s | fraction of oracle |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for group, benches in groups.items():
-        ours = [b for b in benches if "s3turbo" in b["name"]]
-        if not ours:
+        base = next((b for b in benches if _role(b) == "baseline"), None) or \
+            next((b for b in benches if "s3turbo" in b["name"]), None)
+        if base is None:
             continue
-        base = ours[0]["stats"]["median"]
-        for b in benches:
-            if b is ours[0]:
-                continue
-            peer = b["name"].removeprefix("test_").split("_", 1)[-1]
+        oracle = next((b for b in benches if _role(b) == "oracle"), None)
+        bmed = base["stats"]["median"]
+        rows = [base] + [b for b in benches if b is not base and b is not oracle] + ([oracle] if oracle else [])
+        for b in rows:
             med = b["stats"]["median"]
-            lines.append(f"| {group} | {peer} | {med:.3f} | {base:.3f} | **{med / base:.2f}×** |")
+            ratio = "baseline" if b is base else f"**{med / bmed:.2f}×**"
+            frac = f"{oracle['stats']['median'] / med:.2f}" if oracle else ""
+            if b is base and oracle:
+                frac = f"**{frac}**"
+            lines.append(f"| {group} | {_peer(b)} | {med:.3f} | {bmed:.3f} | {ratio} | {_rate(b)} | {frac} |")
     return "\n".join(lines) + "\n"
 
 
