@@ -182,7 +182,8 @@ class Clients:
     sfs: Any  # s3fs for many objects (max_concurrency=1)
     sfs_big: Any  # s3fs for one large object (its concurrent path)
     store: Any  # obstore S3Store on BUCKET
-    loop: asyncio.AbstractEventLoop
+    loop: asyncio.AbstractEventLoop  # obstore's async API runs here
+    pool: ThreadPoolExecutor  # boto3's threads, created once (they persist across rounds, as in an application)
 
 
 @pytest.fixture(scope="session")
@@ -202,10 +203,11 @@ def clients(suite: Suite) -> Iterator[Clients]:
         boto=srv.boto3_client(max_pool_connections=CONCURRENCY),
         sfs=s3fs.S3FileSystem(**common, max_concurrency=1),
         sfs_big=s3fs.S3FileSystem(**common),  # max_concurrency=10, 50 MiB chunks: s3fs's defaults
-        store=store, loop=loop,
+        store=store, loop=loop, pool=ThreadPoolExecutor(THREADS),
     )
     yield c
     c.turbo.close()
+    c.pool.shutdown()
     loop.close()
 
 
@@ -298,8 +300,7 @@ def _get_fn(peer: str, c: Clients, s: ObjSet) -> Callable[[], Any]:
     if peer in ("boto3-loop", "boto3-get_object"):
         return lambda: [_boto_get(c.boto, p) for p in paths]
     if peer == "boto3-threads32":
-        ex = ThreadPoolExecutor(THREADS)  # created once; threads persist across rounds
-        return lambda: list(ex.map(lambda p: _boto_get(c.boto, p), paths))
+        return lambda: list(c.pool.map(lambda p: _boto_get(c.boto, p), paths))
     if peer == "boto3-download_fileobj":
         def download() -> list[bytes]:
             buf = io.BytesIO()
@@ -391,8 +392,7 @@ def test_ranges(benchmark: Any, suite: Suite, clients: Clients, peer: str) -> No
     elif peer == "boto3-loop":
         fn = lambda: [_boto_get(c.boto, path, r) for r in zip(starts, ends)]  # noqa: E731
     elif peer == "boto3-threads32":
-        ex = ThreadPoolExecutor(THREADS)
-        fn = lambda: list(ex.map(lambda r: _boto_get(c.boto, path, r), zip(starts, ends)))  # noqa: E731
+        fn = lambda: list(c.pool.map(lambda r: _boto_get(c.boto, path, r), zip(starts, ends)))  # noqa: E731
     elif peer == "s3fs-cat_ranges":
         fn = lambda: c.sfs.cat_ranges([path] * n, starts, ends)  # noqa: E731
     elif peer == "obstore-get_ranges":
@@ -434,8 +434,7 @@ def _read_back(c: Clients, keys: list[str]) -> list[bytes]:
         buf = io.BytesIO()
         c.boto.download_fileobj(BUCKET, keys[0], buf, Config=BOTO3_TRANSFER)
         return [buf.getvalue()]
-    with ThreadPoolExecutor(THREADS) as ex:
-        return list(ex.map(lambda k: _boto_get(c.boto, f"{BUCKET}/{k}"), keys))
+    return list(c.pool.map(lambda k: _boto_get(c.boto, f"{BUCKET}/{k}"), keys))
 
 
 def _put_fn(peer: str, c: Clients, keys: list[str], bodies: list[bytes]) -> Callable[[], Any]:
@@ -445,9 +444,8 @@ def _put_fn(peer: str, c: Clients, keys: list[str], bodies: list[bytes]) -> Call
     if peer in ("boto3-loop", "boto3-put_object"):
         return lambda: [c.boto.put_object(Bucket=BUCKET, Key=k, Body=b)["ETag"] for k, b in zip(keys, bodies)]
     if peer == "boto3-threads32":
-        ex = ThreadPoolExecutor(THREADS)
-        return lambda: list(ex.map(lambda kb: c.boto.put_object(Bucket=BUCKET, Key=kb[0], Body=kb[1])["ETag"],
-                                   zip(keys, bodies)))
+        return lambda: list(c.pool.map(lambda kb: c.boto.put_object(Bucket=BUCKET, Key=kb[0], Body=kb[1])["ETag"],
+                                       zip(keys, bodies)))
     if peer == "boto3-upload_fileobj":
         return lambda: c.boto.upload_fileobj(io.BytesIO(bodies[0]), BUCKET, keys[0], Config=BOTO3_TRANSFER)
     if peer == "s3fs-pipe":
