@@ -84,11 +84,14 @@ def test_info_file_dir_bucket(fs: S3FileSystem, s3: Any, bucket: str) -> None:
     assert fs.exists(bucket) and not fs.exists(f"{bucket}/zzz")
 
 
-def test_find_prefix_maxdepth_withdirs(fs: S3FileSystem, s3: Any, bucket: str) -> None:
+def test_find_prefix_maxdepth_withdirs(fs: S3FileSystem, s3: Any, bucket: str, endpoint: Any) -> None:
     keys = ["t/a1", "t/a2", "t/b1", "t/sub/a3", "t/sub/deeper/a4", "t/ab/x"]
     put_many(s3, bucket, {k: k.encode() for k in keys})
     allf = fs.find(f"{bucket}/t")
     assert allf == sorted(f"{bucket}/{k}" for k in keys)
+    serial = make_fs(endpoint, parallel_listing=False)
+    assert serial.find(f"{bucket}/t", withdirs=True) == fs.find(f"{bucket}/t", withdirs=True)
+    assert serial.du(f"{bucket}/t") == fs.du(f"{bucket}/t") == sum(len(k) for k in keys)
     assert fs.find(f"{bucket}/t", prefix="a") == [f"{bucket}/t/a1", f"{bucket}/t/a2", f"{bucket}/t/ab/x"]
     assert fs.find(f"{bucket}/t", maxdepth=1) == [f"{bucket}/t/a1", f"{bucket}/t/a2", f"{bucket}/t/b1"]
     assert fs.find(f"{bucket}/t", maxdepth=2) == sorted(
