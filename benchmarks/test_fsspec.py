@@ -150,6 +150,14 @@ def tfs(data: Data) -> s3turbo.S3FileSystem:
 
 
 @pytest.fixture(scope="module")
+def tfs_serial(data: Data) -> s3turbo.S3FileSystem:
+    """s3turbo listing sequentially (parallel_listing=False): on this 2-core
+    machine the server is CPU-bound on the same cores, so splitting a listing
+    adds requests without hiding any latency."""
+    return s3turbo.S3FileSystem(**_common(data), parallel_listing=False)
+
+
+@pytest.fixture(scope="module")
 def sfs(data: Data) -> s3fs.S3FileSystem:
     return s3fs.S3FileSystem(**_common(data), **S3FS_OPTIONS)
 
@@ -251,6 +259,26 @@ def test_duflat_s3fs(benchmark: Any, data: Data, fsdata: FsData) -> None:
         pytest.skip("s3fs du of a flat 100k directory takes minutes; set S3TURBO_BENCH_FS_SLOW=1")
     fs = s3fs.S3FileSystem(**_common(data), **S3FS_OPTIONS, use_listings_cache=False)
     _du(benchmark, fs, fsdata.flat, fsdata.total_size, FLAT, rounds=1)
+
+
+@pytest.mark.benchmark(group="fs-find-100k")
+def test_find_s3turboserial(benchmark: Any, fsdata: FsData, tfs_serial: Any) -> None:
+    _find(benchmark, tfs_serial, fsdata.nested, fsdata.nested_names, NESTED)
+
+
+@pytest.mark.benchmark(group="fs-du-100k")
+def test_du_s3turboserial(benchmark: Any, fsdata: FsData, tfs_serial: Any) -> None:
+    _du(benchmark, tfs_serial, fsdata.nested, fsdata.total_size, NESTED)
+
+
+@pytest.mark.benchmark(group="fs-find-100k-flat")
+def test_findflat_s3turboserial(benchmark: Any, fsdata: FsData, tfs_serial: Any) -> None:
+    _find(benchmark, tfs_serial, fsdata.flat, fsdata.flat_names, FLAT)
+
+
+@pytest.mark.benchmark(group="fs-du-100k-flat")
+def test_duflat_s3turboserial(benchmark: Any, fsdata: FsData, tfs_serial: Any) -> None:
+    _du(benchmark, tfs_serial, fsdata.flat, fsdata.total_size, FLAT)
 
 
 # ------------------------------------------------------------ cat 2000 x 64 KiB
