@@ -34,7 +34,7 @@ Knobs (environment): ``S3TURBO_BENCH_FS_KEYS`` (100000) keys per layout,
 ``S3TURBO_BENCH_FS_XFER_N`` (1000) files for get/put; the conftest knobs
 size the cat and open-read data. ``S3TURBO_BENCH_FS_SLOW=1`` also runs s3fs's
 ``du`` of the flat directory (one round, several minutes; skipped by default,
-see test_duflat_s3fs). The module takes ~8 minutes on the 2-core machine.
+see test_duflat_s3fs: 227 s here). The module takes ~10 minutes on the 2-core machine.
 """
 
 from __future__ import annotations
