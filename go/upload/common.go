@@ -25,13 +25,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3turbo/s3turbo/go/objects"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -106,29 +106,10 @@ func conditionFailed(err error) bool {
 // objName renders s3://bucket/key for messages.
 func objName(bucket, key string) string { return "s3://" + bucket + "/" + key }
 
-// copySource renders an x-amz-copy-source value: bucket/key with every byte
-// of the key but RFC 3986 unreserved characters and "/" percent-encoded
-// ("+" too, which servers would otherwise decode as a space).
-func copySource(bucket, key string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(bucket) + 1 + 3*len(key))
-	b.WriteString(bucket)
-	b.WriteByte('/')
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '.', c == '~', c == '/':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-	return b.String()
-}
+// copySource renders an x-amz-copy-source value (see objects.CopySource:
+// every byte but RFC 3986 unreserved characters and "/" percent-encoded,
+// "+" too, which servers would otherwise decode as a space).
+func copySource(bucket, key string) string { return objects.CopySource(bucket, key) }
 
 func byteRange(off, n int64) string {
 	return "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+n-1, 10)
