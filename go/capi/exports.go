@@ -247,17 +247,16 @@ func s3t_get_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		bv = unsafe.Slice(bufs, int(n))
 		lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 	}
-	for i, name := range names {
-		p, err := objpath.ParseObject(name)
-		if err != nil {
-			return fail(errOut, fmt.Errorf("item %d: %w", i, err))
-		}
+	ps, err := parseObjects(names)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	for i, p := range ps {
 		items[i] = fetch.Item{Bucket: p.Bucket, Key: p.Key}
 		if bv != nil {
-			if lv[i] < 0 || (lv[i] > 0 && bv[i] == nil) {
-				return fail(errOut, fmt.Errorf("item %d (%s): bad buffer: %w", i, name, s3err.ErrInvalid))
+			if items[i].Buf, err = callerBuffer(bv, lv, i, names[i]); err != nil {
+				return fail(errOut, err)
 			}
-			items[i].Buf = goBytes(bv[i], C.int64_t(lv[i]))
 			items[i].Known = true
 		}
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/s3turbo/s3turbo/go/download"
 	"github.com/s3turbo/s3turbo/go/fetch"
-	"github.com/s3turbo/s3turbo/go/objpath"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -75,20 +74,19 @@ func s3t_range_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int6
 			lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 		}
 	}
-	for i, name := range names {
-		p, err := objpath.ParseObject(name)
-		if err != nil {
-			return fail(errOut, fmt.Errorf("item %d: %w", i, err))
-		}
+	ps, err := parseObjects(names)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	for i, p := range ps {
 		items[i] = fetch.Item{Bucket: p.Bucket, Key: p.Key, Ranged: true, Start: sv[i], End: ev[i]}
 		if tags != nil {
 			items[i].IfMatch = tags[i]
 		}
 		if bv != nil {
-			if lv[i] < 0 || (lv[i] > 0 && bv[i] == nil) {
-				return fail(errOut, fmt.Errorf("item %d (%s): bad buffer: %w", i, name, s3err.ErrInvalid))
+			if items[i].Buf, err = callerBuffer(bv, lv, i, names[i]); err != nil {
+				return fail(errOut, err)
 			}
-			items[i].Buf = goBytes(bv[i], C.int64_t(lv[i]))
 			items[i].Known = true
 		}
 	}
@@ -128,12 +126,12 @@ func s3t_download_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts 
 	if err != nil {
 		return fail(errOut, fmt.Errorf("destinations: %w", err))
 	}
-	items := make([]download.Item, len(src))
-	for i, name := range src {
-		p, err := objpath.ParseObject(name)
-		if err != nil {
-			return fail(errOut, fmt.Errorf("item %d: %w", i, err))
-		}
+	ps, err := parseObjects(src)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	items := make([]download.Item, len(ps))
+	for i, p := range ps {
 		items[i] = download.Item{Bucket: p.Bucket, Key: p.Key, Path: dst[i]}
 	}
 	rootDir := goString(root, rlen)

@@ -38,6 +38,29 @@ func parsePaths(data *C.char, offs *C.int64_t, n C.int64_t) ([]objpath.Path, err
 	return ps, nil
 }
 
+// parseObjects parses each name as an object path (bucket/key, scheme
+// optional, key required), naming the item on failure.
+func parseObjects(names []string) ([]objpath.Path, error) {
+	ps := make([]objpath.Path, len(names))
+	for i, name := range names {
+		p, err := objpath.ParseObject(name)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		ps[i] = p
+	}
+	return ps, nil
+}
+
+// callerBuffer views item i's destination from a caller's pointer and
+// length arrays, rejecting a negative length or a NULL pointer with bytes.
+func callerBuffer(bv []*C.char, lv []int64, i int, name string) ([]byte, error) {
+	if lv[i] < 0 || (lv[i] > 0 && bv[i] == nil) {
+		return nil, fmt.Errorf("item %d (%s): bad buffer: %w", i, name, s3err.ErrInvalid)
+	}
+	return goBytes(bv[i], C.int64_t(lv[i])), nil
+}
+
 // batchLabel names a one-item batch by its path; larger batches have none.
 func batchLabel(ps []objpath.Path) string {
 	if len(ps) == 1 {

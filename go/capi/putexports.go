@@ -84,22 +84,19 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		bv = unsafe.Slice(bufs, int(n))
 		lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 	}
-	for i, name := range names {
-		p, err := objpath.ParseObject(name)
-		if err != nil {
-			return fail(errOut, fmt.Errorf("item %d: %w", i, err))
-		}
-		if lv[i] < 0 || (lv[i] > 0 && bv[i] == nil) {
-			return fail(errOut, fmt.Errorf("item %d (%s): bad buffer: %w", i, name, s3err.ErrInvalid))
-		}
-		items[i] = upload.Buffer{Bucket: p.Bucket, Key: p.Key, Data: goBytes(bv[i], C.int64_t(lv[i]))}
+	ps, err := parseObjects(names)
+	if err != nil {
+		return fail(errOut, err)
 	}
-	label := ""
-	if len(items) == 1 {
-		label = "s3://" + items[0].Bucket + "/" + items[0].Key
+	for i, p := range ps {
+		data, err := callerBuffer(bv, lv, i, names[i])
+		if err != nil {
+			return fail(errOut, err)
+		}
+		items[i] = upload.Buffer{Bucket: p.Bucket, Key: p.Key, Data: data}
 	}
 	opt := uploadOptions(c, flags)
-	*out = C.uint64_t(startUpload(label, len(items), func(ctx context.Context, prog *upload.Progress) []upload.Result {
+	*out = C.uint64_t(startUpload(batchLabel(ps), len(items), func(ctx context.Context, prog *upload.Progress) []upload.Result {
 		return upload.PutBuffers(ctx, c.S3, items, opt, prog)
 	}))
 	return 0
@@ -130,22 +127,18 @@ func s3t_upload_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C
 		return fail(errOut, err)
 	}
 	items := make([]upload.File, len(from))
+	ps := make([]objpath.Path, len(from))
 	for i := range from {
 		if from[i] == "" {
 			return fail(errOut, fmt.Errorf("item %d: empty local path: %w", i, s3err.ErrInvalid))
 		}
-		p, err := objpath.ParseObject(to[i])
-		if err != nil {
+		if ps[i], err = objpath.ParseObject(to[i]); err != nil {
 			return fail(errOut, fmt.Errorf("item %d: %w", i, err))
 		}
-		items[i] = upload.File{Path: from[i], Bucket: p.Bucket, Key: p.Key}
-	}
-	label := ""
-	if len(items) == 1 {
-		label = "s3://" + items[0].Bucket + "/" + items[0].Key
+		items[i] = upload.File{Path: from[i], Bucket: ps[i].Bucket, Key: ps[i].Key}
 	}
 	opt := uploadOptions(c, flags)
-	*out = C.uint64_t(startUpload(label, len(items), func(ctx context.Context, prog *upload.Progress) []upload.Result {
+	*out = C.uint64_t(startUpload(batchLabel(ps), len(items), func(ctx context.Context, prog *upload.Progress) []upload.Result {
 		return upload.PutFiles(ctx, c.S3, items, opt, prog)
 	}))
 	return 0
