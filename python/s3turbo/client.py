@@ -54,6 +54,32 @@ def _new_bytearray_factory() -> Any:
 _alloc_bytearray = _new_bytearray_factory()
 
 
+def _bytearray_provider(results: list[Any]) -> Any:
+    """An ``Operation.run`` on_ready callback for batches whose sizes are
+    discovered (s3t_get_start / s3t_range_start without buffers): allocates a
+    bytearray for each ready item, stores it in ``results[index]`` and hands
+    it to the engine, keeping it alive until the operation ends."""
+    cap = min(len(results), 4096)
+    idx = ffi.new("int64_t[]", cap)
+    sizes = ffi.new("int64_t[]", cap)
+
+    def provide(op: Operation) -> None:
+        L = _ffi.lib()
+        n = L.s3t_get_ready(op.handle, idx, sizes, cap)
+        if n <= 0:
+            return
+        bufs = ffi.new("char *[]", n)
+        for k in range(n):
+            ba = _alloc_bytearray(sizes[k])
+            results[idx[k]] = ba
+            cbuf = ffi.from_buffer(ba, require_writable=True)
+            op.keepalive.append(cbuf)
+            bufs[k] = cbuf
+        _ffi.call(L.s3t_get_provide, op.handle, idx, bufs, sizes, n)
+
+    return provide
+
+
 def _bytes(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
@@ -380,25 +406,8 @@ class Client:
         data, offs, raw = _ffi.encode_strings(names)
         out = ffi.new("uint64_t *")
         _ffi.call(L.s3t_get_start, self._h, data, offs, len(names), ffi.NULL, ffi.NULL, out)
-        cap = min(len(names), 4096)
-        idx = ffi.new("int64_t[]", cap)
-        sizes = ffi.new("int64_t[]", cap)
-
-        def provide(op: Operation) -> None:
-            n = L.s3t_get_ready(op.handle, idx, sizes, cap)
-            if n <= 0:
-                return
-            bufs = ffi.new("char *[]", n)
-            for k in range(n):
-                ba = _alloc_bytearray(sizes[k])
-                results[idx[k]] = ba
-                cbuf = ffi.from_buffer(ba, require_writable=True)
-                op.keepalive.append(cbuf)
-                bufs[k] = cbuf
-            _ffi.call(L.s3t_get_provide, op.handle, idx, bufs, sizes, n)
-
         with Operation(out[0], [raw, data, offs]) as op:
-            op.run(provide)
+            op.run(_bytearray_provider(results))
             op.error()
         return results  # type: ignore[return-value]  # every slot filled on success
 
@@ -633,27 +642,10 @@ class Client:
         ce = ffi.new("int64_t[]", [_ffi.EOF_OFFSET if e is None else int(e) for e in ends])
         edata, eoffs, eraw = _ffi.encode_strings([e or "" for e in etags] if etags is not None else [""] * n)
         results: list[Any] = [None] * n
-        cap = min(n, 4096)
-        idx = ffi.new("int64_t[]", cap)
-        sizes = ffi.new("int64_t[]", cap)
-
-        def provide(op: Operation) -> None:
-            k_ready = L.s3t_get_ready(op.handle, idx, sizes, cap)
-            if k_ready <= 0:
-                return
-            bufs = ffi.new("char *[]", k_ready)
-            for k in range(k_ready):
-                ba = _alloc_bytearray(sizes[k])
-                results[idx[k]] = ba
-                cbuf = ffi.from_buffer(ba, require_writable=True)
-                op.keepalive.append(cbuf)
-                bufs[k] = cbuf
-            _ffi.call(L.s3t_get_provide, op.handle, idx, bufs, sizes, k_ready)
-
         flags = _ffi.RANGE_CONTINUE_ON_ERROR if on_error == "return" else 0
         with self._paths_op(L.s3t_range_start, names, cs, ce, edata, eoffs, ffi.NULL, ffi.NULL, flags) as op:
             op.keepalive.extend([cs, ce, edata, eoffs, eraw])
-            op.run(provide)
+            op.run(_bytearray_provider(results))
             op.error()
             codes = ffi.new("int32_t[]", n)
             L.s3t_get_codes(op.handle, codes, n)
