@@ -294,9 +294,6 @@ class S3FileSystem(AbstractFileSystem):
             return list(entries)
         return sorted(e["name"] for e in entries)
 
-    def _ls_from_cache(self, path: str) -> Any:
-        return super()._ls_from_cache(path)
-
     def info(self, path: str, refresh: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Details of a file (HEAD) or directory (bucket or prefix with keys).
 
