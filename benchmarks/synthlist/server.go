@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -13,10 +12,11 @@ import (
 	"sync/atomic"
 
 	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
+	"github.com/s3turbo/s3turbo/benchmarks/internal/listsim"
 )
 
 const (
-	maxKeysCap   = 1000
+	maxKeysCap   = listsim.MaxKeysCap
 	lastModified = "2024-01-01T00:00:00.000Z"
 	xmlHeader    = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 	s3NS         = `http://s3.amazonaws.com/doc/2006-03-01/`
@@ -145,42 +145,6 @@ func (s *server) computeDigest() {
 	})
 }
 
-// successor returns the smallest string greater than every string with
-// prefix p, or ok=false if there is none (p empty or all 0xff).
-func successor(p []byte) (next []byte, ok bool) {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] != 0xff {
-			next = append([]byte(nil), p[:i+1]...)
-			next[i]++
-			return next, true
-		}
-	}
-	return nil, false
-}
-
-// afterPrefix is the index of the first key that does not start with p
-// (and sorts after it).
-func (s *server) afterPrefix(p []byte) int {
-	if next, ok := successor(p); ok {
-		return s.set.Search(next)
-	}
-	return s.set.Len()
-}
-
-// Continuation tokens are opaque to clients: 'K' + last key returned, or
-// 'P' + last common prefix returned, base64url.
-func encodeToken(kind byte, v []byte) string {
-	return base64.RawURLEncoding.EncodeToString(append([]byte{kind}, v...))
-}
-
-func decodeToken(t string) (kind byte, v []byte, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(t)
-	if err != nil || len(raw) == 0 || (raw[0] != 'K' && raw[0] != 'P') {
-		return 0, nil, false
-	}
-	return raw[0], raw[1:], true
-}
-
 func (s *server) list(w http.ResponseWriter, r *http.Request, q map[string][]string) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
@@ -210,45 +174,12 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, q map[string][]str
 	}
 
 	pfx := []byte(prefix)
-	lo, end := s.set.Search(pfx), s.afterPrefix(pfx)
-	if startAfter != "" {
-		lo = max(lo, s.set.SearchAfter([]byte(startAfter)))
-	}
-	if hasToken {
-		kind, v, ok := decodeToken(token)
-		if !ok {
-			writeError(w, r, http.StatusBadRequest, "InvalidArgument", "The continuation token provided is incorrect", "")
-			return
-		}
-		if kind == 'K' {
-			lo = max(lo, s.set.SearchAfter(v))
-		} else {
-			lo = max(lo, s.afterPrefix(v))
-		}
-	}
-
 	contents, prefixes := bufPool.Get().(*bytes.Buffer), bufPool.Get().(*bytes.Buffer)
 	defer func() { contents.Reset(); prefixes.Reset(); bufPool.Put(contents); bufPool.Put(prefixes) }()
-	d := []byte(delim)
-	count := 0
-	var lastKind byte
-	var last []byte
 	var num [32]byte
-	it := s.set.Iter(lo)
-	for count < maxKeys && it.Index() < end {
-		key := it.Key()
-		if len(d) > 0 {
-			if j := bytes.Index(key[len(pfx):], d); j >= 0 {
-				cp := key[:len(pfx)+j+len(d)]
-				prefixes.WriteString("<CommonPrefixes><Prefix>")
-				writeValue(prefixes, cp, enc)
-				prefixes.WriteString("</Prefix></CommonPrefixes>")
-				count++
-				lastKind, last = 'P', append(last[:0], cp...)
-				it.Seek(s.afterPrefix(last)) // skip the whole rolled-up prefix
-				continue
-			}
-		}
+	res, err := listsim.List(s.set, listsim.Query{
+		Prefix: prefix, Delimiter: delim, StartAfter: startAfter, Token: token, HasToken: hasToken, MaxKeys: maxKeys,
+	}, func(key []byte) {
 		contents.WriteString("<Contents><Key>")
 		writeValue(contents, key, enc)
 		contents.WriteString("</Key><LastModified>" + lastModified + "</LastModified><ETag>&quot;")
@@ -258,11 +189,17 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, q map[string][]str
 		contents.WriteString("&quot;</ETag><Size>")
 		contents.Write(strconv.AppendInt(num[:0], layouts.Size(key, s.seed), 10))
 		contents.WriteString("</Size><StorageClass>STANDARD</StorageClass></Contents>")
-		count++
-		lastKind, last = 'K', append(last[:0], key...)
-		it.Next()
+	}, func(cp []byte) {
+		prefixes.WriteString("<CommonPrefixes><Prefix>")
+		writeValue(prefixes, cp, enc)
+		prefixes.WriteString("</Prefix></CommonPrefixes>")
+	})
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "InvalidArgument", "The continuation token provided is incorrect", "")
+		return
 	}
-	truncated := maxKeys > 0 && it.Index() < end
+	d := []byte(delim)
+	count, truncated := res.Count, res.Truncated
 
 	out := bufPool.Get().(*bytes.Buffer)
 	defer func() { out.Reset(); bufPool.Put(out) }()
@@ -293,7 +230,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, q map[string][]str
 	}
 	if truncated {
 		out.WriteString("<IsTruncated>true</IsTruncated><NextContinuationToken>" +
-			encodeToken(lastKind, last) + "</NextContinuationToken>")
+			res.NextToken + "</NextContinuationToken>")
 	} else {
 		out.WriteString("<IsTruncated>false</IsTruncated>")
 	}

@@ -1,0 +1,94 @@
+// Command listsim measures the adaptive parallel lister (go/listing) in
+// process, against a simulated ListObjectsV2 server (benchmarks/internal/
+// listsim) that adds a fixed latency per call: no HTTP, no toxiproxy, runs
+// in seconds. For each layout it prints the wall time, the oracle's ideal
+// time (ceil(pages/workers) round trips), their ratio, and requests over the
+// minimum (ceil(keys/1000)); every key is checked to arrive exactly once.
+//
+//	go run ./benchmarks/listsim -n 1000000 -latency 30ms -workers 64
+//
+// -colocated instead models a CPU-bound server on the same 2 cores (calls
+// queue for a core, 1 ms + 4 us per entry each) over 100 folders x 1000 keys
+// and compares worker counts.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
+	"github.com/s3turbo/s3turbo/benchmarks/internal/listsim"
+	"github.com/s3turbo/s3turbo/go/listing"
+)
+
+func main() {
+	n := flag.Int("n", 1_000_000, "keys per layout")
+	latency := flag.Duration("latency", 30*time.Millisecond, "added to every LIST call")
+	workers := flag.Int("workers", 64, "listing.Options.Workers")
+	only := flag.String("layouts", strings.Join(layouts.Names, ","), "comma-separated layouts")
+	coloc := flag.Bool("colocated", false, "co-located CPU-bound server model instead")
+	timeline := flag.Bool("timeline", false, "print calls in flight per latency slot")
+	flag.Parse()
+	log.SetFlags(0)
+	if *coloc {
+		set := folders(100, 1000)
+		fmt.Println("| workers | seconds | requests | requests / min | peak in flight |")
+		fmt.Println("|---:|---:|---:|---:|---:|")
+		for _, w := range []int{1, 2, 4, 8, 64} {
+			r, err := simulate(colocated(set), listing.Options{Workers: w})
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Printf("| %d | %.3f | %d | %.2f | %d |\n", w, r.Wall.Seconds(), r.Requests, r.PerMin(), r.Peak)
+		}
+		return
+	}
+	fmt.Printf("%d keys, %v per call, %d workers\n\n", *n, *latency, *workers)
+	fmt.Println("| layout | seconds | ideal | fraction | requests | requests / min | discovery | ranges |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, name := range strings.Split(*only, ",") {
+		set, err := layouts.Generate(name, *n, 1)
+		if err != nil {
+			log.Fatal(err)
+		}
+		api := &listsim.API{Set: set, Latency: *latency, Trace: *timeline}
+		r, err := simulate(api, listing.Options{Workers: *workers})
+		if err != nil {
+			log.Fatalf("%s: %v", name, err)
+		}
+		fmt.Printf("| %s | %.3f | %.3f | %.2f | %d | %.3f | %d | %d |\n", name, r.Wall.Seconds(), r.Ideal.Seconds(),
+			r.Fraction(), r.Requests, r.PerMin(), r.Discovery, r.Ranges)
+		if *timeline {
+			printTimeline(os.Stdout, r.Calls, *latency)
+		}
+	}
+}
+
+// printTimeline prints, per latency-long slot, how many calls started in it
+// (delimiter probes in parentheses) and how many keys they returned.
+func printTimeline(w *os.File, calls []listsim.Call, slot time.Duration) {
+	sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
+	type agg struct{ n, probes, keys int }
+	var slots []agg
+	for _, c := range calls {
+		i := int(c.Start / slot)
+		for len(slots) <= i {
+			slots = append(slots, agg{})
+		}
+		slots[i].n++
+		slots[i].keys += c.Count
+		if c.Delimiter {
+			slots[i].probes++
+		}
+	}
+	var sb strings.Builder
+	for i, s := range slots {
+		fmt.Fprintf(&sb, "%d:%d(%d)/%dk ", i, s.n, s.probes, s.keys/1000)
+	}
+	fmt.Fprintln(w, "  timeline:", sb.String())
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
+	"github.com/s3turbo/s3turbo/benchmarks/internal/listsim"
+	"github.com/s3turbo/s3turbo/go/listing"
+)
+
+// Run is the outcome of one simulated parallel listing.
+type Run struct {
+	Keys      int
+	Wall      time.Duration
+	Ideal     time.Duration // the oracle's: ceil(pages/workers) round trips
+	Requests  int
+	Min       int // ceil(keys/1000)
+	Discovery int
+	Ranges    int
+	Peak      int64
+	Calls     []listsim.Call
+}
+
+// Fraction is the ideal time over the wall time (1 = the oracle's rate).
+func (r Run) Fraction() float64 { return r.Ideal.Seconds() / r.Wall.Seconds() }
+
+// PerMin is requests over the minimum.
+func (r Run) PerMin() float64 { return float64(r.Requests) / float64(r.Min) }
+
+// simulate lists set through api with listing.Parallel and checks that
+// every key arrived exactly once.
+func simulate(api *listsim.API, opt listing.Options) (Run, error) {
+	set := api.Set
+	seen := make([]bool, set.Len())
+	dup := 0
+	t0 := time.Now()
+	st, err := listing.Parallel(context.Background(), api, "sim", "", opt, func(p listing.Page) error {
+		for _, e := range p.Entries {
+			i := set.Search([]byte(e.Key))
+			if i >= set.Len() || set.Key(i) != e.Key {
+				return fmt.Errorf("listed %q, which is not in the set", e.Key)
+			}
+			if seen[i] {
+				dup++
+			}
+			seen[i] = true
+		}
+		return nil
+	})
+	wall := time.Since(t0)
+	if err != nil {
+		return Run{}, err
+	}
+	missing := 0
+	for _, s := range seen {
+		if !s {
+			missing++
+		}
+	}
+	if missing > 0 || dup > 0 {
+		return Run{}, fmt.Errorf("%d keys missing, %d listed twice", missing, dup)
+	}
+	pages := (set.Len() + listing.MaxKeys - 1) / listing.MaxKeys
+	w := max(1, opt.Workers)
+	rounds := (pages + w - 1) / w
+	return Run{
+		Keys: set.Len(), Wall: wall, Ideal: time.Duration(rounds) * api.Latency,
+		Requests: st.Requests, Min: pages, Discovery: st.Discovery, Ranges: st.Ranges,
+		Peak: api.Peak(), Calls: api.Calls(),
+	}, nil
+}
+
+// folders is the co-located case's key set: nf folders of per keys each.
+func folders(nf, per int) *layouts.Set {
+	keys := make([]string, 0, nf*per)
+	for f := 0; f < nf; f++ {
+		for k := 0; k < per; k++ {
+			keys = append(keys, fmt.Sprintf("dir-%03d/key-%05d", f, k))
+		}
+	}
+	s, err := layouts.FromSorted(keys)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// colocated is a CPU-bound server on 2 cores: no network latency, each
+// call holds a core for 1 ms plus 4 us per entry returned (5 ms a full page).
+func colocated(set *layouts.Set) *listsim.API {
+	return &listsim.API{Set: set, Cores: 2, Service: func(n int) time.Duration {
+		return time.Millisecond + time.Duration(n)*4*time.Microsecond
+	}}
+}
