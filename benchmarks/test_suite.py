@@ -45,10 +45,13 @@ Peers, each configured the way its own docs recommend for the workload:
 - **s3torchconnector** (small-object GET groups only): ``S3MapDataset.from_prefix(
   "s3://suite/s16/", region="us-east-1", endpoint=URL, transform=reader.read,
   s3client_config=S3ClientConfig(force_path_style=True))``, every item read in
-  index order (its quick-start loop; no DataLoader workers). The dataset is
+  index order (its quick-start loop, row ``s3torchconnector-map``: a serial
+  peer, see the slow-peer knob) and through a ``torch.utils.data.DataLoader(ds,
+  batch_size=None, num_workers=8, persistent_workers=True)`` (row
+  ``s3torchconnector-dataloader8``: how its docs feed training; Linux's
+  default fork context, workers started in the warm-up round). The dataset is
   built and lists its prefix once, untimed, as in a training run. Needs torch:
   installed by requirements-bench.txt, skipped with the reason when absent.
-  A serial peer: see the slow-peer knob.
 - Listing: **s3turbo** ``Client.list(prefix, parallel=False)`` (the baseline:
   serial, like every peer) and ``parallel=True`` (row ``s3turbo-parallel``,
   marked: it splits the key space); **boto3** ``list_objects_v2`` paginator;
@@ -366,12 +369,16 @@ class Workload:
 GETS = [Workload("s16", SMALL_N, 16 * KiB), Workload("s256", SMALL_N, 256 * KiB),
         Workload("medium", MEDIUM_N, MEDIUM_SIZE), Workload("large", 1, LARGE_SIZE)]
 MANY_GET_PEERS = ["s3turbo", "boto3-loop", "boto3-threads32", "s3fs-cat", "obstore-async", "s5cmd-cp",
-                  "s3torchconnector-map", "oracle"]
+                  "s3torchconnector-map", "s3torchconnector-dataloader8", "oracle"]
 ONE_GET_PEERS = ["s3turbo", "boto3-get_object", "boto3-download_fileobj", "s3fs-cat_file", "s3fs-open-read",
                  "obstore-get", "obstore-parts-async", "s5cmd-cp", "oracle"]
 SMALL_SETS = ("s16", "s256")  # the map dataset is for many small samples
 GET_CASES = [(w, p) for w in GETS for p in (MANY_GET_PEERS if w.n > 1 else ONE_GET_PEERS)
-             if _selected(p, w.group) and (p != "s3torchconnector-map" or w.name in SMALL_SETS)]
+             if _selected(p, w.group) and (not p.startswith("s3torchconnector") or w.name in SMALL_SETS)]
+# DataLoader worker processes for the s3torchconnector-dataloader peer: each
+# reads one item at a time, so this is its requests in flight. torch suggests
+# no more workers than cores (2 here); these workers wait on I/O, so 8.
+S3TORCH_WORKERS = 8
 # s5cmd: 64 workers (s3turbo's concurrency; its default is 256); a multipart
 # download of one object uses --concurrency parts of --part-size MiB in flight
 # (defaults 5 x 50 MiB); 16 x 32 MiB follows boto3's tuned 32 MiB parts (not swept for s5cmd).
@@ -495,6 +502,22 @@ def test_get(benchmark: Any, suite: Suite, clients: Clients, w: Workload, peer: 
         assert len(ds) == len(s.keys), f"S3MapDataset saw {len(ds)} objects, expected {len(s.keys)}"
         run(benchmark, peer, lambda: [ds[i] for i in range(len(ds))], _check_digest(s.digest, f"{peer} {w.group}"),
             **info)
+        return
+    if peer == "s3torchconnector-dataloader8":
+        from torch.utils.data import DataLoader
+
+        ds = _s3torch_dataset(suite.server, w.name, monkeypatch)
+        assert len(ds) == len(s.keys), f"S3MapDataset saw {len(ds)} objects, expected {len(s.keys)}"
+        # Linux's default "fork" context (forkserver cannot pickle the dataset's
+        # client); workers persist across rounds, started in the warm-up round.
+        loader = DataLoader(ds, batch_size=None, num_workers=S3TORCH_WORKERS, persistent_workers=True)
+        try:
+            run(benchmark, peer, lambda: list(loader), _check_digest(s.digest, f"{peer} {w.group}"),
+                workers=S3TORCH_WORKERS, **info)
+        finally:
+            it = getattr(loader, "_iterator", None)
+            if it is not None:
+                it._shutdown_workers()
         return
     if peer == "oracle":
         srv = suite.server
