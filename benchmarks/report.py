@@ -167,7 +167,8 @@ def _chart_rows(results: dict[str, Any], oracle: bool) -> list[tuple[str, list[t
                 continue
             vals = [(_peer(b), g.fraction(b) or 0.0, b is g.base) for b in [g.base] + g.others]
         else:
-            vals = [(_peer(b) + (" *" if b.get("extra_info", {}).get("note") else ""), g.ratio(b), b is g.oracle)
+            vals = [(_peer(b) + (" *" if b.get("extra_info", {}).get("note") else "")
+                     + (" †" if b.get("extra_info", {}).get("slow_peer") else ""), g.ratio(b), b is g.oracle)
                     for b in g.others + ([g.oracle] if g.oracle else [])]
         if vals:
             out.append((g.name, vals))
@@ -196,7 +197,7 @@ def chart(results: dict[str, Any], path: Path, oracle: bool) -> bool:
             if oracle:
                 colors.append("#1f77b4" if mine else "#9aa5b1")
             else:  # mine = the oracle here: the limit, not a peer
-                colors.append("#9aa5b1" if mine else "#2ca02c" if v >= 1 else "#d62728")
+                colors.append("#9aa5b1" if mine else "#2ca02c" if round(v, 2) >= 1 else "#d62728")
             ticks.append(y)
             y += 1
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.24 * len(values)))
@@ -216,7 +217,7 @@ def chart(results: dict[str, Any], path: Path, oracle: bool) -> bool:
         ax.set_xscale("log")
         ax.axvline(1.0, color="black", linewidth=1)
         ax.set_xlabel("peer median / s3turbo median (log scale; > 1: s3turbo faster)")
-        ax.set_title(f"Peers vs s3turbo per workload, {latency:g} ms profile (* = marked row, see the table; oracle in grey)",
+        ax.set_title(f"Peers vs s3turbo per workload, {latency:g} ms profile (* marked row, † fewer rounds: see the table; oracle in grey)",
                      fontsize=10)
         for t, v in zip(ticks, values):
             ax.text(v, t, f" {v:.2f}×", va="center", fontsize=6)

@@ -156,7 +156,7 @@ TAR_N = _knob("TAR_N", 10_000, 200)
 # under an added latency: 2 000 requests x 30 ms = 60 s a round. They run the
 # same workload with fewer rounds (SLOW_ROUNDS, no warm-up; the report shows
 # every row's rounds), or not at all with S3TURBO_BENCH_SUITE_SLOW_PEERS=0.
-SLOW_ROUNDS = _knob("SLOW_ROUNDS", 1 if LATENCY_MS else 3, 1 if LATENCY_MS else 2)
+SLOW_ROUNDS = _knob("SLOW_ROUNDS", 1, 1)  # used only under a latency
 SLOW_PEERS_ON = os.environ.get("S3TURBO_BENCH_SUITE_SLOW_PEERS", "1") != "0" or not LATENCY_MS
 SLOW = ("boto3-loop", "s3torchconnector-map")
 ORACLE_CONCURRENCY = int(os.environ.get("S3TURBO_BENCH_ORACLE_CONCURRENCY", 64))
