@@ -260,7 +260,7 @@ func s3t_get_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 			items[i].Known = true
 		}
 	}
-	b := fetch.Start(context.Background(), c.S3, items, fetch.Options{
+	b := fetch.Start(context.Background(), c.Get, items, fetch.Options{
 		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: 3,
 	})
 	*out = C.uint64_t(table.put(&op{batch: b}))

@@ -90,7 +90,7 @@ func s3t_range_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int6
 			items[i].Known = true
 		}
 	}
-	b := fetch.Start(context.Background(), c.S3, items, fetch.Options{
+	b := fetch.Start(context.Background(), c.Get, items, fetch.Options{
 		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: 3,
 		ContinueOnError: flags&rangeContinueOnError != 0,
 	})
@@ -137,7 +137,7 @@ func s3t_download_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts 
 	rootDir := goString(root, rlen)
 	prog := &download.Progress{}
 	*out = C.uint64_t(startOpWith(func(o *op) { o.progress = prog.Load }, rootDir, func(ctx context.Context, o *op) error {
-		res, err := download.Files(ctx, c.S3, items, download.Options{
+		res, err := download.Files(ctx, c.Get, items, download.Options{
 			Root: rootDir, PartSize: c.PartSize, Concurrency: c.Concurrency, Progress: prog,
 		})
 		_, _, reqs := prog.Load()

@@ -60,7 +60,11 @@ type Options struct {
 
 // Client bundles the SDK client with the tuning knobs the engines need.
 type Client struct {
-	S3          *s3.Client
+	S3 *s3.Client
+	// Get serves GetObject for the data paths (batch GETs, ranges,
+	// downloads, tar reads) without the SDK's per-request overhead; it
+	// behaves like S3.GetObject.
+	Get         *Getter
 	Concurrency int
 	PartSize    int64
 	transport   *http.Transport
@@ -215,5 +219,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			so.APIOptions = append(so.APIOptions, addRequestPayer)
 		}
 	})
-	return &Client{S3: client, Concurrency: o.MaxConcurrency, PartSize: o.PartSize, transport: transport}, nil
+	hc, _ := cfg.HTTPClient.(*http.Client) // another client type: Getter falls back to the SDK
+	return &Client{S3: client, Get: newGetter(client, hc, o.RequesterPays), Concurrency: o.MaxConcurrency,
+		PartSize: o.PartSize, transport: transport}, nil
 }

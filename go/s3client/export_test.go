@@ -1,0 +1,30 @@
+package s3client
+
+import (
+	"context"
+	"net/http"
+)
+
+// LeanFor reports whether GETs from bucket take the lean path (tests only).
+func (g *Getter) LeanFor(ctx context.Context, bucket string) bool {
+	if g.hc == nil {
+		return false
+	}
+	ep := g.endpoint(ctx, bucket)
+	return !ep.useSDK && ep.resolvedErr == nil
+}
+
+// EndpointFor returns the URL a lean GET of bucket/key is sent to (tests only).
+func (g *Getter) EndpointFor(ctx context.Context, bucket, key string) (string, bool) {
+	ep := g.endpoint(ctx, bucket)
+	if ep.useSDK {
+		return "", false
+	}
+	u := ep.base
+	u.RawPath = ep.base.RawPath + "/" + escapePath(key)
+	u.Path = ep.base.Path + "/" + key
+	return u.String() + " " + ep.signName + "/" + ep.signRegion, true
+}
+
+// HTTPClient exposes the client's lean transport (tests only).
+func (g *Getter) HTTPClient() *http.Client { return g.hc }
