@@ -74,6 +74,7 @@ int32_t s3t_range_start(uint64_t client, char *paths, int64_t *offs, int64_t n, 
                         uint64_t *out, char **err);
 int32_t s3t_download_start(uint64_t client, char *srcs, int64_t *soffs, char *dsts, int64_t *doffs, int64_t n,
                            char *root, int64_t rlen, uint64_t *out, char **err);
+int32_t s3t_cpuprofile(char *path, int64_t n, char **err);
 """
 
 ABI_VERSION = 1
