@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -33,8 +34,19 @@ func main() {
 	only := flag.String("layouts", strings.Join(layouts.Names, ","), "comma-separated layouts")
 	coloc := flag.Bool("colocated", false, "co-located CPU-bound server model instead")
 	timeline := flag.Bool("timeline", false, "print calls in flight per latency slot")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
 	log.SetFlags(0)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *coloc {
 		set := folders(100, 1000)
 		fmt.Println("| workers | seconds | requests | requests / min | peak in flight |")

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
+	"github.com/s3turbo/s3turbo/benchmarks/internal/listsim"
+	"github.com/s3turbo/s3turbo/go/listing"
+)
+
+// TestRequestBudget lists every layout through the simulated server (no
+// latency) and checks every key arrives once and the request count stays
+// within the budget over ceil(keys/1000).
+func TestRequestBudget(t *testing.T) {
+	n := 1_000_000 // the scale: fewer keys leave less room for discovery
+	if testing.Short() {
+		n = 100_000
+	}
+	for _, tc := range []struct {
+		layout string
+		budget float64
+	}{
+		{"hex", 1.15},
+		{"date", 1.25},
+		{"deep", 1.3},
+		{"skewed", 1.2},
+	} {
+		t.Run(tc.layout, func(t *testing.T) {
+			set, err := layouts.Generate(tc.layout, n, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := &listsim.API{Set: set, Latency: time.Millisecond}
+			r, err := simulate(api, listing.Options{Workers: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d requests (min %d, %.3fx), %d discovery, %d ranges, %.2fs", r.Requests, r.Min, r.PerMin(), r.Discovery, r.Ranges, r.Wall.Seconds())
+			if r.PerMin() > tc.budget {
+				t.Errorf("%d requests = %.3f x the minimum %d, budget %.2f", r.Requests, r.PerMin(), r.Min, tc.budget)
+			}
+		})
+	}
+}
+
+// TestColocatedDoesNotBlowUp: against a CPU-bound server on 2 cores, 64
+// workers must not send many more requests than a serial listing.
+func TestColocatedDoesNotBlowUp(t *testing.T) {
+	set := folders(100, 1000)
+	for _, w := range []int{4, 64} {
+		t.Run(fmt.Sprint(w), func(t *testing.T) {
+			r, err := simulate(colocated(set), listing.Options{Workers: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d requests, %.3fs, peak %d in flight", r.Requests, r.Wall.Seconds(), r.Peak)
+			if r.PerMin() > 1.25 { // ~1.17 typically; the latency check is timing-dependent (e.g. under -race)
+				t.Errorf("%d requests = %.2f x the minimum %d", r.Requests, r.PerMin(), r.Min)
+			}
+		})
+	}
+}
+
+// TestSmallListingOneRequest: a listing that fits one page costs one request.
+func TestSmallListingOneRequest(t *testing.T) {
+	for _, layout := range layouts.Names {
+		set, _ := layouts.Generate(layout, 900, 1)
+		r, err := simulate(&listsim.API{Set: set}, listing.Options{Workers: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Requests != 1 {
+			t.Errorf("%s: %d requests for 900 keys", layout, r.Requests)
+		}
+	}
+}
