@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,9 +31,10 @@ type Options struct {
 	// it), and structure discovery is off (the level itself is flat).
 	Delimiter string
 	// MinSplitPages: a range is only split when it is estimated to hold at
-	// least this many more pages (default 8). Every extra range costs about
-	// half a request (its last page is partial), so this bounds the request
-	// overhead over the minimum (keys/1000).
+	// least this many more pages (default 8), into pieces of at least half
+	// that. Every extra range costs about half a request (its last page is
+	// partial), so this bounds the request overhead over the minimum
+	// (keys/1000).
 	MinSplitPages int
 }
 
@@ -40,20 +42,18 @@ type Options struct {
 // Listing it sends StartAfter=cursor and drops keys past hi, so any string
 // is a valid split point and every key belongs to exactly one range.
 type krange struct {
-	start     string // lo at creation
-	first     string // first key listed in the range, for density estimates
-	cursor    string // last key emitted (lo before the first page)
-	hi        string
-	open      bool // no upper bound
-	seen      int64
-	pages     int
-	active    bool // a worker is listing it
-	done      bool
-	splitting bool
-	retryAt   int    // pages; no new split attempt before this
-	probed    string // directory prefix already probed with a delimiter listing
-	hasProbed bool
-	buf       []Page // Sorted mode: pages waiting for earlier ranges
+	start   string // lo at creation
+	first   string // first key listed in the range, for density estimates
+	cursor  string // last key emitted (lo before the first page)
+	hi      string
+	open    bool // no upper bound
+	seen    int64
+	pages   int
+	active  bool // a worker is listing it
+	done    bool
+	retryAt int    // pages; no new split attempt before this
+	needDir string // a folder to probe before cutting inside it
+	buf     []Page // Sorted mode: pages waiting for earlier ranges
 }
 
 type lister struct {
@@ -73,8 +73,9 @@ type lister struct {
 	alpha   [256]bool
 	err     error
 
-	folderMu  sync.Mutex
-	folderTab map[string]folderList // directory → folders seen by a probe
+	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
+	lat     latency             // guarded by mu
+	liveCap int                 // when > 0: no splits beyond this many live ranges (guarded by mu)
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -109,7 +110,7 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l := &lister{ctx: ctx, cancel: cancel, api: api, bucket: bucket, prefix: prefix, opt: opt, emit: emit, counter: c}
 	l.cond = sync.NewCond(&l.mu)
 	l.dirsSeen = map[string]bool{}
-	l.folderTab = map[string]folderList{}
+	l.dirs = map[string]*dirInfo{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
 	stop := context.AfterFunc(ctx, func() {
@@ -175,52 +176,6 @@ func (l *lister) work() {
 			l.fail(err)
 			return
 		}
-	}
-}
-
-// take returns a range to list, splitting a busy one if nothing is pending.
-// nil means the listing is finished (or failed).
-func (l *lister) take() *krange {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for {
-		if l.err != nil || l.ctx.Err() != nil {
-			return nil
-		}
-		busy := false
-		for _, r := range l.ranges {
-			if r.done {
-				continue
-			}
-			if !r.active {
-				r.active = true
-				return r
-			}
-			busy = true
-		}
-		if !busy {
-			return nil
-		}
-		if v, pieces := l.victim(); v != nil {
-			v.splitting = true
-			l.mu.Unlock()
-			points, err := l.splitPoints(v, pieces)
-			l.mu.Lock()
-			v.splitting = false
-			if err != nil {
-				if l.err == nil { // a cancelled probe must not hide the failure that cancelled it
-					l.err = err
-				}
-				l.cancel()
-				l.cond.Broadcast()
-				return nil
-			}
-			l.apply(v, points)
-			continue
-		}
-		l.idle++
-		l.cond.Wait()
-		l.idle--
 	}
 }
 
@@ -339,215 +294,6 @@ func commonPrefix(a, b string) string {
 	return a[:i]
 }
 
-// estimate returns r's estimated remaining pages, or -1 when unknown.
-func (l *lister) estimate(r *krange, alpha []byte) float64 {
-	if r.pages == 0 || r.seen == 0 {
-		return -1
-	}
-	hi, trusted := l.upper(r, alpha)
-	if !trusted {
-		if r.pages < 2 {
-			return -1 // a one-page listing must not pay for a guess
-		}
-		// Open-ended with only a guess of its end: size unknown, and the
-		// galloping split is cheap when the range turns out small.
-		return math.Inf(1)
-	}
-	base := commonPrefix(r.first, hi)
-	p0, pc, ph := position(r.first, base, alpha), position(r.cursor, base, alpha), position(hi, base, alpha)
-	if r.seen < 2 || r.cursor <= r.first {
-		return -1
-	}
-	if pc <= p0 {
-		// The keys listed so far differ only beyond the precision of
-		// position (they share a long prefix the upper bound does not):
-		// what is covered is negligible next to the range.
-		return math.Inf(1)
-	}
-	// seen-1 keys span first..cursor
-	return float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
-}
-
-// victim picks the range to split and into how many pieces; caller holds mu.
-func (l *lister) victim() (*krange, int) {
-	alpha := l.alphabet()
-	var best *krange
-	bestEst := 0.0
-	for _, r := range l.ranges {
-		if r.done || r.splitting || !r.active || r.pages < r.retryAt {
-			continue
-		}
-		est := l.estimate(r, alpha)
-		if est >= float64(l.opt.MinSplitPages) && est > bestEst {
-			best, bestEst = r, est
-		}
-	}
-	if best == nil {
-		return nil, 0
-	}
-	// Grow the number of ranges with evidence of size: at most
-	// max(4, 2 x pages listed so far) live ranges, so a listing of a few
-	// pages never pays for many partial ones.
-	live, pages := 0, 0
-	for _, r := range l.ranges {
-		pages += r.pages
-		if !r.done {
-			live++
-		}
-	}
-	pieces := l.idle + 2 // the victim, the splitting worker, the idle ones
-	if !math.IsInf(bestEst, 1) {
-		pieces = min(pieces, int(bestEst)/l.opt.MinSplitPages)
-	}
-	pieces = min(pieces, max(4, 2*pages)-live+1)
-	if pieces < 2 {
-		return nil, 0
-	}
-	return best, pieces
-}
-
-// splitPoints finds up to pieces-1 strings strictly inside v's remaining
-// range: "folder" boundaries from a delimiter listing when the range spans
-// several, else interpolated positions. Called without mu.
-func (l *lister) splitPoints(v *krange, pieces int) ([]string, error) {
-	l.mu.Lock()
-	cursor, first, seen, alpha := v.cursor, v.first, v.seen, l.alphabet()
-	hi, trusted := l.upper(v, alpha)
-	probed, hasProbed := v.probed, v.hasProbed
-	l.mu.Unlock()
-
-	// Look for folder boundaries, from the deepest directory the range's
-	// ends share down through the cursor's own directories (a range cut at
-	// "a/" boundaries often lies inside one folder of the level above).
-	dir := commonPrefix(cursor, hi)
-	if i := strings.LastIndexByte(dir, '/'); i >= 0 && i+1 >= len(l.prefix) {
-		dir = dir[:i+1]
-	} else {
-		dir = l.prefix
-	}
-	for level := 0; level < 3 && l.opt.Delimiter == "" && (cursor == "" || strings.HasPrefix(cursor, dir)); level++ {
-		if !hasProbed || len(dir) > len(probed) || !strings.HasPrefix(probed, dir) {
-			folders, err := l.folders(dir, cursor, hi, v.open)
-			if err != nil {
-				return nil, err
-			}
-			l.mu.Lock()
-			v.probed, v.hasProbed = dir, true
-			l.mu.Unlock()
-			if len(folders) > 0 {
-				return spread(folders, pieces), nil
-			}
-		}
-		if len(cursor) <= len(dir) {
-			break
-		}
-		next := strings.IndexByte(cursor[len(dir):], '/')
-		if next < 0 {
-			break
-		}
-		dir = cursor[:len(dir)+next+1]
-	}
-	if v.pages == 0 {
-		return nil, nil // flat and no density yet: wait for the first page
-	}
-	if !trusted {
-		// Gallop toward the largest possible key, not the guess: the guess
-		// is made from the cursor and can sit just above it.
-		top := byte('~')
-		if len(alpha) > 0 {
-			top = alpha[len(alpha)-1]
-		}
-		hi = l.prefix + strings.Repeat(string(top), 16)
-	}
-	base := commonPrefix(first, hi)
-	p0, pc, ph := position(first, base, alpha), position(cursor, base, alpha), position(hi, base, alpha)
-	var at []float64
-	if trusted {
-		for j := 1; j < pieces; j++ {
-			at = append(at, pc+(ph-pc)*float64(j)/float64(pieces))
-		}
-	} else if pc > p0 && seen > 1 {
-		// The end is a guess that may overshoot by orders of magnitude:
-		// gallop (cuts 2, 4, 8, ... pages ahead) so empty pieces cost a
-		// logarithmic number of requests; pieces holding data get real
-		// densities and bounds, and are split evenly later.
-		perPage := (pc - p0) * MaxKeys / float64(seen-1)
-		for d := 2.0; len(at) < pieces-1 && pc+perPage*d < ph; d *= 2 {
-			at = append(at, pc+perPage*d)
-		}
-	}
-	var points []string
-	for _, x := range at {
-		m := unposition(x, base, alpha)
-		if m > cursor && m < hi && (len(points) == 0 || m > points[len(points)-1]) {
-			points = append(points, m)
-		}
-	}
-	return points, nil
-}
-
-// folderList is what one delimiter probe of a directory returned: every
-// folder after `after` when complete (the probe was not truncated).
-type folderList struct {
-	after    string
-	folders  []string
-	complete bool
-}
-
-// folders returns the common prefixes of dir inside (cursor, hi], from a
-// cached probe when one covers cursor, else with one delimiter request.
-func (l *lister) folders(dir, cursor, hi string, open bool) ([]string, error) {
-	l.folderMu.Lock()
-	fl, ok := l.folderTab[dir]
-	l.folderMu.Unlock()
-	if !ok || !fl.complete || cursor < fl.after {
-		entries, out, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
-			Bucket:       aws.String(l.bucket),
-			Prefix:       aws.String(dir),
-			Delimiter:    aws.String("/"),
-			StartAfter:   startAfter(cursor),
-			EncodingType: types.EncodingTypeUrl,
-			MaxKeys:      aws.Int32(MaxKeys),
-		})
-		l.counter.Requests.Add(1)
-		l.discovery.Add(1)
-		if err != nil {
-			return nil, fmt.Errorf("listing s3://%s/%s: %w", l.bucket, dir, err)
-		}
-		fl = folderList{after: cursor, complete: !aws.ToBool(out.IsTruncated)}
-		for _, e := range entries {
-			if e.IsDir {
-				fl.folders = append(fl.folders, e.Key)
-			}
-		}
-		sort.Strings(fl.folders)
-		l.folderMu.Lock()
-		l.folderTab[dir] = fl
-		l.folderMu.Unlock()
-	}
-	var out []string
-	for _, f := range fl.folders {
-		if f > cursor && (open || f <= hi) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
-
-// spread picks up to pieces-1 evenly spaced boundaries from sorted folders.
-// A folder name is a valid cut: (…, "a/"] then ("a/", …] keeps a/'s keys
-// (all greater than "a/") together in the upper piece.
-func spread(folders []string, pieces int) []string {
-	if len(folders) < pieces {
-		return folders
-	}
-	out := make([]string, 0, pieces-1)
-	for j := 1; j < pieces; j++ {
-		out = append(out, folders[j*len(folders)/pieces])
-	}
-	return out
-}
-
 // apply cuts v at points (sorted) that are still inside its range; caller
 // holds mu.
 func (l *lister) apply(v *krange, points []string) {
@@ -599,7 +345,9 @@ func (l *lister) listRange(r *krange) error {
 		if l.opt.Delimiter != "" {
 			in.Delimiter = aws.String(l.opt.Delimiter)
 		}
+		t0 := time.Now()
 		entries, out, err := page(l.ctx, l.api, in)
+		took := time.Since(t0)
 		l.counter.Requests.Add(1)
 		if err != nil {
 			return fmt.Errorf("listing s3://%s/%s after %q: %w", l.bucket, l.prefix, after, err)
@@ -609,6 +357,9 @@ func (l *lister) listRange(r *krange) error {
 			sort.SliceStable(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 		}
 		l.mu.Lock()
+		if len(entries) == MaxKeys {
+			l.lat.observe(took)
+		}
 		cut := len(entries)
 		if !r.open {
 			cut = sort.Search(len(entries), func(i int) bool { return entries[i].Key > r.hi })

@@ -1,0 +1,542 @@
+package listing
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// dirInfo is what a delimiter probe of one directory found.
+type dirInfo struct {
+	probing bool
+	folders []string // sorted common prefixes (each ends in "/")
+	// upto is the last entry of a truncated probe ("" when the probe saw
+	// the whole directory): nothing is known about names past it.
+	upto string
+	// first and last name the probe saw, and the bytes their names use
+	// after the directory (for interpolating inside a flat directory).
+	first, last string
+	alpha       []byte
+}
+
+// interpolable reports whether names inside flat directory d can be
+// interpolated: when its probe saw them all (first..last), or when they
+// look like hashes (hexadecimal), where a prefix of names is a fair
+// sample. Sequential names past a truncated probe (part-00000 ...
+// part-04999) would put every cut before the real ones.
+func (d *dirInfo) interpolable(dir string) bool {
+	if d.probing || len(d.folders) > 0 {
+		return false
+	}
+	if d.upto == "" {
+		return true
+	}
+	for _, b := range d.alpha {
+		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// flatFrac is key's fraction of the way through flat directory d, named
+// dir: between the first and last names its probe saw when it saw them all.
+func flatFrac(key, dir string, d *dirInfo) float64 {
+	if d.upto == "" && d.first < d.last {
+		base := commonPrefix(d.first, d.last)
+		pf, pl := position(d.first, base, d.alpha), position(d.last, base, d.alpha)
+		if pl > pf {
+			return (position(key, base, d.alpha) - pf) / (pl - pf)
+		}
+	}
+	return position(key, dir, d.alpha)
+}
+
+// flatCut is flatFrac's inverse.
+func flatCut(frac float64, dir string, d *dirInfo) string {
+	if d.upto == "" && d.first < d.last {
+		base := commonPrefix(d.first, d.last)
+		pf, pl := position(d.first, base, d.alpha), position(d.last, base, d.alpha)
+		if pl > pf {
+			return unposition(pf+frac*(pl-pf), base, d.alpha)
+		}
+	}
+	return unposition(frac, dir, d.alpha)
+}
+
+// alphaFor is the byte alphabet to interpolate names under dir with.
+func (l *lister) alphaFor(dir string) []byte {
+	if d := l.dirs[dir]; d != nil && !d.probing && len(d.alpha) > 0 {
+		return d.alpha
+	}
+	return l.alphabet()
+}
+
+// latency tracks full-page response times to tell whether more requests in
+// flight still raise throughput. A server that is the bottleneck (e.g. a
+// CPU-bound one on the same cores) answers more slowly the more requests
+// it has: when pages take three times as long as the fastest one, more
+// concurrency no longer helps and only costs requests. (Three times, not
+// two: against a remote server 64 requests in flight already slow pages by
+// half from the client's and server's CPU.)
+type latency struct {
+	best   float64 // seconds, fastest full page
+	recent float64 // moving average
+	n      int
+}
+
+func (t *latency) observe(d time.Duration) {
+	s := d.Seconds()
+	if t.n == 0 || s < t.best {
+		t.best = s
+	}
+	if t.n == 0 {
+		t.recent = s
+	} else {
+		t.recent += 0.25 * (s - t.recent)
+	}
+	t.n++
+}
+
+// saturated reports whether recent pages are slow enough, relative to the
+// fastest, that the server (not the request count) limits throughput.
+func (t *latency) saturated() bool { return t.n >= 4 && t.recent > 3*t.best }
+
+// take returns a range to list, splitting a busy one or probing the
+// structure of one if nothing is pending. nil means the listing is
+// finished (or failed).
+func (l *lister) take() *krange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if l.err != nil || l.ctx.Err() != nil {
+			return nil
+		}
+		busy := false
+		for _, r := range l.ranges {
+			if r.done {
+				continue
+			}
+			if !r.active {
+				r.active = true
+				return r
+			}
+			busy = true
+		}
+		if !busy {
+			return nil
+		}
+		if v, pieces, sp := l.victim(); v != nil {
+			l.apply(v, l.splitPoints(v, pieces, sp))
+			continue
+		}
+		if dir, ok := l.neededProbe(); ok {
+			d := &dirInfo{probing: true}
+			l.dirs[dir] = d
+			l.mu.Unlock()
+			found, err := l.probe(dir)
+			l.mu.Lock()
+			if err != nil {
+				if l.err == nil { // a cancelled probe must not hide the failure that cancelled it
+					l.err = err
+				}
+				l.cancel()
+				l.cond.Broadcast()
+				return nil
+			}
+			*d = *found
+			l.cond.Broadcast()
+			continue
+		}
+		l.idle++
+		l.cond.Wait()
+		l.idle--
+	}
+}
+
+// probe lists dir's folders with one delimiter request from its start.
+// Called without mu.
+func (l *lister) probe(dir string) (*dirInfo, error) {
+	entries, out, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
+		Bucket:       aws.String(l.bucket),
+		Prefix:       aws.String(dir),
+		Delimiter:    aws.String("/"),
+		EncodingType: types.EncodingTypeUrl,
+		MaxKeys:      aws.Int32(MaxKeys),
+	})
+	l.counter.Requests.Add(1)
+	l.discovery.Add(1)
+	if err != nil {
+		return nil, fmt.Errorf("listing s3://%s/%s: %w", l.bucket, dir, err)
+	}
+	d := &dirInfo{}
+	var seen [256]bool
+	for _, e := range entries {
+		if e.IsDir {
+			d.folders = append(d.folders, e.Key)
+		}
+		if d.first == "" || e.Key < d.first {
+			d.first = e.Key
+		}
+		if e.Key > d.last {
+			d.last = e.Key
+		}
+		for i := len(dir); i < len(e.Key); i++ {
+			seen[e.Key[i]] = true
+		}
+	}
+	for b := range seen {
+		if seen[b] {
+			d.alpha = append(d.alpha, byte(b))
+		}
+	}
+	if aws.ToBool(out.IsTruncated) {
+		d.upto = d.last
+	}
+	sort.Strings(d.folders)
+	return d, nil
+}
+
+// topDir is the deepest directory (or the listing prefix) holding all of
+// r's listed and remaining keys.
+func (l *lister) topDir(r *krange) string {
+	if r.open {
+		return l.prefix
+	}
+	cp := commonPrefix(commonPrefix(r.first, r.cursor), r.hi)
+	i := strings.LastIndexByte(cp, '/')
+	if i+1 <= len(l.prefix) {
+		return l.prefix
+	}
+	return cp[:i+1]
+}
+
+// nested reports whether key lies in a folder below dir (not directly in it).
+func nested(key, dir string) bool {
+	return len(key) > len(dir) && strings.IndexByte(key[len(dir):], '/') >= 0
+}
+
+// neededProbe returns a directory whose folders would let a busy range
+// that cannot be estimated yet be measured and cut at folder boundaries
+// (caller holds mu). For the first range every directory on its cursor
+// path is wanted at once, so one round trip reveals the whole path (a
+// sequential descent costs one per level).
+func (l *lister) neededProbe() (string, bool) {
+	if l.opt.Delimiter != "" {
+		return "", false
+	}
+	alpha := l.alphabet()
+	for _, r := range l.ranges {
+		if r.done || !r.active || r.pages == 0 || r.seen == 0 || (r.pages < 2 && !r.open) {
+			continue
+		}
+		if r.needDir != "" && l.dirs[r.needDir] == nil {
+			return r.needDir, true
+		}
+		d0 := l.topDir(r)
+		if !nested(r.cursor, d0) {
+			continue // flat below d0: interpolation over key bytes does
+		}
+		if l.dirs[d0] == nil {
+			return d0, true
+		}
+		if est, _, _ := l.estimate(r, alpha); est >= 0 {
+			continue // measured well enough
+		}
+		// The whole path of the first range (it alone holds the listing's
+		// first round trips); one level at a time elsewhere.
+		whole := r.open && r.start == l.prefix
+		// Down to the cursor's own directory: when everything above is
+		// known and the range still cannot be measured, it is a big flat
+		// folder, whose names the probe shows how to interpolate.
+		dir := d0
+		for nested(r.cursor, dir) {
+			dir = r.cursor[:len(dir)+strings.IndexByte(r.cursor[len(dir):], '/')+1]
+			if d := l.dirs[dir]; d == nil {
+				return dir, true
+			} else if d.probing && !whole {
+				break
+			}
+		}
+	}
+	return "", false
+}
+
+// hpos is key's position among dir's folders: i+f inside folder i (f from
+// the folder's own folders when probed, from interpolating its names when
+// a probe found it flat, else one half), i for a name between folders i-1
+// and i. ok is false when dir was
+// not probed or key lies past what its probe saw.
+func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) {
+	d := l.dirs[dir]
+	if d == nil || d.probing || !strings.HasPrefix(key, dir) {
+		return 0, false
+	}
+	if d.upto != "" && key > d.upto && !strings.HasPrefix(key, d.upto) {
+		return 0, false
+	}
+	f := d.folders
+	i := sort.SearchStrings(f, key)
+	if i < len(f) && f[i] == key {
+		return float64(i), true
+	}
+	if i == 0 || !strings.HasPrefix(key, f[i-1]) {
+		return float64(i), true
+	}
+	sub := f[i-1]
+	frac := -1.0
+	if sd := l.dirs[sub]; depth < 8 && sd != nil && !sd.probing && len(sd.folders) > 0 && sd.upto == "" {
+		if p, ok := l.hpos(key, sub, alpha, depth+1); ok {
+			frac = p / float64(len(sd.folders))
+		}
+	}
+	if sd := l.dirs[sub]; frac < 0 && sd != nil && sd.interpolable(sub) {
+		frac = flatFrac(key, sub, sd)
+	}
+	if frac < 0 {
+		// A folder of unknown shape: only which folder the key is in
+		// counts (interpolating its names would read sequential names such
+		// as part-00001 as a sliver of the folder and overestimate wildly).
+		frac = 0.5
+	}
+	return float64(i-1) + min(max(frac, 0), 0.999), true
+}
+
+// unpos is hpos's inverse: a cut string at position u among dir's folders,
+// "" for the end of dir.
+func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
+	f := l.dirs[dir].folders
+	i := int(math.Floor(u))
+	if i < 0 {
+		return dir
+	}
+	if i >= len(f) {
+		return ""
+	}
+	frac := u - float64(i)
+	sub := f[i]
+	next := "" // the boundary after sub
+	if i+1 < len(f) {
+		next = f[i+1]
+	}
+	sd := l.dirs[sub]
+	known := sd != nil && !sd.probing
+	switch {
+	case known && depth < 8 && len(sd.folders) > 0 && sd.upto == "":
+		if m := l.unpos(frac*float64(len(sd.folders)), sub, alpha, depth+1); m != "" {
+			return m
+		}
+		return next
+	case known && sd.interpolable(sub) && frac >= 0.05:
+		return flatCut(frac, sub, sd) // a flat folder: interpolate its names
+	case frac < 0.5:
+		// A folder of unknown shape: cut at its nearest boundary (inside
+		// it, interpolated names mostly fall between its real ones).
+		return sub
+	}
+	return next
+}
+
+// span is a range's remaining extent in folder positions of dir.
+type span struct {
+	dir    string
+	pc, ph float64
+}
+
+// estimate returns r's estimated remaining pages (-1 when unknown, +Inf
+// when open-ended and unbounded as far as anyone knows), whether that is
+// trusted, and, when folders measured it, the span to cut along.
+func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
+	if r.pages == 0 || r.seen < 2 {
+		return -1, false, nil
+	}
+	if d0 := l.topDir(r); l.opt.Delimiter == "" && nested(r.cursor, d0) {
+		d := l.dirs[d0]
+		if d == nil || d.probing || len(d.folders) == 0 {
+			if d == nil || d.probing {
+				return -1, false, nil // wait for the probe
+			}
+		} else {
+			p0, ok0 := l.hpos(r.first, d0, alpha, 0)
+			pc, okc := l.hpos(r.cursor, d0, alpha, 0)
+			ph, okh, trusted := float64(len(d.folders)), true, d.upto == ""
+			if !r.open {
+				ph, okh = l.hpos(r.hi, d0, alpha, 0)
+				trusted = true
+			}
+			if !ok0 || !okc || !okh {
+				return -1, false, nil
+			}
+			if pc <= p0 {
+				// Still inside the first folder it listed, whose extent the
+				// names do not tell: wait for the range to cross into the next.
+				return -1, false, nil
+			}
+			est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
+			return est, trusted, &span{dir: d0, pc: pc, ph: ph}
+		}
+	}
+	alpha = l.alphaFor(l.topDir(r))
+	hi, trusted := l.upper(r, alpha)
+	if !trusted {
+		if r.pages < 2 {
+			return -1, false, nil // a one-page listing must not pay for a guess
+		}
+		// Open-ended with only a guess of its end: size unknown, and the
+		// galloping split is cheap when the range turns out small.
+		return math.Inf(1), false, nil
+	}
+	if r.cursor <= r.first {
+		return -1, false, nil
+	}
+	base := commonPrefix(r.first, hi)
+	p0, pc, ph := position(r.first, base, alpha), position(r.cursor, base, alpha), position(hi, base, alpha)
+	if pc <= p0 {
+		// The keys listed so far differ only beyond the precision of
+		// position (they share a long prefix the upper bound does not):
+		// what is covered is negligible next to the range.
+		return math.Inf(1), false, nil
+	}
+	return float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys, true, nil
+}
+
+// victim picks the range to split and into how many pieces; caller holds
+// mu. The listing can end no sooner than the largest remaining range, nor
+// sooner than (all remaining pages) / workers rounds: a range is split when
+// its estimate exceeds that share T, into pieces of about T pages (never
+// below MinSplitPages/2: each piece costs about half a request for its
+// partial last page). Only ranges estimated to hold MinSplitPages or more
+// are split at all.
+func (l *lister) victim() (*krange, int, *span) {
+	alpha := l.alphabet()
+	var best *krange
+	var bestSpan *span
+	bestEst, bestTrusted := 0.0, false
+	live, pages := 0, 0
+	total := 0.0
+	for _, r := range l.ranges {
+		pages += r.pages
+		if r.done {
+			continue
+		}
+		live++
+		if !r.active {
+			total++
+			continue
+		}
+		est, trusted, sp := l.estimate(r, alpha)
+		if !math.IsInf(est, 1) {
+			total += max(est, 1)
+		}
+		if r.pages < r.retryAt {
+			continue
+		}
+		if est >= float64(l.opt.MinSplitPages) && est > bestEst {
+			best, bestEst, bestTrusted, bestSpan = r, est, trusted, sp
+		}
+	}
+	if best == nil {
+		return nil, 0, nil
+	}
+	switch {
+	case !l.lat.saturated():
+		l.liveCap = 0
+	case l.liveCap == 0:
+		l.liveCap = live // more requests in flight stopped paying off
+	}
+	workers := l.opt.Workers
+	if l.liveCap > 0 {
+		workers = min(workers, l.liveCap)
+	}
+	minPiece := max(1, float64(l.opt.MinSplitPages)/2)
+	pieces := l.idle + 2 // the victim, the splitting worker, the idle ones
+	if !math.IsInf(bestEst, 1) {
+		share := max(math.Ceil(total/float64(workers)), minPiece)
+		if bestEst <= share {
+			return nil, 0, nil // not on the critical path
+		}
+		pieces = min(pieces, int(math.Ceil(bestEst/share)))
+	}
+	// Grow the number of ranges with evidence of size and of speed: at
+	// most max(4, 4 x pages listed so far) live ranges on a guess, 8 x on
+	// a measured estimate, so a listing of a few pages never pays for many
+	// partial ones and the latency check sees a few rounds before the
+	// request count has grown much.
+	if !bestTrusted {
+		pieces = min(pieces, max(4, 4*pages)-live+1)
+	} else {
+		pieces = min(pieces, max(8, 8*pages)-live+1)
+	}
+	if l.liveCap > 0 {
+		pieces = min(pieces, l.liveCap-live+1)
+	}
+	if pieces < 2 {
+		return nil, 0, nil
+	}
+	return best, pieces, bestSpan
+}
+
+// splitPoints finds up to pieces-1 strings strictly inside v's remaining
+// range: evenly spaced over its folder positions when folders measured it,
+// else interpolated over key bytes. Caller holds mu.
+func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
+	alpha := l.alphabet()
+	if sp != nil {
+		var points []string
+		for j := 1; j < pieces; j++ {
+			m := l.unpos(sp.pc+(sp.ph-sp.pc)*float64(j)/float64(pieces), sp.dir, alpha, 0)
+			if m != "" && m > v.cursor && (v.open || m < v.hi) && (len(points) == 0 || m > points[len(points)-1]) {
+				points = append(points, m)
+			}
+		}
+		if len(points) == 0 {
+			// The rest lies in one folder of unknown shape: learn it.
+			if f := l.dirs[sp.dir].folders; int(sp.pc) < len(f) {
+				v.needDir = f[int(sp.pc)]
+			}
+		}
+		return points
+	}
+	alpha = l.alphaFor(l.topDir(v))
+	hi, trusted := l.upper(v, alpha)
+	if !trusted {
+		// Gallop toward the largest possible key, not the guess: the guess
+		// is made from the cursor and can sit just above it.
+		top := byte('~')
+		if len(alpha) > 0 {
+			top = alpha[len(alpha)-1]
+		}
+		hi = l.prefix + strings.Repeat(string(top), 16)
+	}
+	base := commonPrefix(v.first, hi)
+	p0, pc, ph := position(v.first, base, alpha), position(v.cursor, base, alpha), position(hi, base, alpha)
+	var at []float64
+	if trusted {
+		for j := 1; j < pieces; j++ {
+			at = append(at, pc+(ph-pc)*float64(j)/float64(pieces))
+		}
+	} else if pc > p0 && v.seen > 1 {
+		// The end is a guess that may overshoot by orders of magnitude:
+		// gallop (cuts 2, 4, 8, ... pages ahead) so empty pieces cost a
+		// logarithmic number of requests; pieces holding data get real
+		// densities and bounds, and are split evenly later.
+		perPage := (pc - p0) * MaxKeys / float64(v.seen-1)
+		for d := 2.0; len(at) < pieces-1 && pc+perPage*d < ph; d *= 2 {
+			at = append(at, pc+perPage*d)
+		}
+	}
+	var points []string
+	for _, x := range at {
+		m := unposition(x, base, alpha)
+		if m > v.cursor && m < hi && (len(points) == 0 || m > points[len(points)-1]) {
+			points = append(points, m)
+		}
+	}
+	return points
+}
