@@ -86,6 +86,53 @@ def test_get_ranges_and_etag_pinning(client: s3turbo.Client, s3: Any, bucket: st
     assert bytes(buf) == data[200:300]
 
 
+@pytest.mark.parametrize("gap", [0, 4096, 1 * MiB, 64 * MiB])
+def test_get_ranges_coalesced(endpoint: Any, s3: Any, bucket: str, gap: int) -> None:
+    """Nearby ranges of one object share requests (coalesce_gap); every
+    range still gets exactly its bytes, as boto3 reads them, whatever mix of
+    overlapping, duplicate, past-the-end and negative ranges."""
+    import random
+
+    data = os.urandom(3 * MiB + 7)
+    s3.put_object(Bucket=bucket, Key="co/obj", Body=data)
+    s3.put_object(Bucket=bucket, Key="co/other", Body=data[:1000])
+    rng = random.Random(gap)
+    starts: list[Any] = []
+    ends: list[Any] = []
+    for _ in range(300):
+        s = rng.randrange(0, len(data) + 100)
+        starts.append(s)
+        ends.append(s + rng.randrange(1, 70_000))
+    starts += [starts[3], -10, None, 5, len(data) - 1]
+    ends += [ends[3], None, 3, 5, len(data) + 50]
+    paths = [f"{bucket}/co/obj"] * len(starts)
+    paths[7] = paths[9] = f"{bucket}/co/other"
+    with endpoint.client(coalesce_gap=gap) as c:
+        got = c.get_ranges(paths, starts, ends)
+    for i, (p, st, en) in enumerate(zip(paths, starts, ends)):
+        ref = data if p.endswith("obj") else data[:1000]
+        assert bytes(got[i]) == ref[st:en], (i, p, st, en)
+    with pytest.raises(ValueError, match="coalesce_gap"):
+        s3turbo.Client(coalesce_gap=-1)
+
+
+def test_go_cpu_profile(client: s3turbo.Client, s3: Any, bucket: str, tmp_path: Any) -> None:
+    from s3turbo.profiling import go_cpu_profile
+
+    put_many(s3, bucket, {f"prof/{i}": b"x" * 1000 for i in range(50)})
+    out = tmp_path / "cpu.pprof"
+    with go_cpu_profile(out):
+        client.get_objects([f"{bucket}/prof/{i}" for i in range(50)])
+        with pytest.raises(ValueError, match="already running"):
+            with go_cpu_profile(tmp_path / "second.pprof"):
+                pass
+    assert out.stat().st_size > 0  # gzipped protobuf, written when the profile stops
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    with pytest.raises(OSError):
+        with go_cpu_profile(tmp_path / "no" / "such" / "dir.pprof"):
+            pass
+
+
 def test_delete_copy_presign(client: s3turbo.Client, s3: Any, bucket: str) -> None:
     put_many(s3, bucket, {f"d/{i:04d}": b"v" for i in range(1500)})
     errs = client.copy([f"{bucket}/d/0000", f"{bucket}/d/missing"], [f"{bucket}/c/0", f"{bucket}/c/1"],

@@ -92,7 +92,7 @@ func s3t_range_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int6
 	}
 	b := fetch.Start(context.Background(), c.Get, items, fetch.Options{
 		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: 3,
-		ContinueOnError: flags&rangeContinueOnError != 0,
+		ContinueOnError: flags&rangeContinueOnError != 0, CoalesceGap: c.CoalesceGap,
 	})
 	*out = C.uint64_t(table.put(&op{batch: b}))
 	return 0

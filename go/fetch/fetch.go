@@ -102,6 +102,13 @@ type Options struct {
 	// Sink, when set, supplies every item's destination: Buf and Known are
 	// ignored and no item goes through Ready/Provide.
 	Sink Sink
+	// CoalesceGap, when > 0, merges ranged items of the same object (and
+	// If-Match) whose ranges are at most this many bytes apart into one
+	// request of at most PartSize bytes: the bytes between them are read
+	// and discarded. Fewer requests win when a request costs more than
+	// reading the gap (see coalesce.go). Only ranges with non-negative
+	// bounds qualify, and never with a Sink.
+	CoalesceGap int64
 }
 
 // ReadyItem reports an object whose size is now known and which waits for
@@ -144,6 +151,8 @@ type itemState struct {
 	complete  atomic.Bool
 	err       error // guarded by Batch.mu
 	stopped   bool  // err is the batch's cancellation; guarded by Batch.mu
+	group     []int // leader of a coalesced group: every member, itself included, by Start
+	follower  bool  // fetched by its group's leader: never scheduled itself
 }
 
 // Batch is one running batch download. All methods are safe for concurrent use.
@@ -205,7 +214,11 @@ func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 			st.bufCh = make(chan []byte, 1)
 		}
 	}
-	workers := usefulWorkers(b.items, opt.PartSize, opt.Concurrency)
+	jobs := len(items)
+	if opt.CoalesceGap > 0 && opt.Sink == nil {
+		jobs = b.coalesce()
+	}
+	workers := usefulWorkers(b.items, opt.PartSize, min(opt.Concurrency, max(jobs, 1)))
 	var wg sync.WaitGroup
 	wg.Add(workers)
 	for w := 0; w < workers; w++ {
@@ -302,6 +315,9 @@ func (b *Batch) next() (job, bool) {
 			b.parts = b.parts[:n-1]
 			return j, true
 		}
+		for b.nextFirst < len(b.items) && b.items[b.nextFirst].follower {
+			b.nextFirst++
+		}
 		if b.nextFirst < len(b.items) {
 			j := job{item: b.nextFirst}
 			b.nextFirst++
@@ -318,8 +334,13 @@ func (b *Batch) next() (job, bool) {
 func (b *Batch) runGuarded(j job) {
 	defer func() {
 		if r := recover(); r != nil {
-			b.fail(j.item, fmt.Errorf("panic while fetching s3://%s/%s: %v: %w",
-				b.items[j.item].Bucket, b.items[j.item].Key, r, s3err.ErrInternal))
+			perr := fmt.Errorf("panic while fetching s3://%s/%s: %v: %w",
+				b.items[j.item].Bucket, b.items[j.item].Key, r, s3err.ErrInternal)
+			if g := b.items[j.item].group; j.part == 0 && g != nil {
+				b.failGroup(g, func(int) error { return perr })
+			} else {
+				b.fail(j.item, perr)
+			}
 		}
 		if j.part == 0 {
 			b.mu.Lock()
@@ -329,9 +350,12 @@ func (b *Batch) runGuarded(j job) {
 		}
 	}()
 	var err error
-	if j.part == 0 {
+	switch {
+	case j.part == 0 && b.items[j.item].group != nil:
+		b.firstGroup(j.item) // records its members' failures itself
+	case j.part == 0:
 		err = b.first(j.item)
-	} else {
+	default:
 		err = b.part(j.item, j.part)
 	}
 	if err != nil {

@@ -56,7 +56,15 @@ type Options struct {
 	// RequesterPays sends x-amz-request-payer: requester on every request,
 	// accepting the charges of requester-pays buckets.
 	RequesterPays bool `json:"requester_pays"`
+	// CoalesceGap: byte ranges of one object at most this far apart are
+	// fetched by one request (nil: DefaultCoalesceGap; 0: never).
+	CoalesceGap *int64 `json:"coalesce_gap"`
 }
+
+// DefaultCoalesceGap is the gap below which nearby byte ranges of an object
+// share a request: on S3 a request's latency is worth several MiB of one
+// connection's throughput, and 1 MiB is also arrow/obstore's default.
+const DefaultCoalesceGap = 1 << 20
 
 // Client bundles the SDK client with the tuning knobs the engines need.
 type Client struct {
@@ -67,6 +75,7 @@ type Client struct {
 	Get         *Getter
 	Concurrency int
 	PartSize    int64
+	CoalesceGap int64 // see Options.CoalesceGap
 	transport   *http.Transport
 }
 
@@ -94,6 +103,9 @@ func (o *Options) Normalize() error {
 	}
 	if o.Retries == 0 {
 		o.Retries = DefaultRetries
+	}
+	if o.CoalesceGap != nil && *o.CoalesceGap < 0 {
+		return fmt.Errorf("coalesce_gap must be >= 0, got %d: %w", *o.CoalesceGap, ErrInvalidOptions)
 	}
 	if o.Retries < 1 {
 		return fmt.Errorf("retries must be >= 1, got %d: %w", o.Retries, ErrInvalidOptions)
@@ -219,7 +231,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			so.APIOptions = append(so.APIOptions, addRequestPayer)
 		}
 	})
+	gap := int64(DefaultCoalesceGap)
+	if o.CoalesceGap != nil {
+		gap = *o.CoalesceGap
+	}
 	hc, _ := cfg.HTTPClient.(*http.Client) // another client type: Getter falls back to the SDK
 	return &Client{S3: client, Get: newGetter(client, hc, o.RequesterPays), Concurrency: o.MaxConcurrency,
-		PartSize: o.PartSize, transport: transport}, nil
+		PartSize: o.PartSize, CoalesceGap: gap, transport: transport}, nil
 }

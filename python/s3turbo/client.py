@@ -146,6 +146,10 @@ class Client:
         path_style: force path-style (True) or virtual-host (False)
             addressing; default: path-style when an endpoint is set.
         requester_pays: accept requester-pays charges on every request.
+        coalesce_gap: byte ranges of one object (``get_ranges``,
+            ``S3FileSystem.cat_ranges``) at most this many bytes apart are
+            fetched by one request, the bytes between them read and dropped
+            (default 1 MiB, as arrow's object_store; 0 turns it off).
     """
 
     def __init__(
@@ -166,13 +170,16 @@ class Client:
         read_timeout: Optional[float] = None,
         path_style: Optional[bool] = None,
         requester_pays: bool = False,
+        coalesce_gap: int = 1 * MiB,
     ) -> None:
+        if coalesce_gap < 0:
+            raise ValueError(f"coalesce_gap must be >= 0, got {coalesce_gap}")
         self._args: dict[str, Any] = dict(
             endpoint_url=endpoint_url, key=key, secret=secret, token=token, region=region,
             anon=anon, profile=profile, max_concurrency=max_concurrency, part_size=part_size,
             retries=retries, retry_mode=retry_mode, verify=verify,
             connect_timeout=connect_timeout, read_timeout=read_timeout,
-            path_style=path_style, requester_pays=requester_pays,
+            path_style=path_style, requester_pays=requester_pays, coalesce_gap=coalesce_gap,
         )
         self._handle: Optional[int] = None
         self._handle_pid: Optional[int] = None
@@ -624,7 +631,8 @@ class Client:
                    etags: Optional[Sequence[Optional[str]]] = None,
                    on_error: str = "raise") -> list[Union[bytearray, BaseException]]:
         """Read byte ranges of many objects concurrently (one request per
-        range up to ``part_size``, no HEAD). ``starts``/``ends`` follow Python
+        range up to ``part_size``, no HEAD; ranges of one object at most
+        ``coalesce_gap`` bytes apart share a request). ``starts``/``ends`` follow Python
         slice rules: None means the start/end of the object, negative values
         count from the end, ranges past the end are clamped. With ``etags``,
         a range whose object no longer has that ETag raises

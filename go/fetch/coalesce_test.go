@@ -1,0 +1,144 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+	"testing"
+
+	"github.com/s3turbo/s3turbo/go/s3err"
+)
+
+// wantGroups counts the requests coalescing should make, modelled
+// independently: per object, ranges sorted by start; one joins the previous
+// group when it starts at or after the group's end, at most gap bytes
+// later, and the group's span stays within part.
+func wantGroups(cases []rangeCase, gap, part int64) int {
+	byKey := map[string][]rangeCase{}
+	for _, c := range cases {
+		byKey[c.key] = append(byKey[c.key], c)
+	}
+	n := 0
+	for _, cs := range byKey {
+		sort.SliceStable(cs, func(a, b int) bool { return cs[a].start < cs[b].start })
+		var lo, hi int64
+		for i, c := range cs {
+			if i > 0 && c.start >= hi && c.start-hi <= gap && c.end-lo <= part {
+				hi = c.end
+				continue
+			}
+			n++
+			lo, hi = c.start, c.end
+		}
+	}
+	return n
+}
+
+func TestFetchCoalesce(t *testing.T) {
+	const size = 1 << 20
+	data := map[string][]byte{"coalesce/a": randBytes(size, 31), "coalesce/b": randBytes(size/2, 32)}
+	for k, v := range data {
+		put(t, k, v)
+	}
+	rng := rand.New(rand.NewSource(7))
+	var cases []rangeCase
+	for i := 0; i < 300; i++ {
+		k := "coalesce/a"
+		if i%3 == 0 {
+			k = "coalesce/b"
+		}
+		s := rng.Int63n(int64(len(data[k])))
+		cases = append(cases, rangeCase{k, s, s + 1 + rng.Int63n(4096)}) // some run past the end
+	}
+	cases = append(cases, cases[5], cases[6]) // duplicates: overlapping ranges
+	items := make([]Item, len(cases))
+	want := make([][]byte, len(cases))
+	for i, c := range cases {
+		items[i] = Item{Bucket: bucket, Key: c.key, Ranged: true, Start: c.start, End: c.end}
+		want[i] = pySlice(data[c.key], c.start, c.end)
+	}
+	for _, tc := range []struct {
+		mode string
+		gap  int64
+		part int64
+	}{
+		{"unknown", 0, part}, {"unknown", 4096, part}, {"unknown", 1 << 20, part}, {"known", 1 << 20, part},
+		{"known", 1 << 20, 256 << 10}, {"unknown", 1 << 30, 8 << 20},
+	} {
+		t.Run(fmt.Sprintf("%s/gap=%d/part=%d", tc.mode, tc.gap, tc.part), func(t *testing.T) {
+			b, got := runMode(t, tc.mode, items, want, Options{PartSize: tc.part, Concurrency: 8, CoalesceGap: tc.gap})
+			if err := b.Err(); err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range cases {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("%s[%d:%d]: got %d bytes, want %d (or content differs)", c.key, c.start, c.end, len(got[i]), len(want[i]))
+				}
+			}
+			wantReqs := int64(len(cases))
+			if tc.gap > 0 {
+				wantReqs = int64(wantGroups(cases, tc.gap, tc.part))
+			}
+			if _, _, reqs := b.Progress(); reqs != wantReqs {
+				t.Errorf("requests = %d, want %d", reqs, wantReqs)
+			}
+		})
+	}
+}
+
+// TestFetchCoalesceErrors: a group's failures are each member's own.
+func TestFetchCoalesceErrors(t *testing.T) {
+	put(t, "coalesce/err", randBytes(1000, 41))
+	mk := func(key string, s, e int64, buf int) Item {
+		it := Item{Bucket: bucket, Key: key, Ranged: true, Start: s, End: e}
+		if buf >= 0 {
+			it.Buf, it.Known = make([]byte, buf), true
+		}
+		return it
+	}
+	tests := []struct {
+		name  string
+		items []Item
+		opt   Options
+		want  []s3err.Code // per item
+	}{
+		{"wrong buffer size fails only its member",
+			[]Item{mk("coalesce/err", 0, 10, 10), mk("coalesce/err", 20, 30, 9), mk("coalesce/err", 40, 50, 10)},
+			Options{ContinueOnError: true}, []s3err.Code{s3err.OK, s3err.Invalid, s3err.OK}},
+		{"missing object fails every member",
+			[]Item{mk("coalesce/none", 0, 10, 10), mk("coalesce/none", 20, 30, 10)},
+			Options{ContinueOnError: true}, []s3err.Code{s3err.NotFound, s3err.NotFound}},
+		{"stale ETag fails every member",
+			[]Item{{Bucket: bucket, Key: "coalesce/err", Ranged: true, Start: 0, End: 5, IfMatch: `"00"`},
+				{Bucket: bucket, Key: "coalesce/err", Ranged: true, Start: 6, End: 9, IfMatch: `"00"`}},
+			Options{ContinueOnError: true}, []s3err.Code{s3err.Changed, s3err.Changed}},
+		{"ranges past the end are empty",
+			[]Item{mk("coalesce/err", 2000, 2010, 0), mk("coalesce/err", 2020, 2030, 0)},
+			Options{}, []s3err.Code{s3err.OK, s3err.OK}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opt := tc.opt
+			opt.PartSize, opt.Concurrency, opt.CoalesceGap = part, 4, 1<<20
+			b, _ := run(t, tc.items, opt)
+			if _, _, reqs := b.Progress(); reqs != 1 {
+				t.Errorf("requests = %d, want 1 (one coalesced group)", reqs)
+			}
+			for i, w := range tc.want {
+				err := b.ItemErr(i)
+				if got := s3err.Classify(err); got != w {
+					t.Errorf("item %d: %v (class %v), want class %v", i, err, got, w)
+				}
+				if err != nil && !bytes.Contains([]byte(err.Error()), []byte(tc.items[i].Key)) {
+					t.Errorf("item %d: error %q does not name the object", i, err)
+				}
+			}
+			if err := b.Err(); err != nil && !errors.Is(err, context.Canceled) && tc.opt.ContinueOnError {
+				t.Errorf("batch error with ContinueOnError: %v", err)
+			}
+		})
+	}
+}
