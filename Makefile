@@ -3,7 +3,8 @@
 #
 #   make demo    build, start a local S3 server, run the demo against boto3
 #   make test    go vet + go test -race + pytest, all against a real local server
-#   make bench   pytest-benchmark comparisons, ratio table in benchmarks/results/
+#   make bench   the benchmark suite vs every peer and the oracle, at 0 ms and 30 ms: report + charts in
+#                benchmarks/results/suite.md (details below, at bench-suite)
 #   make server  start a local S3 server in the foreground and print its credentials
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ VERSITYGW := $(TOOLS)/bin/versitygw
 export S3TURBO_VERSITYGW ?= $(VERSITYGW)
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: all venv build tools demo test test-go test-py bench server vet clean
+.PHONY: all venv build tools demo test test-go test-py bench bench-foundation bench-fsspec server vet clean
 
 all: build
 
@@ -52,9 +53,17 @@ test: test-go test-py
 demo: build tools
 	$(PY) benchmarks/demo.py
 
-bench: build tools bench-tools
-	$(PY) -m pytest benchmarks -q --benchmark-json=benchmarks/results/latest.json
+bench: bench-suite
+
+# The first benchmarks (issue #2): 64 KiB objects, 512 MiB, local tar, ls. Superseded by the suite.
+bench-foundation: build tools
+	$(PY) -m pytest benchmarks/test_foundation.py -q --benchmark-json=benchmarks/results/latest.json
 	$(PY) benchmarks/report.py benchmarks/results/latest.json benchmarks/results/README.md
+
+# S3FileSystem vs s3fs (issue #3).
+bench-fsspec: build tools
+	$(PY) -m pytest benchmarks/test_fsspec.py -q --benchmark-json=benchmarks/results/fsspec.json
+	$(PY) benchmarks/report.py benchmarks/results/fsspec.json benchmarks/results/fsspec.md
 
 server: build tools
 	$(PY) -m s3turbo.testing
@@ -104,16 +113,33 @@ bench-listing: build tools bench-tools
 
 # ---------------------------------------------------------------- the suite (issue #5)
 #
-#   make bench-suite   GETs (2000 x 16 KiB, 2000 x 256 KiB, 100 x 8 MiB, 1 x 1 GiB), 1000 x 64 KiB ranges and
-#                      PUTs (2000 x 64 KiB, 1 x 1 GiB): s3turbo vs boto3, s3fs, obstore and the GET oracle
-#                      (benchmarks/getoracle). Results: benchmarks/results/suite.{json,md}. Knobs (env):
-#                      S3TURBO_BENCH_SUITE_QUICK=1 (validation sizes), S3TURBO_BENCH_SUITE_{SMALL_N,MEDIUM_N,
-#                      MEDIUM_MIB,LARGE_MIB,RANGES_N,PUT_N,ROUNDS,PEERS,GROUPS}, S3TURBO_BENCH_ORACLE_CONCURRENCY.
+#   make bench-suite   (= make bench) the suite twice, at 0 ms and with 30 ms added per response by toxiproxy:
+#                      GETs (2000 x 16 KiB, 2000 x 256 KiB, 100 x 8 MiB, 1 x 1 GiB), 1000 x 64 KiB ranges,
+#                      PUTs (2000 x 64 KiB, 1 x 1 GiB), serial listing and du of 100 k keys, tar indexing
+#                      (local and from S3): s3turbo vs boto3, s3fs, obstore, s5cmd, s3torchconnector and the
+#                      GET oracle (benchmarks/getoracle). Results: benchmarks/results/suite-{0,30}ms.json,
+#                      one report benchmarks/results/suite.md and PNG charts beside it.
+#                      bench-deps installs torch + s3torchconnector (requirements-bench.txt, ~2.7 GB of CUDA
+#                      wheels from PyPI); without them those two peers skip with the reason.
+#                      Knobs (env): S3TURBO_BENCH_SUITE_QUICK=1 (validation sizes),
+#                      S3TURBO_BENCH_SUITE_{SMALL_N,MEDIUM_N,MEDIUM_MIB,LARGE_MIB,RANGES_N,PUT_N,LIST_N,LIST_DIRS,
+#                      TAR_N,ROUNDS,PEERS,GROUPS}, S3TURBO_BENCH_SUITE_SLOW_ROUNDS (rounds of the serial peers
+#                      under a latency, default 1), S3TURBO_BENCH_SUITE_SLOW_PEERS=0 (skip them there),
+#                      S3TURBO_BENCH_ORACLE_CONCURRENCY, SUITE_LATENCIES (default "0 30").
 
-.PHONY: bench-suite
+.PHONY: bench-suite bench-deps
 
-bench-suite: build tools
+SUITE_LATENCIES ?= 0 30
+
+bench-deps: venv
+	$(PY) -m pip install -q -r requirements-bench.txt
+
+bench-suite: build tools bench-deps
 	mkdir -p benchmarks/results $(TOOLS)/bin
 	$(GO) build -o $(TOOLS)/bin/getoracle ./benchmarks/getoracle
-	$(PY) -m pytest benchmarks/test_suite.py -q --benchmark-json=benchmarks/results/suite.json
-	$(PY) benchmarks/report.py benchmarks/results/suite.json benchmarks/results/suite.md
+	for ms in $(SUITE_LATENCIES); do \
+	  S3TURBO_BENCH_LATENCY_MS=$$ms $(PY) -m pytest benchmarks/test_suite.py -q -rs \
+	    --benchmark-json=benchmarks/results/suite-$${ms}ms.json || exit 1; \
+	done
+	$(PY) benchmarks/report.py $(foreach ms,$(SUITE_LATENCIES),benchmarks/results/suite-$(ms)ms.json) \
+	  benchmarks/results/suite.md

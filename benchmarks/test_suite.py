@@ -18,7 +18,10 @@ same run. Groups (sizes follow the knobs below; these are the defaults):
 
 Peers, each configured the way its own docs recommend for the workload:
 
-- **s3turbo**: ``get_objects`` / ``get_ranges`` / ``put_objects`` (the baseline of every group).
+- **s3turbo**: ``get_objects`` / ``get_ranges`` / ``put_objects`` (the baseline of every group);
+  in the GET groups also ``get_objects_into`` with buffers allocated once and
+  reused every round (row ``s3turbo-into-reused``, marked: no allocation or
+  page faults, like the oracle).
 - **boto3**: a plain loop and a 32-thread pool of ``get_object().read()`` /
   ``put_object``; for the large object ``download_fileobj`` / ``upload_fileobj``
   with a tuned ``TransferConfig`` (:data:`BOTO3_TRANSFER`) and a single
@@ -368,9 +371,9 @@ class Workload:
 
 GETS = [Workload("s16", SMALL_N, 16 * KiB), Workload("s256", SMALL_N, 256 * KiB),
         Workload("medium", MEDIUM_N, MEDIUM_SIZE), Workload("large", 1, LARGE_SIZE)]
-MANY_GET_PEERS = ["s3turbo", "boto3-loop", "boto3-threads32", "s3fs-cat", "obstore-async", "s5cmd-cp",
+MANY_GET_PEERS = ["s3turbo", "s3turbo-into-reused", "boto3-loop", "boto3-threads32", "s3fs-cat", "obstore-async", "s5cmd-cp",
                   "s3torchconnector-map", "s3torchconnector-dataloader8", "oracle"]
-ONE_GET_PEERS = ["s3turbo", "boto3-get_object", "boto3-download_fileobj", "s3fs-cat_file", "s3fs-open-read",
+ONE_GET_PEERS = ["s3turbo", "s3turbo-into-reused", "boto3-get_object", "boto3-download_fileobj", "s3fs-cat_file", "s3fs-open-read",
                  "obstore-get", "obstore-parts-async", "s5cmd-cp", "oracle"]
 SMALL_SETS = ("s16", "s256")  # the map dataset is for many small samples
 GET_CASES = [(w, p) for w in GETS for p in (MANY_GET_PEERS if w.n > 1 else ONE_GET_PEERS)
@@ -386,10 +389,21 @@ S5CMD_WORKERS = CONCURRENCY
 S5CMD_CP = ["--concurrency", "16", "--part-size", "32"]
 
 
+INTO_NOTE = ("s3turbo's own `get_objects_into` with caller buffers allocated once and reused every round (as a "
+             "training loop reuses its batch buffers, and as the oracle reuses its read buffers): shows what "
+             "allocating and page-faulting fresh result memory costs the baseline")
+
+
 def _get_fn(peer: str, c: Clients, s: ObjSet) -> Callable[[], Any]:
     paths = s.paths
     if peer == "s3turbo":
         return lambda: c.turbo.get_objects(paths)
+    if peer == "s3turbo-into-reused":
+        # get_objects_into with buffers allocated once and reused every
+        # round (as a training loop reuses its batch buffers, and as the
+        # oracle reuses its read buffers): no allocation, no page faults.
+        bufs = [bytearray(n) for n in s.sizes]
+        return lambda: (c.turbo.get_objects_into(paths, bufs), bufs)[1]
     if peer in ("boto3-loop", "boto3-get_object"):
         return lambda: [_boto_get(c.boto, p) for p in paths]
     if peer == "boto3-threads32":
@@ -533,7 +547,9 @@ def test_get(benchmark: Any, suite: Suite, clients: Clients, w: Workload, peer: 
                 concurrency=ORACLE_CONCURRENCY, **info)
             benchmark.extra_info["oracle_seconds"] = seconds
         return
-    role = {"role": "baseline"} if peer == "s3turbo" else {}
+    role: dict[str, Any] = {"role": "baseline"} if peer == "s3turbo" else {}
+    if peer == "s3turbo-into-reused":
+        role["note"] = INTO_NOTE
     run(benchmark, peer, _get_fn(peer, clients, s), _check_digest(s.digest, f"{peer} {w.group}"), **role, **info)
 
 
