@@ -22,7 +22,7 @@ import (
 // coalesce groups eligible ranged items and returns the number of first
 // jobs the batch will run (groups count once). Called by Start before any
 // worker runs.
-func (b *Batch) coalesce() int {
+func (b *Batch) coalesce() int { //nolint:unparam // the count documents the grouping; tests use it
 	type objKey struct{ bucket, key, ifMatch string }
 	byObj := map[objKey][]int{}
 	jobs := 0

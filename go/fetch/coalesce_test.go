@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -138,6 +142,66 @@ func TestFetchCoalesceErrors(t *testing.T) {
 			}
 			if err := b.Err(); err != nil && !errors.Is(err, context.Canceled) && tc.opt.ContinueOnError {
 				t.Errorf("batch error with ContinueOnError: %v", err)
+			}
+		})
+	}
+}
+
+// inflightAPI counts requests in flight (and the most seen at once).
+type inflightAPI struct {
+	API
+	now, peak atomic.Int32
+}
+
+func (a *inflightAPI) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	n := a.now.Add(1)
+	defer a.now.Add(-1)
+	for {
+		p := a.peak.Load()
+		if n <= p || a.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // let concurrent parts overlap
+	return a.API.GetObject(ctx, in, opts...)
+}
+
+// TestFetchOneObjectPartsInParallel: one object larger than a part is
+// fetched by concurrent ranged requests (a regression: the worker count
+// was once capped by the number of items, so one large object's parts went
+// one at a time).
+func TestFetchOneObjectPartsInParallel(t *testing.T) {
+	data := randBytes(int(6*part+5), 51)
+	put(t, "parallel/one", data)
+	for _, tc := range []struct {
+		name  string
+		known bool
+		gap   int64
+	}{{"unknown", false, 0}, {"known", true, 0}, {"known-coalescing-on", true, 1 << 20}, {"unknown-coalescing-on", false, 1 << 20}} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &inflightAPI{API: client.Get}
+			it := Item{Bucket: bucket, Key: "parallel/one"}
+			if tc.known {
+				it.Buf, it.Known = make([]byte, len(data)), true
+			}
+			b := Start(context.Background(), api, []Item{it}, Options{PartSize: part, Concurrency: 8, CoalesceGap: tc.gap})
+			got := it.Buf
+			for b.Wait(5*time.Second) != Done {
+				for _, r := range b.TakeReady(8) {
+					got = make([]byte, r.Size)
+					if err := b.Provide(r.Index, got); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := b.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("content differs")
+			}
+			if p := api.peak.Load(); p < 4 {
+				t.Errorf("at most %d requests in flight for 7 parts with 8 workers, want >= 4", p)
 			}
 		})
 	}

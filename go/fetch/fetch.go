@@ -214,11 +214,12 @@ func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 			st.bufCh = make(chan []byte, 1)
 		}
 	}
-	jobs := len(items)
 	if opt.CoalesceGap > 0 && opt.Sink == nil {
-		jobs = b.coalesce()
+		b.coalesce()
 	}
-	workers := usefulWorkers(b.items, opt.PartSize, min(opt.Concurrency, max(jobs, 1)))
+	// Not bounded by the number of items: one large object needs many
+	// workers for its parts (coalesced followers still count: harmless).
+	workers := usefulWorkers(b.items, opt.PartSize, opt.Concurrency)
 	var wg sync.WaitGroup
 	wg.Add(workers)
 	for w := 0; w < workers; w++ {
