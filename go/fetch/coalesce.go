@@ -5,8 +5,6 @@ import (
 	"io"
 	"sort"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -19,18 +17,16 @@ import (
 // several MiB of one connection's throughput) and the default obstore and
 // arrow's object_store use.
 
-// coalesce groups eligible ranged items and returns the number of first
-// jobs the batch will run (groups count once). Called by Start before any
-// worker runs.
-func (b *Batch) coalesce() int { //nolint:unparam // the count documents the grouping; tests use it
+// coalesce groups eligible ranged items: each group's first member (in
+// item order) leads it, the others are followers. Called by Start before
+// any worker runs.
+func (b *Batch) coalesce() {
 	type objKey struct{ bucket, key, ifMatch string }
 	byObj := map[objKey][]int{}
-	jobs := 0
 	part := b.opt.PartSize
 	for i := range b.items {
 		it := &b.items[i]
 		if !it.Ranged || it.Start < 0 || it.End == EOF || it.End <= it.Start || it.End-it.Start > part {
-			jobs++
 			continue
 		}
 		k := objKey{it.Bucket, it.Key, it.IfMatch}
@@ -41,7 +37,6 @@ func (b *Batch) coalesce() int { //nolint:unparam // the count documents the gro
 		var cur []int
 		var lo, hi int64
 		flush := func() {
-			jobs++
 			if len(cur) < 2 {
 				return
 			}
@@ -69,7 +64,6 @@ func (b *Batch) coalesce() int { //nolint:unparam // the count documents the gro
 		}
 		flush()
 	}
-	return jobs
 }
 
 // failGroup records err(m) for every member of a group not already done.
@@ -92,52 +86,20 @@ func (b *Batch) firstGroup(lead int) {
 	g := b.items[lead].group
 	lo, hi := b.items[g[0]].Start, b.items[g[len(g)-1]].End
 	ifMatch := b.items[lead].IfMatch
-	out, err := b.get(lead, rangeHeader(lo, hi-lo), ifMatch)
-	var total, winStart, winLen int64
-	var body io.ReadCloser = emptyBody{}
-	etag := ifMatch
-	switch {
-	case err == nil:
-		body = out.Body
-		clen := aws.ToInt64(out.ContentLength)
-		if cr := aws.ToString(out.ContentRange); cr != "" {
-			first, last, t, ok := ParseContentRange(cr)
-			if !ok || clen != last-first+1 || last-first+1 > hi-lo || first != lo {
-				body.Close()
-				b.failGroup(g, func(m int) error {
-					return fmt.Errorf("%s: response of %d bytes (Content-Range %q) to a request for bytes %d-%d: %w",
-						b.name(m), clen, cr, lo, hi-1, s3err.ErrCorrupt)
-				})
-				return
-			}
-			total, winStart, winLen = t, first, last-first+1
-		} else {
-			if clen < 0 {
-				body.Close()
-				b.failGroup(g, func(m int) error { return fmt.Errorf("%s: response without a length: %w", b.name(m), s3err.ErrCorrupt) })
-				return
-			}
-			total, winStart, winLen = clen, 0, clen // the whole object
-		}
-		if e := aws.ToString(out.ETag); e != "" {
-			etag = e
-		}
-	case ifMatch != "" && s3err.Classify(err) == s3err.Changed:
-		b.failGroup(g, func(m int) error {
-			return fmt.Errorf("%s: changed since it was opened (If-Match %s does not match): %w", b.name(m), ifMatch, s3err.ErrChanged)
-		})
-		return
-	case unsatisfiableRange(err):
-		// Every member starts at or past the end of the object: all empty
-		// (total stays 0, so each resolves to an empty range).
-	default:
+	resp, err := b.firstResponse(lead, rangeHeader(lo, hi-lo), hi-lo, lo, ifMatch)
+	if err != nil {
 		b.failGroup(g, func(m int) error { return fmt.Errorf("%s: %w", b.name(m), err) })
 		return
 	}
+	body, total, winStart, winLen := resp.body, resp.total, resp.start, resp.n
 	defer body.Close()
+	etag := resp.etag
+	if etag == "" {
+		etag = ifMatch
+	}
 
 	// Resolve each member and ask for the destinations still unknown.
-	var waiting []int
+	var waiting []ReadyItem
 	for _, m := range g {
 		it := &b.items[m]
 		it.etag = etag
@@ -152,23 +114,21 @@ func (b *Batch) firstGroup(lead int) {
 			}
 			continue
 		}
-		waiting = append(waiting, m)
+		waiting = append(waiting, ReadyItem{Index: m, Size: length})
 	}
 	if len(waiting) > 0 {
-		b.mu.Lock()
-		for _, m := range waiting {
-			it := &b.items[m]
-			s, e := Resolve(it.Start, it.End, total)
-			it.size = e - s
-			b.ready = append(b.ready, ReadyItem{Index: m, Size: it.size})
+		b.mu.Lock() // publishes the sizes to Provide's readers
+		for _, r := range waiting {
+			b.items[r.Index].size = r.Size
 		}
+		b.ready = append(b.ready, waiting...)
 		b.mu.Unlock()
 		select {
 		case b.readyCh <- struct{}{}:
 		default:
 		}
-		for _, m := range waiting {
-			it := &b.items[m]
+		for _, r := range waiting {
+			it := &b.items[r.Index]
 			select {
 			case buf := <-it.bufCh:
 				it.Buf = buf

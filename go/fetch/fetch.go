@@ -542,54 +542,71 @@ func (b *Batch) firstRange(it *itemState) (string, int64) {
 	}
 }
 
+// response is what an item's first request returned: object bytes
+// [start, start+n) of an object of total bytes; after a 416 (the range
+// starts at or past the end of the object, for the ranges sent here that
+// includes any range of an empty object) all are 0 and body is empty, so
+// the resolved range is empty whatever the exact size.
+type response struct {
+	body            io.ReadCloser
+	total, start, n int64
+	etag            string
+}
+
+// firstResponse sends a first request (Range rng, "" for the whole object)
+// that may return at most reqLen bytes, starting at byte at when at >= 0,
+// and checks the answer's length and Content-Range. Its errors do not name
+// the object: callers prefix the names of the items it serves.
+func (b *Batch) firstResponse(i int, rng string, reqLen, at int64, ifMatch string) (response, error) {
+	out, err := b.get(i, rng, ifMatch)
+	switch {
+	case err == nil:
+	case ifMatch != "" && s3err.Classify(err) == s3err.Changed:
+		return response{}, fmt.Errorf("changed since it was opened (If-Match %s does not match): %w", ifMatch, s3err.ErrChanged)
+	case rng != "" && unsatisfiableRange(err):
+		return response{body: emptyBody{}}, nil
+	default:
+		return response{}, err
+	}
+	r := response{body: out.Body, etag: aws.ToString(out.ETag)}
+	clen := aws.ToInt64(out.ContentLength)
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		first, last, t, ok := ParseContentRange(cr)
+		if !ok {
+			r.body.Close()
+			return response{}, fmt.Errorf("unparseable Content-Range %q: %w", cr, s3err.ErrCorrupt)
+		}
+		r.total, r.start, r.n = t, first, last-first+1
+		if clen != r.n || r.n > reqLen || (at >= 0 && first != at) {
+			r.body.Close()
+			return response{}, fmt.Errorf("response of %d bytes (Content-Range %q) to a request for %d: %w", clen, cr, reqLen, s3err.ErrCorrupt)
+		}
+		return r, nil
+	}
+	// No Content-Range: the whole object (the answer to a rangeless
+	// request, or a server's answer to a range on an empty object).
+	if clen < 0 {
+		r.body.Close()
+		return response{}, fmt.Errorf("response without a length: %w", s3err.ErrCorrupt)
+	}
+	r.total, r.start, r.n = clen, 0, clen
+	return r, nil
+}
+
 // first performs an item's first request, learns the object's size and the
 // resolved range, obtains the destination and fills what the first
 // response covers, queueing the remaining parts.
 func (b *Batch) first(i int) error {
 	it := &b.items[i]
 	rng, reqLen := b.firstRange(it)
-	out, err := b.get(i, rng, it.IfMatch)
-	var total, winStart, winLen int64 // the first response holds object bytes [winStart, winStart+winLen)
-	unsatisfiable := false
-	switch {
-	case err == nil:
-	case it.IfMatch != "" && s3err.Classify(err) == s3err.Changed:
-		return fmt.Errorf("%s: changed since it was opened (If-Match %s does not match): %w", b.name(i), it.IfMatch, s3err.ErrChanged)
-	case rng != "" && unsatisfiableRange(err):
-		// 416: the range starts at or past the end of the object (for the
-		// ranges sent here, that includes any range of an empty object), so
-		// the resolved range is empty whatever the exact size.
-		unsatisfiable = true
-	default:
+	resp, err := b.firstResponse(i, rng, reqLen, -1, it.IfMatch)
+	if err != nil {
 		return fmt.Errorf("%s: %w", b.name(i), err)
 	}
-	var body io.ReadCloser = emptyBody{}
-	if !unsatisfiable {
-		body = out.Body
-		clen := aws.ToInt64(out.ContentLength)
-		if cr := aws.ToString(out.ContentRange); cr != "" {
-			first, last, t, ok := ParseContentRange(cr)
-			if !ok {
-				body.Close()
-				return fmt.Errorf("%s: unparseable Content-Range %q: %w", b.name(i), cr, s3err.ErrCorrupt)
-			}
-			total, winStart, winLen = t, first, last-first+1
-			if clen != winLen || winLen > reqLen {
-				body.Close()
-				return fmt.Errorf("%s: response of %d bytes (Content-Range %q) to a request for %d: %w", b.name(i), clen, cr, reqLen, s3err.ErrCorrupt)
-			}
-		} else {
-			// No Content-Range: the whole object (the answer to a rangeless
-			// request, or a server's answer to a range on an empty object).
-			if clen < 0 {
-				body.Close()
-				return fmt.Errorf("%s: response without a length: %w", b.name(i), s3err.ErrCorrupt)
-			}
-			total, winStart, winLen = clen, 0, clen
-		}
-		it.etag = aws.ToString(out.ETag)
-	}
+	// The first response holds object bytes [winStart, winStart+winLen).
+	body, total, winStart, winLen := resp.body, resp.total, resp.start, resp.n
 	defer body.Close()
+	it.etag = resp.etag
 	if it.etag == "" {
 		it.etag = it.IfMatch
 	}
