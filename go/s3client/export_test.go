@@ -20,9 +20,7 @@ func (g *Getter) EndpointFor(ctx context.Context, bucket, key string) (string, b
 	if ep.useSDK {
 		return "", false
 	}
-	u := ep.base
-	u.RawPath = ep.base.RawPath + "/" + escapePath(key)
-	u.Path = ep.base.Path + "/" + key
+	u := ep.objectURL(key)
 	return u.String() + " " + ep.signName + "/" + ep.signRegion, true
 }
 

@@ -159,6 +159,15 @@ func (g *Getter) resolve(ctx context.Context, bucket string) *bucketEndpoint {
 	return ep
 }
 
+// objectURL is where key's bytes are requested: the endpoint's path
+// prefix, then the key escaped once.
+func (ep *bucketEndpoint) objectURL(key string) url.URL {
+	u := ep.base
+	u.RawPath = ep.base.RawPath + "/" + escapePath(key)
+	u.Path = ep.base.Path + "/" + key
+	return u
+}
+
 // escapePath percent-encodes a key for a request path: everything but
 // unreserved characters and "/" (as the SDK does for S3 keys).
 func escapePath(s string) string {
@@ -180,10 +189,7 @@ func escapePath(s string) string {
 }
 
 func (g *Getter) get(ctx context.Context, ep *bucketEndpoint, in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
-	key := *in.Key
-	u := ep.base
-	u.RawPath = ep.base.RawPath + "/" + escapePath(key)
-	u.Path = ep.base.Path + "/" + key
+	u := ep.objectURL(*in.Key)
 	retryer := g.opts.Retryer
 	attempts := 1
 	if retryer != nil {
