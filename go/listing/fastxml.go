@@ -40,6 +40,9 @@ type fastPage struct {
 	IsTruncated  bool
 	NextToken    string
 	EncodingType string
+	// KeysDecoded: Contents[:KeysDecoded] have their keys URL-decoded
+	// already (EncodingType came before them).
+	KeysDecoded int
 }
 
 var emptyListResult = []byte(`<ListBucketResult></ListBucketResult>`)
@@ -105,11 +108,15 @@ type xmlScanner struct {
 // self-closing. ok is false at the end of input.
 func (s *xmlScanner) next() (name []byte, closing, selfClosing, ok bool, err error) {
 	for {
-		i := bytes.IndexByte(s.b[s.pos:], '<')
-		if i < 0 {
-			return nil, false, false, false, nil
+		// Elements mostly follow each other directly: look before searching.
+		if s.pos >= len(s.b) || s.b[s.pos] != '<' {
+			i := bytes.IndexByte(s.b[s.pos:], '<')
+			if i < 0 {
+				return nil, false, false, false, nil
+			}
+			s.pos += i
 		}
-		s.pos += i + 1
+		s.pos++
 		if s.pos >= len(s.b) {
 			return nil, false, false, false, errScan
 		}
@@ -128,23 +135,29 @@ func (s *xmlScanner) next() (name []byte, closing, selfClosing, ok bool, err err
 			closing = true
 			s.pos++
 		}
-		j := bytes.IndexByte(s.b[s.pos:], '>')
-		if j < 0 {
-			return nil, false, false, false, errScan
-		}
-		tag := s.b[s.pos : s.pos+j]
-		s.pos += j + 1
-		if n := len(tag); n > 0 && tag[n-1] == '/' {
-			selfClosing = true
-			tag = tag[:n-1]
-		}
-		for k := 0; k < len(tag); k++ { // drop attributes (tags are short)
-			if c := tag[k]; c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-				tag = tag[:k]
-				break
+		// Tags are short: a plain loop beats IndexByte's set-up. The name
+		// ends at the first blank (attributes follow) or at '>'.
+		start, end := s.pos, -1
+		j := s.pos
+		for ; j < len(s.b) && s.b[j] != '>'; j++ {
+			if end < 0 {
+				if c := s.b[j]; c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+					end = j
+				}
 			}
 		}
-		return tag, closing, selfClosing, true, nil
+		if j >= len(s.b) {
+			return nil, false, false, false, errScan
+		}
+		s.pos = j + 1
+		if j > start && s.b[j-1] == '/' {
+			selfClosing = true
+			j--
+		}
+		if end < 0 || end > j {
+			end = j
+		}
+		return s.b[start:end], closing, selfClosing, true, nil
 	}
 }
 
@@ -266,7 +279,16 @@ type timeCache struct {
 	v int64
 }
 
-// parseTime parses S3's ISO-8601 timestamps into unix nanoseconds.
+// parseBytes is parse for a view of the document: pages repeat timestamps,
+// and comparing with the cached one allocates nothing.
+func (c *timeCache) parseBytes(b []byte) (int64, error) {
+	if string(b) == c.s && c.s != "" {
+		return c.v, nil
+	}
+	return c.parse(string(b))
+}
+
+// parse parses S3's ISO-8601 timestamps into unix nanoseconds.
 func (c *timeCache) parse(s string) (int64, error) {
 	if s == c.s && s != "" {
 		return c.v, nil
@@ -280,6 +302,10 @@ func (c *timeCache) parse(s string) (int64, error) {
 }
 
 // parseListXML parses a ListBucketResult document (ListObjectsV2).
+//
+// Keys and ETags of a page share one string (an arena): one allocation per
+// page instead of two per entry. Entries hold substrings of it, so a kept
+// entry keeps its page's names (~75 KB) alive, not the response body.
 func parseListXML(b []byte) (*fastPage, error) {
 	s := &xmlScanner{b: b}
 	name, closing, self, ok, err := s.next()
@@ -287,7 +313,9 @@ func parseListXML(b []byte) (*fastPage, error) {
 		return nil, errScan
 	}
 	p := &fastPage{}
-	var tc timeCache
+	pp := parserPool.Get().(*pageParser)
+	pp.s, pp.arena, pp.spans, pp.tc, pp.urlKeys = s, pp.arena[:0], pp.spans[:0], timeCache{}, false
+	defer parserPool.Put(pp)
 	for {
 		name, closing, self, ok, err := s.next()
 		if err != nil {
@@ -300,15 +328,16 @@ func parseListXML(b []byte) (*fastPage, error) {
 			if string(name) != "ListBucketResult" {
 				return nil, errScan
 			}
+			pp.finish(p)
 			return p, nil
 		}
 		switch string(name) {
 		case "Contents":
-			e, err := parseContents(s, self, &tc)
-			if err != nil {
-				return nil, err
+			if self || !pp.contentsFast() {
+				if err := pp.contents(self); err != nil {
+					return nil, err
+				}
 			}
-			p.Contents = append(p.Contents, e)
 		case "CommonPrefixes":
 			pre, err := parsePrefixes(s, self)
 			if err != nil {
@@ -329,6 +358,9 @@ func parseListXML(b []byte) (*fastPage, error) {
 			if p.EncodingType, err = s.leaf(self); err != nil {
 				return nil, err
 			}
+			if p.EncodingType == "url" && len(pp.spans) == 0 {
+				pp.urlKeys = true
+			}
 		default:
 			if !self {
 				if err := s.skip(); err != nil {
@@ -339,57 +371,324 @@ func parseListXML(b []byte) (*fastPage, error) {
 	}
 }
 
-func parseContents(s *xmlScanner, self bool, tc *timeCache) (Entry, error) {
-	var e Entry
-	if self {
-		return e, errScan
+// pageParser collects a page's entries with their key and ETag as spans
+// of one arena, turned into strings once the page is complete.
+type pageParser struct {
+	s     *xmlScanner
+	arena []byte
+	spans []entrySpans
+	tc    timeCache
+	// urlKeys: keys are URL-encoded (EncodingType=url came first) and are
+	// decoded into the arena.
+	urlKeys bool
+}
+
+// parserPool recycles pageParsers: their arena and spans are copied out by
+// finish, so only the page's strings and entries are allocated per page.
+var parserPool = sync.Pool{New: func() any { return new(pageParser) }}
+
+type entrySpans struct {
+	e                 Entry
+	key0, key1, etag1 int // arena[key0:key1] is the key, arena[key1:etag1] the ETag
+}
+
+// finish sets the page's entries, their strings cut from the arena.
+func (pp *pageParser) finish(p *fastPage) {
+	arena := string(pp.arena)
+	if pp.urlKeys {
+		p.KeysDecoded = len(pp.spans)
 	}
+	p.Contents = make([]Entry, len(pp.spans))
+	for i := range pp.spans {
+		sp := &pp.spans[i]
+		e := sp.e
+		e.Key, e.ETag = arena[sp.key0:sp.key1], arena[sp.key1:sp.etag1]
+		p.Contents[i] = e
+	}
+}
+
+// leafRaw reads a simple element's character data as a view of the
+// document (entities not decoded; amp tells whether there are any) and
+// its closing tag, which must close name.
+func (s *xmlScanner) leafRaw(name []byte, self bool) (raw []byte, amp bool, err error) {
+	if self {
+		return nil, false, nil
+	}
+	i := bytes.IndexByte(s.b[s.pos:], '<')
+	if i < 0 {
+		return nil, false, errScan
+	}
+	raw = s.b[s.pos : s.pos+i]
+	s.pos += i
+	// The closing tag almost always follows at once: "</name>".
+	if rest := s.b[s.pos:]; len(rest) >= len(name)+3 && rest[1] == '/' && rest[len(name)+2] == '>' &&
+		bytes.Equal(rest[2:len(name)+2], name) {
+		s.pos += len(name) + 3
+	} else if _, closing, _, ok, err := s.next(); err != nil || !ok || !closing {
+		return nil, false, errScan
+	}
+	return raw, bytes.IndexByte(raw, '&') >= 0, nil
+}
+
+// appendText appends XML character data to the arena, entities decoded
+// (an ETag's &quot;...&quot; becomes "...").
+func (pp *pageParser) appendText(raw []byte, amp bool) error {
+	if !amp {
+		pp.arena = append(pp.arena, raw...)
+		return nil
+	}
+	const q = "&quot;"
+	if len(raw) >= 2*len(q) && bytes.HasPrefix(raw, []byte(q)) && bytes.HasSuffix(raw, []byte(q)) &&
+		bytes.IndexByte(raw[len(q):len(raw)-len(q)], '&') < 0 {
+		pp.arena = append(pp.arena, '"')
+		pp.arena = append(pp.arena, raw[len(q):len(raw)-len(q)]...)
+		pp.arena = append(pp.arena, '"')
+		return nil
+	}
+	t, err := unescapeXML(raw)
+	if err != nil {
+		return err
+	}
+	pp.arena = append(pp.arena, t...)
+	return nil
+}
+
+// appendKey appends a key's character data to the arena, URL-decoded when
+// the page's keys are (failing on a malformed escape, so that the page goes
+// to the SDK's decoder and the error names the key).
+func (pp *pageParser) appendKey(raw []byte, amp bool) error {
+	if !pp.urlKeys || bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '+') < 0 {
+		return pp.appendText(raw, amp)
+	}
+	mark := len(pp.arena)
+	if err := pp.appendText(raw, amp); err != nil {
+		return err
+	}
+	// Decode in place: the decoded form is never longer.
+	src, w := pp.arena[mark:], mark
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '+':
+			c = ' '
+		case '%':
+			if i+2 >= len(src) || unhex(src[i+1]) < 0 || unhex(src[i+2]) < 0 {
+				pp.arena = pp.arena[:mark]
+				return errScan
+			}
+			c = byte(unhex(src[i+1])<<4 | unhex(src[i+2]))
+			i += 2
+		}
+		pp.arena[w] = c
+		w++
+	}
+	pp.arena = pp.arena[:w]
+	return nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
+
+// parseDecimal parses a non-negative decimal integer (an object size).
+func parseDecimal(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 18 {
+		v, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return 0, errScan
+		}
+		return v, nil
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, errScan
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, nil
+}
+
+// leafAt reads the simple element <name>text</name> at b[pos:] whose
+// start tag is known to be open (e.g. "<Key>"): the text's bounds and the
+// position after its closing tag. ok is false for anything else.
+func leafAt(b []byte, pos int, open string) (t0, t1, next int, ok bool) {
+	t0 = pos + len(open)
+	i := bytes.IndexByte(b[t0:], '<')
+	if i < 0 {
+		return 0, 0, 0, false
+	}
+	t1 = t0 + i
+	// The closing tag is "</" + the open tag's name + ">".
+	name := open[1:]
+	if len(b)-t1 < len(name)+2 || b[t1+1] != '/' || string(b[t1+2:t1+2+len(name)]) != name {
+		return 0, 0, 0, false
+	}
+	return t0, t1, t1 + 2 + len(name), true
+}
+
+// contentsFast parses the <Contents> element whose start tag was just
+// read the way S3 sends it -- leaf elements one after another, no blanks
+// between them -- checking each start tag against the few S3 uses instead
+// of scanning it. It consumes nothing and returns false when the element
+// looks any other way (a key missing, an Owner, whitespace), for contents
+// to parse or reject it.
+func (pp *pageParser) contentsFast() bool {
+	b := pp.s.b
+	pos := pp.s.pos
+	var e Entry
+	k0, k1, e0, e1 := -1, -1, 0, 0
+	for {
+		if pos+2 >= len(b) || b[pos] != '<' {
+			return false
+		}
+		var open string
+		switch b[pos+1] {
+		case '/':
+			if string(b[pos:min(len(b), pos+11)]) != "</Contents>" || k0 < 0 {
+				return false
+			}
+			pos += 11
+			goto done
+		case 'K':
+			open = "<Key>"
+		case 'S':
+			open = "<Size>"
+			if b[pos+2] == 't' {
+				open = "<StorageClass>"
+			}
+		case 'E':
+			open = "<ETag>"
+		case 'L':
+			open = "<LastModified>"
+		case 'C':
+			open = "<ChecksumAlgorithm>"
+			if len(b) > pos+9 && b[pos+9] == 'T' {
+				open = "<ChecksumType>"
+			}
+		default:
+			return false
+		}
+		if len(b)-pos < len(open) || string(b[pos:pos+len(open)]) != open {
+			return false
+		}
+		t0, t1, next, ok := leafAt(b, pos, open)
+		if !ok {
+			return false
+		}
+		switch open {
+		case "<Key>":
+			k0, k1 = t0, t1
+		case "<ETag>":
+			e0, e1 = t0, t1
+		case "<Size>":
+			v, err := parseDecimal(b[t0:t1])
+			if err != nil {
+				return false
+			}
+			e.Size = v
+		case "<LastModified>":
+			v, err := pp.tc.parseBytes(b[t0:t1])
+			if err != nil {
+				return false
+			}
+			e.Mtime = v
+		}
+		pos = next
+	}
+done:
+	mark := len(pp.arena)
+	sp := entrySpans{e: e, key0: mark}
+	key, etag := b[k0:k1], b[e0:e1]
+	if pp.appendKey(key, bytes.IndexByte(key, '&') >= 0) != nil {
+		pp.arena = pp.arena[:mark]
+		return false
+	}
+	sp.key1 = len(pp.arena)
+	if pp.appendText(etag, bytes.IndexByte(etag, '&') >= 0) != nil {
+		pp.arena = pp.arena[:mark]
+		return false
+	}
+	sp.etag1 = len(pp.arena)
+	pp.spans = append(pp.spans, sp)
+	pp.s.pos = pos
+	return true
+}
+
+// contents parses one <Contents> element (its start tag just read).
+func (pp *pageParser) contents(self bool) error {
+	if self {
+		return errScan
+	}
+	s := pp.s
+	var e Entry
 	haveKey := false
+	var keyRaw, etagRaw []byte
+	var keyAmp, etagAmp bool
 	for {
 		name, closing, self, ok, err := s.next()
 		if err != nil || !ok {
-			return e, errScan
+			return errScan
 		}
 		if closing {
 			if !haveKey {
-				return e, errScan
+				return errScan
 			}
-			return e, nil
+			break
 		}
 		switch string(name) {
 		case "Key":
-			if e.Key, err = s.leaf(self); err != nil {
-				return e, err
+			if keyRaw, keyAmp, err = s.leafRaw(name, self); err != nil {
+				return err
 			}
 			haveKey = true
 		case "Size":
-			t, err := s.leaf(self)
+			t, _, err := s.leafRaw(name, self)
 			if err != nil {
-				return e, err
+				return err
 			}
-			if e.Size, err = strconv.ParseInt(t, 10, 64); err != nil {
-				return e, errScan
+			if e.Size, err = parseDecimal(t); err != nil {
+				return err
 			}
 		case "ETag":
-			if e.ETag, err = s.leaf(self); err != nil {
-				return e, err
+			if etagRaw, etagAmp, err = s.leafRaw(name, self); err != nil {
+				return err
 			}
 		case "LastModified":
-			t, err := s.leaf(self)
+			t, _, err := s.leafRaw(name, self)
 			if err != nil {
-				return e, err
+				return err
 			}
-			if e.Mtime, err = tc.parse(t); err != nil {
-				return e, err
+			if e.Mtime, err = pp.tc.parseBytes(t); err != nil {
+				return err
 			}
 		default:
 			if !self {
 				if err := s.skip(); err != nil {
-					return e, err
+					return err
 				}
 			}
 		}
 	}
+	sp := entrySpans{e: e, key0: len(pp.arena)}
+	if err := pp.appendKey(keyRaw, keyAmp); err != nil {
+		return err
+	}
+	sp.key1 = len(pp.arena)
+	if err := pp.appendText(etagRaw, etagAmp); err != nil {
+		return err
+	}
+	sp.etag1 = len(pp.arena)
+	pp.spans = append(pp.spans, sp)
+	return nil
 }
 
 func parsePrefixes(s *xmlScanner, self bool) (string, error) {

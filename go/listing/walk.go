@@ -31,7 +31,7 @@ func page(ctx context.Context, api API, in *s3.ListObjectsV2Input) ([]Entry, *s3
 	if fp, ok := out.ResultMetadata.Get(fastPageKey{}).(*fastPage); ok {
 		encoded := fp.EncodingType == string(types.EncodingTypeUrl)
 		entries := fp.Contents
-		for i := range entries {
+		for i := fp.KeysDecoded; i < len(entries); i++ {
 			if encoded {
 				if entries[i].Key, err = decodeKey(&entries[i].Key, true); err != nil {
 					return nil, nil, err
