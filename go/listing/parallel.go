@@ -71,7 +71,10 @@ type lister struct {
 	flushed int       // Sorted mode: ranges[:flushed] are fully emitted
 	idle    int
 	alpha   [256]bool
-	err     error
+	// alphaList is alpha as a sorted list (nil: recompute); callers must
+	// not modify it.
+	alphaList []byte
+	err       error
 
 	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
 	lat     latency             // guarded by mu
@@ -162,7 +165,10 @@ func (l *lister) fail(err error) {
 // holds mu (or no worker runs yet).
 func (l *lister) learn(s string) {
 	for i := 0; i < len(s); i++ {
-		l.alpha[s[i]] = true
+		if !l.alpha[s[i]] {
+			l.alpha[s[i]] = true
+			l.alphaList = nil
+		}
 	}
 }
 
@@ -179,14 +185,18 @@ func (l *lister) work() {
 	}
 }
 
-// scaleFor returns the byte alphabet (sorted) for interpolation.
+// alphabet returns the bytes seen in keys (sorted), for interpolation.
 func (l *lister) alphabet() []byte {
-	var a []byte
+	if l.alphaList != nil {
+		return l.alphaList
+	}
+	a := []byte{}
 	for b := 0; b < 256; b++ {
 		if l.alpha[b] {
 			a = append(a, byte(b))
 		}
 	}
+	l.alphaList = a
 	return a
 }
 
@@ -375,9 +385,11 @@ func (l *lister) listRange(r *krange) error {
 				// every key under it.
 				r.cursor += maxRune
 			}
-			for i := range kept {
+			// A sample of the page teaches the alphabet as well as every key.
+			for i := 0; i < len(kept); i += 7 {
 				l.learn(kept[i].Key)
 			}
+			l.learn(kept[len(kept)-1].Key)
 		}
 		r.seen += int64(cut)
 		r.pages++
