@@ -289,15 +289,27 @@ func xmlEscape(b *bytes.Buffer, v []byte) {
 // %XX, upper-case hex), except that '/' and '*' are kept (and '~' is escaped).
 func s3URLEncode(b *bytes.Buffer, v []byte) {
 	const hexUpper = "0123456789ABCDEF"
-	for _, c := range v {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '.', c == '/', c == '*':
-			b.WriteByte(c)
-		case c == ' ':
+	start := 0 // bytes kept as they are are written in runs, not one by one
+	for i, c := range v {
+		if urlSafe[c] {
+			continue
+		}
+		b.Write(v[start:i])
+		start = i + 1
+		if c == ' ' {
 			b.WriteByte('+')
-		default:
+		} else {
 			b.Write([]byte{'%', hexUpper[c>>4], hexUpper[c&15]})
 		}
 	}
+	b.Write(v[start:])
 }
+
+// urlSafe marks the bytes s3URLEncode keeps as they are.
+var urlSafe = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == '/' || c == '*'
+	}
+	return t
+}()
