@@ -45,6 +45,7 @@ type krange struct {
 	start   string // lo at creation
 	first   string // first key listed in the range, for density estimates
 	cursor  string // last key emitted (lo before the first page)
+	prev    string // cursor before the last full page ("" if none yet)
 	hi      string
 	open    bool // no upper bound
 	seen    int64
@@ -77,8 +78,15 @@ type lister struct {
 	err       error
 
 	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
-	lat     latency             // guarded by mu
-	liveCap int                 // when > 0: no splits beyond this many live ranges (guarded by mu)
+	shapes  map[string]*dirInfo // directory → its shape assumed from a sibling's (guarded by mu; see shape)
+	sibling map[string]string   // directory → its first probed folder (guarded by mu)
+	// levelFolders: the folder count of the first probed directory of each
+	// level; irregular: levels where counts differ (guarded by mu).
+	levelFolders map[int]int
+	levelProbes  map[int]int
+	irregular    map[int]bool
+	lat          latency // guarded by mu
+	liveCap      int     // when > 0: no splits beyond this many live ranges (guarded by mu)
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -114,6 +122,11 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.cond = sync.NewCond(&l.mu)
 	l.dirsSeen = map[string]bool{}
 	l.dirs = map[string]*dirInfo{}
+	l.shapes = map[string]*dirInfo{}
+	l.sibling = map[string]string{}
+	l.levelFolders = map[int]int{}
+	l.levelProbes = map[int]int{}
+	l.irregular = map[int]bool{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
 	stop := context.AfterFunc(ctx, func() {
@@ -378,6 +391,9 @@ func (l *lister) listRange(r *krange) error {
 		if cut > 0 {
 			if r.seen == 0 {
 				r.first = kept[0].Key
+			}
+			if cut == MaxKeys {
+				r.prev = r.cursor
 			}
 			r.cursor = kept[cut-1].Key
 			if kept[cut-1].IsDir {

@@ -23,6 +23,8 @@ type dirInfo struct {
 	// after the directory (for interpolating inside a flat directory).
 	first, last string
 	alpha       []byte
+	// assumed: not probed, copied from a sibling's probe (see source).
+	assumed bool
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -150,7 +152,7 @@ func (l *lister) take() *krange {
 				l.cond.Broadcast()
 				return nil
 			}
-			*d = *found
+			l.probed(dir, found)
 			l.cond.Broadcast()
 			continue
 		}
@@ -231,6 +233,17 @@ func (l *lister) neededProbe() (string, bool) {
 	if l.opt.Delimiter != "" {
 		return "", false
 	}
+	// Probes are requests too: at most 8 plus one per probeEvery pages
+	// listed, so that discovery stays a small share of the budget however
+	// irregular the tree (a range that cannot be measured runs on, or is
+	// split by key bytes).
+	pages := 0
+	for _, r := range l.ranges {
+		pages += r.pages
+	}
+	if l.discovery.Load() >= int64(8+pages/probeEvery) {
+		return "", false
+	}
 	alpha := l.alphabet()
 	for _, r := range l.ranges {
 		if r.done || !r.active || r.pages == 0 || r.seen == 0 || (r.pages < 2 && !r.open) {
@@ -243,10 +256,11 @@ func (l *lister) neededProbe() (string, bool) {
 		if !nested(r.cursor, d0) {
 			continue // flat below d0: interpolation over key bytes does
 		}
-		if l.dirs[d0] == nil {
-			return d0, true
+		est, _, _ := l.estimate(r, alpha)
+		if l.dirs[d0] == nil && (est < 0 || l.shape(d0, 0) == nil) {
+			return d0, true // not even assumed, or the assumption failed
 		}
-		if est, _, _ := l.estimate(r, alpha); est >= 0 {
+		if est >= 0 {
 			continue // measured well enough
 		}
 		// The whole path of the first range (it alone holds the listing's
@@ -259,7 +273,9 @@ func (l *lister) neededProbe() (string, bool) {
 		for nested(r.cursor, dir) {
 			dir = r.cursor[:len(dir)+strings.IndexByte(r.cursor[len(dir):], '/')+1]
 			if d := l.dirs[dir]; d == nil {
-				return dir, true
+				if whole || l.shape(dir, 0) == nil {
+					return dir, true
+				}
 			} else if d.probing && !whole {
 				break
 			}
@@ -268,14 +284,120 @@ func (l *lister) neededProbe() (string, bool) {
 	return "", false
 }
 
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// parentDir is the directory holding dir (a "folder/" under the listing
+// prefix); ok is false when dir is the prefix itself (or above it).
+func (l *lister) parentDir(dir string) (parent string, ok bool) {
+	if len(dir) <= len(l.prefix) {
+		return "", false
+	}
+	i := strings.LastIndexByte(dir[:len(dir)-1], '/')
+	if i+1 < len(l.prefix) {
+		return l.prefix, true
+	}
+	return dir[:i+1], true
+}
+
+// source is the probed directory whose structure dir is assumed to share:
+// dir itself when probed; else, with its parent following source P, the
+// folder of the same name under P when probed, or any probed folder of P.
+// Partitions by date, numbered shards, per-run folders and the like repeat
+// one structure, so a folder nobody probed can be cut (and measured) like
+// its sibling instead of costing a round trip to learn. ok is false when
+// nothing fits. Caller holds mu.
+func (l *lister) source(dir string, depth int) (src string, ok bool) {
+	if d := l.dirs[dir]; d != nil {
+		return dir, !d.probing
+	}
+	parent, ok := l.parentDir(dir)
+	if lv := l.level(dir); !ok || depth > 8 || l.irregular[lv] || l.levelProbes[lv] < 2 {
+		return "", false
+	}
+	ps, ok := l.source(parent, depth+1)
+	if !ok {
+		return "", false
+	}
+	if d := l.dirs[ps+dir[len(parent):]]; d != nil && !d.probing {
+		return ps + dir[len(parent):], true
+	}
+	sib, ok := l.sibling[ps]
+	return sib, ok
+}
+
+// shape is what is known, or assumed from a probed sibling (see source),
+// of dir's folders; nil when nothing is. Caller holds mu.
+func (l *lister) shape(dir string, _ int) *dirInfo {
+	if d := l.dirs[dir]; d != nil {
+		if d.probing {
+			return nil
+		}
+		return d
+	}
+	if d, ok := l.shapes[dir]; ok {
+		return d
+	}
+	var t *dirInfo
+	if src, ok := l.source(dir, 0); ok {
+		d := l.dirs[src]
+		re := func(s string) string {
+			if strings.HasPrefix(s, src) {
+				return dir + s[len(src):]
+			}
+			return s
+		}
+		t = &dirInfo{upto: "", first: re(d.first), last: re(d.last), alpha: d.alpha, assumed: true}
+		if d.upto != "" {
+			t.upto = re(d.upto)
+		}
+		t.folders = make([]string, len(d.folders))
+		for i, f := range d.folders {
+			t.folders[i] = re(f)
+		}
+	}
+	l.shapes[dir] = t
+	return t
+}
+
+// level is dir's depth below the listing prefix (0 for the prefix).
+func (l *lister) level(dir string) int {
+	return strings.Count(dir[min(len(dir), len(l.prefix)):], "/")
+}
+
+// probed records a finished probe of dir; caller holds mu. Shapes are
+// assumed at a level only once two of its directories were probed and
+// every probed one has within a quarter of the first one's folder count:
+// a sibling with 3 folders says nothing about one with 20.
+func (l *lister) probed(dir string, d *dirInfo) {
+	*l.dirs[dir] = *d
+	clear(l.shapes) // assumptions may now have a closer source
+	if n := len(d.folders); n > 0 && d.upto == "" {
+		lv := l.level(dir)
+		l.levelProbes[lv]++
+		if m, ok := l.levelFolders[lv]; !ok {
+			l.levelFolders[lv] = n
+		} else if 4*abs(n-m) > max(n, m) {
+			l.irregular[lv] = true
+		}
+	}
+	if p, ok := l.parentDir(dir); ok && l.sibling[p] == "" && (len(d.folders) > 0 || d.first != "") {
+		l.sibling[p] = dir
+	}
+}
+
 // hpos is key's position among dir's folders: i+f inside folder i (f from
 // the folder's own folders when probed, from interpolating its names when
 // a probe found it flat, else one half), i for a name between folders i-1
 // and i. ok is false when dir was
 // not probed or key lies past what its probe saw.
 func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) {
-	d := l.dirs[dir]
-	if d == nil || d.probing || !strings.HasPrefix(key, dir) {
+	d := l.shape(dir, 0)
+	if d == nil || !strings.HasPrefix(key, dir) {
 		return 0, false
 	}
 	if d.upto != "" && key > d.upto && !strings.HasPrefix(key, d.upto) {
@@ -287,16 +409,20 @@ func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) 
 		return float64(i), true
 	}
 	if i == 0 || !strings.HasPrefix(key, f[i-1]) {
-		return float64(i), true
+		// Between folders. A probed directory can hold names there; an
+		// assumed shape that puts a key outside its folders is wrong (a
+		// sibling with fewer folders), and its positions mean nothing.
+		return float64(i), !d.assumed
 	}
 	sub := f[i-1]
 	frac := -1.0
-	if sd := l.dirs[sub]; depth < 8 && sd != nil && !sd.probing && len(sd.folders) > 0 && sd.upto == "" {
+	sd := l.shape(sub, 0)
+	if depth < 8 && sd != nil && len(sd.folders) > 0 && sd.upto == "" {
 		if p, ok := l.hpos(key, sub, alpha, depth+1); ok {
 			frac = p / float64(len(sd.folders))
 		}
 	}
-	if sd := l.dirs[sub]; frac < 0 && sd != nil && sd.interpolable(sub) {
+	if frac < 0 && sd != nil && sd.interpolable(sub) {
 		frac = flatFrac(key, sub, sd)
 	}
 	if frac < 0 {
@@ -311,7 +437,11 @@ func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) 
 // unpos is hpos's inverse: a cut string at position u among dir's folders,
 // "" for the end of dir.
 func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
-	f := l.dirs[dir].folders
+	d := l.shape(dir, 0)
+	if d == nil {
+		return ""
+	}
+	f := d.folders
 	i := int(math.Floor(u))
 	if i < 0 {
 		return dir
@@ -325,8 +455,8 @@ func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
 	if i+1 < len(f) {
 		next = f[i+1]
 	}
-	sd := l.dirs[sub]
-	known := sd != nil && !sd.probing
+	sd := l.shape(sub, 0)
+	known := sd != nil
 	switch {
 	case known && depth < 8 && len(sd.folders) > 0 && sd.upto == "":
 		if m := l.unpos(frac*float64(len(sd.folders)), sub, alpha, depth+1); m != "" {
@@ -357,9 +487,9 @@ func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
 		return -1, false, nil
 	}
 	if d0 := l.topDir(r); l.opt.Delimiter == "" && nested(r.cursor, d0) {
-		d := l.dirs[d0]
-		if d == nil || d.probing || len(d.folders) == 0 {
-			if d == nil || d.probing {
+		d := l.shape(d0, 0)
+		if d == nil || len(d.folders) == 0 {
+			if d == nil {
 				return -1, false, nil // wait for the probe
 			}
 		} else {
@@ -406,6 +536,14 @@ func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
 	return float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys, true, nil
 }
 
+// probeEvery: discovery may send one probe per this many pages listed
+// (see neededProbe).
+const probeEvery = 9
+
+// endgamePages: once this many pages per worker are listed, idle workers
+// may split ranges down to single pages (see victim).
+const endgamePages = 4
+
 // victim picks the range to split and into how many pieces; caller holds
 // mu. The listing can end no sooner than the largest remaining range, nor
 // sooner than (all remaining pages) / workers rounds: a range is split when
@@ -422,6 +560,24 @@ func (l *lister) victim() (*krange, int, *span) {
 	total := 0.0
 	for _, r := range l.ranges {
 		pages += r.pages
+	}
+	// The endgame: with workers idle on a listing already large enough
+	// that a few more partial pages are noise next to its size, ranges
+	// down to two pages are split (one page more each way), or the last
+	// ranges run on alone for up to MinSplitPages rounds.
+	minSplit := float64(l.opt.MinSplitPages)
+	if l.idle > 0 && pages >= endgamePages*l.opt.Workers {
+		// ... while the requests over the minimum so far (partial pages,
+		// probes) stay under a twelfth of it: the budget is ~1.15x.
+		keys := int64(0)
+		for _, r := range l.ranges {
+			keys += r.seen
+		}
+		if over := float64(l.counter.Requests.Load()) - float64(keys)/MaxKeys; over < float64(keys)/MaxKeys/12 {
+			minSplit = min(minSplit, 2)
+		}
+	}
+	for _, r := range l.ranges {
 		if r.done {
 			continue
 		}
@@ -437,7 +593,7 @@ func (l *lister) victim() (*krange, int, *span) {
 		if r.pages < r.retryAt {
 			continue
 		}
-		if est >= float64(l.opt.MinSplitPages) && est > bestEst {
+		if est >= minSplit && est > bestEst {
 			best, bestEst, bestTrusted, bestSpan = r, est, trusted, sp
 		}
 	}
@@ -454,7 +610,7 @@ func (l *lister) victim() (*krange, int, *span) {
 	if l.liveCap > 0 {
 		workers = min(workers, l.liveCap)
 	}
-	minPiece := max(1, float64(l.opt.MinSplitPages)/2)
+	minPiece := max(1, minSplit/2)
 	pieces := l.idle + 2 // the victim, the splitting worker, the idle ones
 	if !math.IsInf(bestEst, 1) {
 		share := max(math.Ceil(total/float64(workers)), minPiece)
@@ -468,11 +624,17 @@ func (l *lister) victim() (*krange, int, *span) {
 	// a measured estimate, so a listing of a few pages never pays for many
 	// partial ones and the latency check sees a few rounds before the
 	// request count has grown much.
-	if !bestTrusted {
+	switch {
+	case !bestTrusted:
 		pieces = min(pieces, max(4, 4*pages)-live+1)
-	} else {
+	case bestEst < float64(4*workers) || bestSpan != nil:
 		pieces = min(pieces, max(8, 8*pages)-live+1)
 	}
+	// A trusted estimate over key bytes of four pages a worker or more (a
+	// measured density of hash-like names over a known extent) is split
+	// among all workers at once: its pieces are as large as the estimate
+	// says, and ramping up would cost rounds. Estimates over folders ramp
+	// up: each new range there may need probes of its own.
 	if l.liveCap > 0 {
 		pieces = min(pieces, l.liveCap-live+1)
 	}
@@ -497,7 +659,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 		if len(points) == 0 {
 			// The rest lies in one folder of unknown shape: learn it.
-			if f := l.dirs[sp.dir].folders; int(sp.pc) < len(f) {
+			if f := l.shape(sp.dir, 0).folders; int(sp.pc) < len(f) {
 				v.needDir = f[int(sp.pc)]
 			}
 		}
@@ -527,6 +689,14 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// logarithmic number of requests; pieces holding data get real
 		// densities and bounds, and are split evenly later.
 		perPage := (pc - p0) * MaxKeys / float64(v.seen-1)
+		if v.prev != "" && v.prev > v.first {
+			// The last page's extent: the range's average misleads when it
+			// began among sparser names (a run of sequential ones after
+			// scattered folders).
+			if pp := position(v.prev, base, alpha); pp < pc {
+				perPage = pc - pp
+			}
+		}
 		for d := 2.0; len(at) < pieces-1 && pc+perPage*d < ph; d *= 2 {
 			at = append(at, pc+perPage*d)
 		}
