@@ -61,8 +61,8 @@ func main() {
 		return
 	}
 	fmt.Printf("%d keys, %v per call, %d workers\n\n", *n, *latency, *workers)
-	fmt.Println("| layout | seconds | ideal | fraction | requests | requests / min | discovery | ranges |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| layout | seconds | ideal | fraction | oracle | vs oracle | requests | requests / min | discovery | ranges |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, name := range strings.Split(*only, ",") {
 		set, err := layouts.Generate(name, *n, 1)
 		if err != nil {
@@ -73,8 +73,12 @@ func main() {
 		if err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
-		fmt.Printf("| %s | %.3f | %.3f | %.2f | %d | %.3f | %d | %d |\n", name, r.Wall.Seconds(), r.Ideal.Seconds(),
-			r.Fraction(), r.Requests, r.PerMin(), r.Discovery, r.Ranges)
+		ow, err := oracle(&listsim.API{Set: set, Latency: *latency}, *workers)
+		if err != nil {
+			log.Fatalf("%s: %v", name, err)
+		}
+		fmt.Printf("| %s | %.3f | %.3f | %.2f | %.3f | %.2f | %d | %.3f | %d | %d |\n", name, r.Wall.Seconds(), r.Ideal.Seconds(),
+			r.Fraction(), ow.Seconds(), ow.Seconds()/r.Wall.Seconds(), r.Requests, r.PerMin(), r.Discovery, r.Ranges)
 		if *timeline {
 			printTimeline(os.Stdout, r.Calls, *latency)
 		}
@@ -103,4 +107,35 @@ func printTimeline(w *os.File, calls []listsim.Call, slot time.Duration) {
 		fmt.Fprintf(&sb, "%d:%d(%d)/%dk ", i, s.n, s.probes, s.keys/1000)
 	}
 	fmt.Fprintln(w, "  timeline:", sb.String())
+	// Average calls in flight per slot: the share of the workers kept busy.
+	var busy []float64
+	for _, c := range calls {
+		for t := c.Start; t < c.End; {
+			i := int(t / slot)
+			end := min(c.End, time.Duration(i+1)*slot)
+			for len(busy) <= i {
+				busy = append(busy, 0)
+			}
+			busy[i] += float64(end-t) / float64(slot)
+			t = end
+		}
+	}
+	sb.Reset()
+	for i, b := range busy {
+		fmt.Fprintf(&sb, "%d:%.0f ", i, b)
+	}
+	fmt.Fprintln(w, "  in flight:", sb.String())
+	if os.Getenv("LISTSIM_PROBES") != "" {
+		for _, c := range calls {
+			if c.Delimiter {
+				fmt.Fprintf(w, "    probe %5.0fms %q: %d\n", float64(c.Start)/1e6, c.Prefix, c.Count)
+			}
+		}
+	}
+	if os.Getenv("LISTSIM_TAIL") != "" { // the last calls, to see what the tail lists
+		sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
+		for _, c := range calls[max(0, len(calls)-40):] {
+			fmt.Fprintf(w, "    %5.0fms %v %q after %q: %d\n", float64(c.Start)/1e6, c.Delimiter, c.Prefix, c.StartAfter, c.Count)
+		}
+	}
 }

@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
 	"github.com/s3turbo/s3turbo/benchmarks/internal/listsim"
@@ -57,6 +62,44 @@ func simulate(api *listsim.API, opt listing.Options) (Run, error) {
 		Requests: st.Requests, Min: pages, Discovery: st.Discovery, Ranges: st.Ranges,
 		Peak: api.Peak(), Calls: api.Calls(),
 	}, nil
+}
+
+// oracle lists set through api the way benchmarks/oracle does: w
+// page-aligned ranges known in advance, the minimum number of requests.
+// Its wall time is the sim's practical limit (the ideal plus the sim's
+// own CPU per call).
+func oracle(api *listsim.API, w int) (time.Duration, error) {
+	set := api.Set
+	pages := (set.Len() + listing.MaxKeys - 1) / listing.MaxKeys
+	w = max(1, min(w, pages))
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < w; i++ {
+		lo, hi := min(set.Len(), i*pages/w*listing.MaxKeys), min(set.Len(), (i+1)*pages/w*listing.MaxKeys)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for got := lo; got < hi; {
+				in := &s3.ListObjectsV2Input{Bucket: aws.String("sim"), MaxKeys: aws.Int32(int32(min(listing.MaxKeys, hi-got)))}
+				if got > 0 {
+					in.StartAfter = aws.String(set.Key(got - 1))
+				}
+				out, err := api.ListObjectsV2(context.Background(), in)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if len(out.Contents) == 0 {
+					errs[i] = fmt.Errorf("oracle: empty page at key %d", got)
+					return
+				}
+				got += len(out.Contents)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(t0), errors.Join(errs...)
 }
 
 // folders is the co-located case's key set: nf folders of per keys each.

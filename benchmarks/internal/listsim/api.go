@@ -18,7 +18,9 @@ import (
 type Call struct {
 	Start, End time.Duration // since the server's first request
 	Delimiter  bool
-	Count      int // entries returned
+	Count      int    // entries returned
+	Prefix     string // the request's
+	StartAfter string // the request's
 }
 
 // API is an in-process listing server implementing the S3 client subset
@@ -124,7 +126,8 @@ func (a *API) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ..
 	}
 	if a.Trace {
 		a.mu.Lock()
-		a.calls = append(a.calls, Call{Start: start, End: time.Since(a.t0), Delimiter: q.Delimiter != "", Count: res.Count})
+		a.calls = append(a.calls, Call{Start: start, End: time.Since(a.t0), Delimiter: q.Delimiter != "", Count: res.Count,
+			Prefix: q.Prefix, StartAfter: q.StartAfter})
 		a.mu.Unlock()
 	}
 	return out, nil
