@@ -170,25 +170,15 @@ func (s *xmlScanner) text() (string, error) {
 	}
 	raw := s.b[s.pos : s.pos+i]
 	s.pos += i
-	amp := bytes.IndexByte(raw, '&')
-	if amp < 0 {
+	if bytes.IndexByte(raw, '&') < 0 {
 		return string(raw), nil
 	}
-	// ETags are sent as &quot;hex&quot;: build them with one allocation.
-	const q = "&quot;"
-	if amp == 0 && len(raw) >= 2*len(q) && bytes.HasSuffix(raw, []byte(q)) &&
-		bytes.HasPrefix(raw, []byte(q)) && bytes.IndexByte(raw[len(q):len(raw)-len(q)], '&') < 0 {
-		mid := raw[len(q) : len(raw)-len(q)]
-		b := make([]byte, len(mid)+2)
-		b[0], b[len(b)-1] = '"', '"'
-		copy(b[1:], mid)
-		return string(b), nil
-	}
-	return unescapeXML(raw)
+	b, err := appendUnescapedXML(nil, raw)
+	return string(b), err
 }
 
-func unescapeXML(raw []byte) (string, error) {
-	out := make([]byte, 0, len(raw))
+// appendUnescapedXML appends character data to out with its entities decoded.
+func appendUnescapedXML(out, raw []byte) ([]byte, error) {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c != '&' {
@@ -197,7 +187,7 @@ func unescapeXML(raw []byte) (string, error) {
 		}
 		j := bytes.IndexByte(raw[i:], ';')
 		if j < 0 {
-			return "", errScan
+			return nil, errScan
 		}
 		ent := raw[i+1 : i+j]
 		i += j
@@ -214,7 +204,7 @@ func unescapeXML(raw []byte) (string, error) {
 			out = append(out, '\'')
 		default:
 			if len(ent) < 2 || ent[0] != '#' {
-				return "", errScan
+				return nil, errScan
 			}
 			var n uint64
 			var err error
@@ -224,12 +214,12 @@ func unescapeXML(raw []byte) (string, error) {
 				n, err = strconv.ParseUint(string(ent[1:]), 10, 32)
 			}
 			if err != nil {
-				return "", errScan
+				return nil, errScan
 			}
 			out = appendRune(out, rune(n))
 		}
 	}
-	return string(out), nil
+	return out, nil
 }
 
 func appendRune(b []byte, r rune) []byte {
@@ -279,20 +269,13 @@ type timeCache struct {
 	v int64
 }
 
-// parseBytes is parse for a view of the document: pages repeat timestamps,
-// and comparing with the cached one allocates nothing.
-func (c *timeCache) parseBytes(b []byte) (int64, error) {
+// parse parses S3's ISO-8601 timestamps into unix nanoseconds. Pages
+// repeat timestamps: comparing with the cached one allocates nothing.
+func (c *timeCache) parse(b []byte) (int64, error) {
 	if string(b) == c.s && c.s != "" {
 		return c.v, nil
 	}
-	return c.parse(string(b))
-}
-
-// parse parses S3's ISO-8601 timestamps into unix nanoseconds.
-func (c *timeCache) parse(s string) (int64, error) {
-	if s == c.s && s != "" {
-		return c.v, nil
-	}
+	s := string(b)
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, errScan
@@ -408,15 +391,15 @@ func (pp *pageParser) finish(p *fastPage) {
 }
 
 // leafRaw reads a simple element's character data as a view of the
-// document (entities not decoded; amp tells whether there are any) and
-// its closing tag, which must close name.
-func (s *xmlScanner) leafRaw(name []byte, self bool) (raw []byte, amp bool, err error) {
+// document (entities not decoded) and its closing tag, which must close
+// name.
+func (s *xmlScanner) leafRaw(name []byte, self bool) (raw []byte, err error) {
 	if self {
-		return nil, false, nil
+		return nil, nil
 	}
 	i := bytes.IndexByte(s.b[s.pos:], '<')
 	if i < 0 {
-		return nil, false, errScan
+		return nil, errScan
 	}
 	raw = s.b[s.pos : s.pos+i]
 	s.pos += i
@@ -425,15 +408,15 @@ func (s *xmlScanner) leafRaw(name []byte, self bool) (raw []byte, amp bool, err 
 		bytes.Equal(rest[2:len(name)+2], name) {
 		s.pos += len(name) + 3
 	} else if _, closing, _, ok, err := s.next(); err != nil || !ok || !closing {
-		return nil, false, errScan
+		return nil, errScan
 	}
-	return raw, bytes.IndexByte(raw, '&') >= 0, nil
+	return raw, nil
 }
 
 // appendText appends XML character data to the arena, entities decoded
 // (an ETag's &quot;...&quot; becomes "...").
-func (pp *pageParser) appendText(raw []byte, amp bool) error {
-	if !amp {
+func (pp *pageParser) appendText(raw []byte) error {
+	if bytes.IndexByte(raw, '&') < 0 {
 		pp.arena = append(pp.arena, raw...)
 		return nil
 	}
@@ -445,23 +428,23 @@ func (pp *pageParser) appendText(raw []byte, amp bool) error {
 		pp.arena = append(pp.arena, '"')
 		return nil
 	}
-	t, err := unescapeXML(raw)
+	out, err := appendUnescapedXML(pp.arena, raw)
 	if err != nil {
 		return err
 	}
-	pp.arena = append(pp.arena, t...)
+	pp.arena = out
 	return nil
 }
 
 // appendKey appends a key's character data to the arena, URL-decoded when
 // the page's keys are (failing on a malformed escape, so that the page goes
 // to the SDK's decoder and the error names the key).
-func (pp *pageParser) appendKey(raw []byte, amp bool) error {
+func (pp *pageParser) appendKey(raw []byte) error {
 	if !pp.urlKeys || bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '+') < 0 {
-		return pp.appendText(raw, amp)
+		return pp.appendText(raw)
 	}
 	mark := len(pp.arena)
-	if err := pp.appendText(raw, amp); err != nil {
+	if err := pp.appendText(raw); err != nil {
 		return err
 	}
 	// Decode in place: the decoded form is never longer.
@@ -596,7 +579,7 @@ func (pp *pageParser) contentsFast() bool {
 			}
 			e.Size = v
 		case "<LastModified>":
-			v, err := pp.tc.parseBytes(b[t0:t1])
+			v, err := pp.tc.parse(b[t0:t1])
 			if err != nil {
 				return false
 			}
@@ -605,22 +588,30 @@ func (pp *pageParser) contentsFast() bool {
 		pos = next
 	}
 done:
-	mark := len(pp.arena)
-	sp := entrySpans{e: e, key0: mark}
-	key, etag := b[k0:k1], b[e0:e1]
-	if pp.appendKey(key, bytes.IndexByte(key, '&') >= 0) != nil {
-		pp.arena = pp.arena[:mark]
+	if pp.add(e, b[k0:k1], b[e0:e1]) != nil {
 		return false
 	}
+	pp.s.pos = pos
+	return true
+}
+
+// add records an entry whose key and ETag are raw character data, leaving
+// the arena as it was when they cannot be decoded.
+func (pp *pageParser) add(e Entry, key, etag []byte) error {
+	mark := len(pp.arena)
+	sp := entrySpans{e: e, key0: mark}
+	err := pp.appendKey(key)
 	sp.key1 = len(pp.arena)
-	if pp.appendText(etag, bytes.IndexByte(etag, '&') >= 0) != nil {
+	if err == nil {
+		err = pp.appendText(etag)
+	}
+	if err != nil {
 		pp.arena = pp.arena[:mark]
-		return false
+		return err
 	}
 	sp.etag1 = len(pp.arena)
 	pp.spans = append(pp.spans, sp)
-	pp.s.pos = pos
-	return true
+	return nil
 }
 
 // contents parses one <Contents> element (its start tag just read).
@@ -632,7 +623,6 @@ func (pp *pageParser) contents(self bool) error {
 	var e Entry
 	haveKey := false
 	var keyRaw, etagRaw []byte
-	var keyAmp, etagAmp bool
 	for {
 		name, closing, self, ok, err := s.next()
 		if err != nil || !ok {
@@ -646,12 +636,12 @@ func (pp *pageParser) contents(self bool) error {
 		}
 		switch string(name) {
 		case "Key":
-			if keyRaw, keyAmp, err = s.leafRaw(name, self); err != nil {
+			if keyRaw, err = s.leafRaw(name, self); err != nil {
 				return err
 			}
 			haveKey = true
 		case "Size":
-			t, _, err := s.leafRaw(name, self)
+			t, err := s.leafRaw(name, self)
 			if err != nil {
 				return err
 			}
@@ -659,15 +649,15 @@ func (pp *pageParser) contents(self bool) error {
 				return err
 			}
 		case "ETag":
-			if etagRaw, etagAmp, err = s.leafRaw(name, self); err != nil {
+			if etagRaw, err = s.leafRaw(name, self); err != nil {
 				return err
 			}
 		case "LastModified":
-			t, _, err := s.leafRaw(name, self)
+			t, err := s.leafRaw(name, self)
 			if err != nil {
 				return err
 			}
-			if e.Mtime, err = pp.tc.parseBytes(t); err != nil {
+			if e.Mtime, err = pp.tc.parse(t); err != nil {
 				return err
 			}
 		default:
@@ -678,17 +668,7 @@ func (pp *pageParser) contents(self bool) error {
 			}
 		}
 	}
-	sp := entrySpans{e: e, key0: len(pp.arena)}
-	if err := pp.appendKey(keyRaw, keyAmp); err != nil {
-		return err
-	}
-	sp.key1 = len(pp.arena)
-	if err := pp.appendText(etagRaw, etagAmp); err != nil {
-		return err
-	}
-	sp.etag1 = len(pp.arena)
-	pp.spans = append(pp.spans, sp)
-	return nil
+	return pp.add(e, keyRaw, etagRaw)
 }
 
 func parsePrefixes(s *xmlScanner, self bool) (string, error) {
