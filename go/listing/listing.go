@@ -45,7 +45,7 @@ func decodeKey(s *string, encoded bool) (string, error) {
 	if s == nil {
 		return "", nil
 	}
-	if !encoded || strings.IndexByte(*s, '%') < 0 && strings.IndexByte(*s, '+') < 0 {
+	if !encoded {
 		return *s, nil
 	}
 	k, err := url.QueryUnescape(*s)
