@@ -80,13 +80,11 @@ type lister struct {
 	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
 	shapes  map[string]*dirInfo // directory → its shape assumed from a sibling's (guarded by mu; see shape)
 	sibling map[string]string   // directory → its first probed folder (guarded by mu)
-	// levelFolders: the folder count of the first probed directory of each
-	// level; irregular: levels where counts differ (guarded by mu).
-	levelFolders map[int]int
-	levelProbes  map[int]int
-	irregular    map[int]bool
-	lat          latency // guarded by mu
-	liveCap      int     // when > 0: no splits beyond this many live ranges (guarded by mu)
+	levels  map[int]*levelInfo  // directory depth → what its probes found (guarded by mu)
+	pages   int                 // pages listed by every range (guarded by mu)
+	seen    int64               // keys listed by every range (guarded by mu)
+	lat     latency             // guarded by mu
+	liveCap int                 // when > 0: no splits beyond this many live ranges (guarded by mu)
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -124,9 +122,7 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.dirs = map[string]*dirInfo{}
 	l.shapes = map[string]*dirInfo{}
 	l.sibling = map[string]string{}
-	l.levelFolders = map[int]int{}
-	l.levelProbes = map[int]int{}
-	l.irregular = map[int]bool{}
+	l.levels = map[int]*levelInfo{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
 	stop := context.AfterFunc(ctx, func() {
@@ -409,6 +405,8 @@ func (l *lister) listRange(r *krange) error {
 		}
 		r.seen += int64(cut)
 		r.pages++
+		l.seen += int64(cut)
+		l.pages++
 		finished := cut < len(entries) || !aws.ToBool(out.IsTruncated) || (!r.open && r.cursor == r.hi)
 		if finished {
 			r.done, r.active = true, false

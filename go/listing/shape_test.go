@@ -11,7 +11,7 @@ import (
 func TestAssumedShapes(t *testing.T) {
 	newLister := func() *lister {
 		return &lister{prefix: "", dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-			sibling: map[string]string{}, levelFolders: map[int]int{}, levelProbes: map[int]int{}, irregular: map[int]bool{}}
+			sibling: map[string]string{}, levels: map[int]*levelInfo{}}
 	}
 	probe := func(l *lister, dir string, folders ...string) {
 		l.dirs[dir] = &dirInfo{probing: true}
@@ -57,7 +57,7 @@ func TestAssumedShapes(t *testing.T) {
 			if got, ok := l.source(tc.dir, 0); got != tc.want || ok != (tc.fold != nil) {
 				t.Fatalf("source(%q) = %q, want %q", tc.dir, got, tc.want)
 			}
-			d := l.shape(tc.dir, 0)
+			d := l.shape(tc.dir)
 			if tc.fold == nil {
 				if d != nil {
 					t.Fatalf("shape(%q) = %+v, want none", tc.dir, d)

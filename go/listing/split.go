@@ -237,11 +237,7 @@ func (l *lister) neededProbe() (string, bool) {
 	// listed, so that discovery stays a small share of the budget however
 	// irregular the tree (a range that cannot be measured runs on, or is
 	// split by key bytes).
-	pages := 0
-	for _, r := range l.ranges {
-		pages += r.pages
-	}
-	if l.discovery.Load() >= int64(8+pages/probeEvery) {
+	if l.discovery.Load() >= int64(8+l.pages/probeEvery) {
 		return "", false
 	}
 	alpha := l.alphabet()
@@ -257,7 +253,7 @@ func (l *lister) neededProbe() (string, bool) {
 			continue // flat below d0: interpolation over key bytes does
 		}
 		est, _, _ := l.estimate(r, alpha)
-		if l.dirs[d0] == nil && (est < 0 || l.shape(d0, 0) == nil) {
+		if l.dirs[d0] == nil && (est < 0 || l.shape(d0) == nil) {
 			return d0, true // not even assumed, or the assumption failed
 		}
 		if est >= 0 {
@@ -273,7 +269,7 @@ func (l *lister) neededProbe() (string, bool) {
 		for nested(r.cursor, dir) {
 			dir = r.cursor[:len(dir)+strings.IndexByte(r.cursor[len(dir):], '/')+1]
 			if d := l.dirs[dir]; d == nil {
-				if whole || l.shape(dir, 0) == nil {
+				if whole || l.shape(dir) == nil {
 					return dir, true
 				}
 			} else if d.probing && !whole {
@@ -316,7 +312,7 @@ func (l *lister) source(dir string, depth int) (src string, ok bool) {
 		return dir, !d.probing
 	}
 	parent, ok := l.parentDir(dir)
-	if lv := l.level(dir); !ok || depth > 8 || l.irregular[lv] || l.levelProbes[lv] < 2 {
+	if lv := l.levels[l.level(dir)]; !ok || depth > 8 || lv == nil || lv.irregular || lv.probes < 2 {
 		return "", false
 	}
 	ps, ok := l.source(parent, depth+1)
@@ -332,7 +328,7 @@ func (l *lister) source(dir string, depth int) (src string, ok bool) {
 
 // shape is what is known, or assumed from a probed sibling (see source),
 // of dir's folders; nil when nothing is. Caller holds mu.
-func (l *lister) shape(dir string, _ int) *dirInfo {
+func (l *lister) shape(dir string) *dirInfo {
 	if d := l.dirs[dir]; d != nil {
 		if d.probing {
 			return nil
@@ -364,6 +360,13 @@ func (l *lister) shape(dir string, _ int) *dirInfo {
 	return t
 }
 
+// levelInfo is what complete probes of one directory depth found.
+type levelInfo struct {
+	folders   int  // the first one's folder count
+	probes    int  // how many
+	irregular bool // some count differs from the first by over a quarter
+}
+
 // level is dir's depth below the listing prefix (0 for the prefix).
 func (l *lister) level(dir string) int {
 	return strings.Count(dir[min(len(dir), len(l.prefix)):], "/")
@@ -377,12 +380,14 @@ func (l *lister) probed(dir string, d *dirInfo) {
 	*l.dirs[dir] = *d
 	clear(l.shapes) // assumptions may now have a closer source
 	if n := len(d.folders); n > 0 && d.upto == "" {
-		lv := l.level(dir)
-		l.levelProbes[lv]++
-		if m, ok := l.levelFolders[lv]; !ok {
-			l.levelFolders[lv] = n
-		} else if 4*abs(n-m) > max(n, m) {
-			l.irregular[lv] = true
+		lv := l.levels[l.level(dir)]
+		if lv == nil {
+			lv = &levelInfo{folders: n}
+			l.levels[l.level(dir)] = lv
+		}
+		lv.probes++
+		if m := lv.folders; 4*abs(n-m) > max(n, m) {
+			lv.irregular = true
 		}
 	}
 	if p, ok := l.parentDir(dir); ok && l.sibling[p] == "" && (len(d.folders) > 0 || d.first != "") {
@@ -396,7 +401,7 @@ func (l *lister) probed(dir string, d *dirInfo) {
 // and i. ok is false when dir was
 // not probed or key lies past what its probe saw.
 func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) {
-	d := l.shape(dir, 0)
+	d := l.shape(dir)
 	if d == nil || !strings.HasPrefix(key, dir) {
 		return 0, false
 	}
@@ -416,7 +421,7 @@ func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) 
 	}
 	sub := f[i-1]
 	frac := -1.0
-	sd := l.shape(sub, 0)
+	sd := l.shape(sub)
 	if depth < 8 && sd != nil && len(sd.folders) > 0 && sd.upto == "" {
 		if p, ok := l.hpos(key, sub, alpha, depth+1); ok {
 			frac = p / float64(len(sd.folders))
@@ -437,7 +442,7 @@ func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) 
 // unpos is hpos's inverse: a cut string at position u among dir's folders,
 // "" for the end of dir.
 func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
-	d := l.shape(dir, 0)
+	d := l.shape(dir)
 	if d == nil {
 		return ""
 	}
@@ -455,7 +460,7 @@ func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
 	if i+1 < len(f) {
 		next = f[i+1]
 	}
-	sd := l.shape(sub, 0)
+	sd := l.shape(sub)
 	known := sd != nil
 	switch {
 	case known && depth < 8 && len(sd.folders) > 0 && sd.upto == "":
@@ -487,7 +492,7 @@ func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
 		return -1, false, nil
 	}
 	if d0 := l.topDir(r); l.opt.Delimiter == "" && nested(r.cursor, d0) {
-		d := l.shape(d0, 0)
+		d := l.shape(d0)
 		if d == nil || len(d.folders) == 0 {
 			if d == nil {
 				return -1, false, nil // wait for the probe
@@ -556,11 +561,8 @@ func (l *lister) victim() (*krange, int, *span) {
 	var best *krange
 	var bestSpan *span
 	bestEst, bestTrusted := 0.0, false
-	live, pages := 0, 0
+	live, pages := 0, l.pages
 	total := 0.0
-	for _, r := range l.ranges {
-		pages += r.pages
-	}
 	// The endgame: with workers idle on a listing already large enough
 	// that a few more partial pages are noise next to its size, ranges
 	// down to two pages are split (one page more each way), or the last
@@ -569,11 +571,7 @@ func (l *lister) victim() (*krange, int, *span) {
 	if l.idle > 0 && pages >= endgamePages*l.opt.Workers {
 		// ... while the requests over the minimum so far (partial pages,
 		// probes) stay under a twelfth of it: the budget is ~1.15x.
-		keys := int64(0)
-		for _, r := range l.ranges {
-			keys += r.seen
-		}
-		if over := float64(l.counter.Requests.Load()) - float64(keys)/MaxKeys; over < float64(keys)/MaxKeys/12 {
+		if over := float64(l.counter.Requests.Load()) - float64(l.seen)/MaxKeys; over < float64(l.seen)/MaxKeys/12 {
 			minSplit = min(minSplit, 2)
 		}
 	}
@@ -659,7 +657,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 		if len(points) == 0 {
 			// The rest lies in one folder of unknown shape: learn it.
-			if f := l.shape(sp.dir, 0).folders; int(sp.pc) < len(f) {
+			if f := l.shape(sp.dir).folders; int(sp.pc) < len(f) {
 				v.needDir = f[int(sp.pc)]
 			}
 		}
