@@ -58,12 +58,7 @@ func TestFetchCoalesce(t *testing.T) {
 		cases = append(cases, rangeCase{k, s, s + 1 + rng.Int63n(4096)}) // some run past the end
 	}
 	cases = append(cases, cases[5], cases[6]) // duplicates: overlapping ranges
-	items := make([]Item, len(cases))
-	want := make([][]byte, len(cases))
-	for i, c := range cases {
-		items[i] = Item{Bucket: bucket, Key: c.key, Ranged: true, Start: c.start, End: c.end}
-		want[i] = pySlice(data[c.key], c.start, c.end)
-	}
+	items, want := rangeItems(bucket, cases, data)
 	for _, tc := range []struct {
 		mode string
 		gap  int64

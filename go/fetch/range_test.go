@@ -93,6 +93,18 @@ type rangeCase struct {
 	start, end int64
 }
 
+// rangeItems makes an item per case and the bytes Python's
+// objects[key][start:end] gives for it.
+func rangeItems(bucket string, cases []rangeCase, objects map[string][]byte) ([]Item, [][]byte) {
+	items := make([]Item, len(cases))
+	want := make([][]byte, len(cases))
+	for i, c := range cases {
+		items[i] = Item{Bucket: bucket, Key: c.key, Ranged: true, Start: c.start, End: c.end}
+		want[i] = pySlice(objects[c.key], c.start, c.end)
+	}
+	return items, want
+}
+
 // runMode fetches items in one of three ways: sizes discovered through
 // Ready/Provide, known buffers, or a Sink; it returns each item's bytes.
 func runMode(t *testing.T, mode string, items []Item, want [][]byte, opt Options) (*Batch, [][]byte) {
@@ -144,12 +156,7 @@ func TestFetchRanges(t *testing.T) {
 			}
 		}
 	}
-	items := make([]Item, len(cases))
-	want := make([][]byte, len(cases))
-	for i, c := range cases {
-		items[i] = Item{Bucket: bucket, Key: c.key, Ranged: true, Start: c.start, End: c.end}
-		want[i] = pySlice(objects[c.key], c.start, c.end)
-	}
+	items, want := rangeItems(bucket, cases, objects)
 	for _, tc := range []struct {
 		mode string
 		ps   int64
