@@ -174,6 +174,18 @@ def test_list_columns_parallel_order(client: s3turbo.Client, data: Data) -> None
         check_columns(r, data.refs["date"], ordered=True)
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_keys_with_line_breaks(client: s3turbo.Client, s3: Any, bucket: str, parallel: bool) -> None:
+    """Names holding a newline (the engine's column separator) or other
+    control characters arrive whole, in list, list_columns and ETags alike."""
+    keys = ["a", "line\nbreak", "two\n\nlines/x", "cr\r\nlf", "tab\tz", "trailing\n", "\nlead", "z"]
+    put_many(s3, bucket, {k: k.encode() for k in keys}, threads=4)
+    expected = boto3_list(s3, bucket)
+    assert sorted(e["name"] for e in expected) == sorted(f"{bucket}/{k}" for k in keys)
+    check_columns(client.list_columns(bucket, parallel=parallel), expected)
+    assert_entries_equal(list(client.list(bucket, recursive=True, parallel=parallel)), expected)
+
+
 def test_whole_bucket(client: s3turbo.Client, data: Data) -> None:
     """All layouts at once (12 000+ keys): the parallel lister meets every
     layout's structure in one key space."""

@@ -177,7 +177,7 @@ def test_bad_paths(client: s3turbo.Client) -> None:
 
 
 # Characters that need care in URLs, XML or S3's url-encoded listings.
-SPECIAL = [" ", "é", "e\u0301", "日本", "😀", "+", "%", "%41", "=", "&", "?", "#", "~", "'", '"', "<>", ";:,", "!*()"]
+SPECIAL = [" ", "é", "e\u0301", "日本", "😀", "+", "%", "%41", "=", "&", "?", "#", "~", "'", '"', "<>", ";:,", "!*()", "\n", "\r\t"]
 @pytest.mark.parametrize(
     "ch",
     SPECIAL,

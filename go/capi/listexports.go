@@ -28,9 +28,9 @@ func addEntries(t *tableBuilder, bucket string, entries []listing.Entry) {
 	names, etags := &t.strs[0], &t.strs[1]
 	for i := range entries {
 		e := &entries[i]
-		*names = append(append(append(*names, bucket...), '/'), e.Key...)
+		*names = append(append(append(append(*names, bucket...), '/'), e.Key...), '\n')
 		t.offs[0] = append(t.offs[0], int64(len(*names)))
-		*etags = append(*etags, e.ETag...)
+		*etags = append(append(*etags, e.ETag...), '\n')
 		t.offs[1] = append(t.offs[1], int64(len(*etags)))
 		isDir := int64(0)
 		if e.IsDir {

@@ -7,7 +7,8 @@ import "C"
 
 import "unsafe"
 
-// tableBuilder accumulates columns in Go memory before one copy into C.
+// tableBuilder accumulates columns in Go memory before one copy into C, in
+// s3t_table's layout (every string followed by a '\n' separator).
 type tableBuilder struct {
 	nrows int
 	strs  [][]byte
@@ -27,9 +28,10 @@ func newTable(nstr, nint, capRows int) *tableBuilder {
 }
 
 // add appends one row; len(s) and len(n) must match the column counts.
+// Strings are appended with their separator.
 func (t *tableBuilder) add(s []string, n []int64) {
 	for i, v := range s {
-		t.strs[i] = append(t.strs[i], v...)
+		t.strs[i] = append(append(t.strs[i], v...), '\n')
 		t.offs[i] = append(t.offs[i], int64(len(t.strs[i])))
 	}
 	for i, v := range n {

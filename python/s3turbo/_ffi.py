@@ -233,12 +233,15 @@ def encode_strings(items: list[str]) -> tuple[Any, Any, bytes]:
 
 
 def _strings(data: Any, off: Any, n: int) -> list[str]:
+    """Decode one string column: each string is followed by a '\\n' separator."""
+    end = off[n]
+    raw = ffi.buffer(data, end)[:] if end else b""
+    parts = raw.decode("utf-8", "surrogateescape").split("\n")
+    if len(parts) == n + 1:  # no string holds a newline: one split did it all
+        parts.pop()
+        return parts
     offs = ffi.unpack(off, n + 1)
-    raw = ffi.buffer(data, offs[n])[:] if offs[n] else b""
-    text = raw.decode("utf-8", "surrogateescape")
-    if len(text) == len(raw):  # pure ASCII: byte offsets are character offsets
-        return [text[offs[i] : offs[i + 1]] for i in range(n)]
-    return [raw[offs[i] : offs[i + 1]].decode("utf-8", "surrogateescape") for i in range(n)]
+    return [raw[offs[i] : offs[i + 1] - 1].decode("utf-8", "surrogateescape") for i in range(n)]
 
 
 def strings_column(t: Any, i: int) -> list[str]:
