@@ -82,6 +82,7 @@ type lister struct {
 	sibling map[string]string   // directory → its first probed folder (guarded by mu)
 	levels  map[int]*levelInfo  // directory depth → what its probes found (guarded by mu)
 	pages   int                 // pages listed by every range (guarded by mu)
+	planned int                 // most pages a trusted estimate projected in all (guarded by mu; widens the probe budget)
 	seen    int64               // keys listed by every range (guarded by mu)
 	lat     latency             // guarded by mu
 	liveCap int                 // when > 0: no splits beyond this many live ranges (guarded by mu)

@@ -70,3 +70,59 @@ func TestAssumedShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestStartProbe checks which folder a freshly cut range gets probed at
+// once: one at a regular level whose folders hold folders, covered whole,
+// that nobody probed and no sibling's shape stands in for.
+func TestStartProbe(t *testing.T) {
+	probe := func(l *lister, dir string, folders ...string) {
+		l.dirs[dir] = &dirInfo{probing: true}
+		l.probed(dir, &dirInfo{folders: folders})
+	}
+	years := func(l *lister) {
+		probe(l, "", "year=2022/", "year=2023/", "year=2024/")
+		probe(l, "year=2022/", "year=2022/month=01/", "year=2022/month=02/")
+		probe(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
+	}
+	tests := []struct {
+		name  string
+		setup func(*lister)
+		start string
+		hi    string // "" for open-ended
+		pages int
+		want  string // "" for no probe
+	}{
+		{"folder of an unconfirmed level", years, "year=2023/", "year=2024/", 0, "year=2023/"},
+		{"open-ended", years, "year=2024/", "", 1, "year=2024/"},
+		{"month level", years, "year=2022/month=02/", "year=2023/", 0, "year=2022/month=02/"},
+		{"ends inside the folder", years, "year=2023/", "year=2023/month=06/", 0, ""},
+		{"not a folder", years, "year=2023/month=0", "year=2024/", 0, ""},
+		{"leaf level", years, "year=2022/month=01/day=02/", "year=2022/month=02/", 0, ""},
+		{"already two pages in", years, "year=2023/", "year=2024/", 2, ""},
+		{"already probed", func(l *lister) {
+			years(l)
+			probe(l, "year=2023/", "year=2023/month=01/", "year=2023/month=02/")
+		}, "year=2023/", "year=2024/", 0, ""},
+		{"assumed from a sibling", func(l *lister) {
+			years(l)
+			probe(l, "year=2023/", "year=2023/month=01/", "year=2023/month=02/")
+		}, "year=2024/", "", 0, ""},
+		{"irregular level", func(l *lister) {
+			probe(l, "", "a/", "b/", "c/")
+			probe(l, "a/", "a/1/", "a/2/")
+			probe(l, "b/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/")
+		}, "c/", "", 0, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &lister{prefix: "", dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
+				sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+			tc.setup(l)
+			l.ranges = []*krange{{start: tc.start, cursor: tc.start, hi: tc.hi, open: tc.hi == "", pages: tc.pages}}
+			got, ok := l.startProbe()
+			if got != tc.want || ok != (tc.want != "") {
+				t.Fatalf("startProbe() = %q, %v; want %q", got, ok, tc.want)
+			}
+		})
+	}
+}

@@ -234,11 +234,15 @@ func (l *lister) neededProbe() (string, bool) {
 		return "", false
 	}
 	// Probes are requests too: at most 8 plus one per probeEvery pages
-	// listed, so that discovery stays a small share of the budget however
-	// irregular the tree (a range that cannot be measured runs on, or is
-	// split by key bytes).
-	if l.discovery.Load() >= int64(8+l.pages/probeEvery) {
+	// listed (or projected by a trusted estimate, so that the folders a
+	// first split cuts at can be learnt at once), so that discovery stays
+	// a small share of the budget however irregular the tree (a range
+	// that cannot be measured runs on, or is split by key bytes).
+	if l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery) {
 		return "", false
+	}
+	if dir, ok := l.startProbe(); ok {
+		return dir, true
 	}
 	alpha := l.alphabet()
 	for _, r := range l.ranges {
@@ -275,6 +279,32 @@ func (l *lister) neededProbe() (string, bool) {
 			} else if d.probing && !whole {
 				break
 			}
+		}
+	}
+	return "", false
+}
+
+// startProbe returns the folder a new range was cut at when its structure
+// will be needed and nobody probed it (nor can assume it from a sibling):
+// a folder at a depth where probed folders held folders, of a regular
+// level, that the range covers whole. It is learnt while the range lists
+// its first page, not a round trip after its second. Caller holds mu.
+func (l *lister) startProbe() (string, bool) {
+	for _, r := range l.ranges {
+		if r.done || r.pages > 1 || len(r.start) <= len(l.prefix) || !strings.HasSuffix(r.start, "/") {
+			continue
+		}
+		if !r.open && strings.HasPrefix(r.hi, r.start) {
+			continue // the range ends inside the folder: small
+		}
+		if lv := l.levels[l.level(r.start)]; lv == nil || lv.irregular {
+			// No probed folder at its depth held folders (likely flat), or
+			// their counts vary too much for one probe to pay for itself
+			// before the range has shown it is worth measuring.
+			continue
+		}
+		if l.dirs[r.start] == nil && l.shape(r.start) == nil {
+			return r.start, true
 		}
 	}
 	return "", false
@@ -597,6 +627,9 @@ func (l *lister) victim() (*krange, int, *span) {
 	}
 	if best == nil {
 		return nil, 0, nil
+	}
+	if bestTrusted && !math.IsInf(total, 1) {
+		l.planned = max(l.planned, pages+int(total))
 	}
 	switch {
 	case !l.lat.saturated():
