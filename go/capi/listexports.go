@@ -25,13 +25,12 @@ const (
 // addEntries appends a page's entries to a list table: strings [key, etag], ints
 // [size, mtime_ns, is_dir].
 func addEntries(t *tableBuilder, bucket string, entries []listing.Entry) {
-	names, etags := &t.strs[0], &t.strs[1]
 	for i := range entries {
 		e := &entries[i]
-		*names = append(append(append(append(*names, bucket...), '/'), e.Key...), '\n')
-		t.offs[0] = append(t.offs[0], int64(len(*names)))
-		*etags = append(append(*etags, e.ETag...), '\n')
-		t.offs[1] = append(t.offs[1], int64(len(*etags)))
+		t.strs[0] = append(append(append(t.strs[0], bucket...), '/'), e.Key...)
+		t.endString(0)
+		t.strs[1] = append(t.strs[1], e.ETag...)
+		t.endString(1)
 		isDir := int64(0)
 		if e.IsDir {
 			isDir = 1

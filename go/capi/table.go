@@ -28,16 +28,22 @@ func newTable(nstr, nint, capRows int) *tableBuilder {
 }
 
 // add appends one row; len(s) and len(n) must match the column counts.
-// Strings are appended with their separator.
 func (t *tableBuilder) add(s []string, n []int64) {
 	for i, v := range s {
-		t.strs[i] = append(append(t.strs[i], v...), '\n')
-		t.offs[i] = append(t.offs[i], int64(len(t.strs[i])))
+		t.strs[i] = append(t.strs[i], v...)
+		t.endString(i)
 	}
 	for i, v := range n {
 		t.ints[i] = append(t.ints[i], v)
 	}
 	t.nrows++
+}
+
+// endString ends the string just appended to column i: its separator,
+// then the offset where the next one starts.
+func (t *tableBuilder) endString(i int) {
+	t.strs[i] = append(t.strs[i], '\n')
+	t.offs[i] = append(t.offs[i], int64(len(t.strs[i])))
 }
 
 // merge appends u's rows (same column layout) to t.
