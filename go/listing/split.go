@@ -628,7 +628,7 @@ func (l *lister) victim() (*krange, int, *span) {
 	if best == nil {
 		return nil, 0, nil
 	}
-	if bestTrusted && !math.IsInf(total, 1) {
+	if bestTrusted { // total leaves out unbounded (+Inf) estimates
 		l.planned = max(l.planned, pages+int(total))
 	}
 	switch {
