@@ -126,3 +126,40 @@ func TestStartProbe(t *testing.T) {
 		})
 	}
 }
+
+// TestSmallDirs checks which directories are too small to probe for cuts:
+// fewer than MinSplitPages pages each by the projected total over the
+// folder counts probes found above them.
+func TestSmallDirs(t *testing.T) {
+	tests := []struct {
+		name    string
+		planned int
+		dir     string
+		want    bool
+	}{
+		{"no projection yet", 0, "a/x/", false},
+		{"level 2, 20 dirs, 100 pages", 100, "a/x/", true},
+		{"level 2, 20 dirs, 1000 pages", 1000, "a/x/", false},
+		{"level 1, 2 dirs, 10 pages", 10, "b/", true},
+		{"level 1, 2 dirs, 100 pages", 100, "b/", false},
+		{"level 3, level 2 never probed", 10, "a/x/y/", false},
+		{"the prefix of a 5-page listing", 5, "", true},
+		{"the prefix of a 100-page listing", 100, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
+				sibling: map[string]string{}, levels: map[int]*levelInfo{}, planned: tc.planned}
+			probe := func(dir string, folders ...string) {
+				l.dirs[dir] = &dirInfo{probing: true}
+				l.probed(dir, &dirInfo{folders: folders})
+			}
+			probe("", "a/", "b/")
+			probe("a/", "a/0/", "a/1/", "a/2/", "a/3/", "a/4/", "a/5/", "a/6/", "a/7/")
+			probe("b/", "b/0/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/", "b/7/", "b/8/", "b/9/", "b/10/", "b/11/")
+			if got := l.small(tc.dir); got != tc.want {
+				t.Fatalf("small(%q) with %d pages planned = %v, want %v", tc.dir, tc.planned, got, tc.want)
+			}
+		})
+	}
+}

@@ -249,7 +249,7 @@ func (l *lister) neededProbe() (string, bool) {
 		if r.done || !r.active || r.pages == 0 || r.seen == 0 || (r.pages < 2 && !r.open) {
 			continue
 		}
-		if r.needDir != "" && l.dirs[r.needDir] == nil {
+		if r.needDir != "" && l.dirs[r.needDir] == nil && !l.small(r.needDir) {
 			return r.needDir, true
 		}
 		d0 := l.topDir(r)
@@ -273,7 +273,7 @@ func (l *lister) neededProbe() (string, bool) {
 		for nested(r.cursor, dir) {
 			dir = r.cursor[:len(dir)+strings.IndexByte(r.cursor[len(dir):], '/')+1]
 			if d := l.dirs[dir]; d == nil {
-				if whole || l.shape(dir) == nil {
+				if whole || l.shape(dir) == nil && !l.small(dir) {
 					return dir, true
 				}
 			} else if d.probing && !whole {
@@ -394,12 +394,35 @@ func (l *lister) shape(dir string) *dirInfo {
 type levelInfo struct {
 	folders   int  // the first one's folder count
 	probes    int  // how many
+	total     int  // folders of all of them
 	irregular bool // some count differs from the first by over a quarter
 }
 
 // level is dir's depth below the listing prefix (0 for the prefix).
 func (l *lister) level(dir string) int {
 	return strings.Count(dir[min(len(dir), len(l.prefix)):], "/")
+}
+
+// small reports whether directories at dir's depth are expected to hold
+// fewer than MinSplitPages pages each: the pages a trusted estimate
+// projected, over as many directories as the average folder counts of the
+// probes of each level above make. Learning where to cut inside one is
+// not worth a probe's request and round trip: a range that small is
+// split only in the endgame, where the round trip is most of what a cut
+// would save. Caller holds mu.
+func (l *lister) small(dir string) bool {
+	if l.planned == 0 {
+		return false // no measured size yet
+	}
+	dirs := 1.0
+	for k := 0; k < l.level(dir); k++ {
+		lv := l.levels[k]
+		if lv == nil {
+			return false // a level above without folders probed: unknown
+		}
+		dirs *= float64(lv.total) / float64(lv.probes)
+	}
+	return float64(l.planned) < float64(l.opt.MinSplitPages)*dirs
 }
 
 // probed records a finished probe of dir; caller holds mu. Shapes are
@@ -416,6 +439,7 @@ func (l *lister) probed(dir string, d *dirInfo) {
 			l.levels[l.level(dir)] = lv
 		}
 		lv.probes++
+		lv.total += n
 		if m := lv.folders; 4*abs(n-m) > max(n, m) {
 			lv.irregular = true
 		}
