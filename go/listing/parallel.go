@@ -42,19 +42,23 @@ type Options struct {
 // Listing it sends StartAfter=cursor and drops keys past hi, so any string
 // is a valid split point and every key belongs to exactly one range.
 type krange struct {
-	start   string // lo at creation
-	first   string // first key listed in the range, for density estimates
-	cursor  string // last key emitted (lo before the first page)
-	prev    string // cursor before the last full page ("" if none yet)
-	hi      string
-	open    bool // no upper bound
-	seen    int64
-	pages   int
-	active  bool // a worker is listing it
-	done    bool
-	retryAt int    // pages; no new split attempt before this
-	needDir string // a folder to probe before cutting inside it
-	buf     []Page // Sorted mode: pages waiting for earlier ranges
+	start  string // lo at creation
+	first  string // first key listed in the range, for density estimates
+	cursor string // last key emitted (lo before the first page)
+	prev   string // cursor before the last full page ("" if none yet)
+	// leafKeys: keys listed so far directly in the cursor's folder, for
+	// telling a dense flat folder of sequential names (found late, it would
+	// be listed page by page) from one the folder positions can measure.
+	leafKeys int64
+	hi       string
+	open     bool // no upper bound
+	seen     int64
+	pages    int
+	active   bool // a worker is listing it
+	done     bool
+	retryAt  int    // pages; no new split attempt before this
+	needDir  string // a folder to probe before cutting inside it
+	buf      []Page // Sorted mode: pages waiting for earlier ranges
 }
 
 type lister struct {
@@ -297,6 +301,12 @@ func unposition(v float64, base string, alpha []byte) string {
 // maxRune (U+10FFFF) sorts after any character a key can continue with.
 const maxRune = "\U0010FFFF"
 
+// leafDir is the folder key lies directly in: key up to its last '/'
+// ("" for a key outside any folder).
+func leafDir(key string) string {
+	return key[:strings.LastIndexByte(key, '/')+1]
+}
+
 // startAfter leaves StartAfter unset for the beginning of the key space.
 func startAfter(s string) *string {
 	if s == "" {
@@ -391,6 +401,16 @@ func (l *lister) listRange(r *krange) error {
 			}
 			if cut == MaxKeys {
 				r.prev = r.cursor
+			}
+			leaf := leafDir(kept[cut-1].Key)
+			n := int64(0)
+			for i := cut - 1; i >= 0 && leafDir(kept[i].Key) == leaf; i-- {
+				n++
+			}
+			if n == int64(cut) && leafDir(r.cursor) == leaf {
+				r.leafKeys += n
+			} else {
+				r.leafKeys = n
 			}
 			r.cursor = kept[cut-1].Key
 			if kept[cut-1].IsDir {

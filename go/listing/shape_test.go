@@ -1,7 +1,9 @@
 package listing
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -161,5 +163,103 @@ func TestSmallDirs(t *testing.T) {
 				t.Fatalf("small(%q) with %d pages planned = %v, want %v", tc.dir, tc.planned, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDenseLeaf checks when a range counts as listing a dense flat folder
+// whose extent no probe measured, and where such a range is cut.
+func TestDenseLeaf(t *testing.T) {
+	const day = "year=2023/month=05/day=11/"
+	part := func(i int) string { return fmt.Sprintf("%spart-%05d-4aeb9c42.parquet", day, i) }
+	tests := []struct {
+		name     string
+		prev     string
+		leafKeys int64
+		d0       string
+		probe    *dirInfo // the day folder's probe (nil: none)
+		want     bool
+	}{
+		{"two pages in an unprobed folder", part(1999), 3000, "year=2023/", nil, true},
+		{"one page in", part(1999), 1500, "year=2023/", nil, false},
+		{"previous page ended in another folder", "year=2023/month=05/day=10/part-00999-00000000.parquet", 3000, "year=2023/", nil, false},
+		{"the folder is the range's own top", part(1999), 3000, day, nil, false},
+		{"truncated probe of sequential names", part(1999), 3000, "year=2023/",
+			&dirInfo{first: part(0), upto: part(999), last: part(999), alpha: []byte("-.0123456789aepqrt")}, true},
+		{"probe saw the whole folder", part(1999), 3000, "year=2023/",
+			&dirInfo{first: part(0), last: part(5999), alpha: []byte("-.0123456789aepqrt")}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
+				sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+			if tc.probe != nil {
+				l.dirs[day] = tc.probe
+			}
+			r := &krange{first: part(0), prev: tc.prev, cursor: part(2999), hi: "year=2023/month=05/day=12/", leafKeys: tc.leafKeys}
+			leaf, ok := l.denseLeaf(r, tc.d0)
+			if ok != tc.want || ok && leaf != day {
+				t.Fatalf("denseLeaf = %q, %v; want %v", leaf, ok, tc.want)
+			}
+		})
+	}
+
+	// Cuts: the estimated rest evenly, a page apart or more, at the last
+	// page's extent (1 000 names a page), inside the folder.
+	cuts := []struct {
+		dense  float64
+		pieces int
+		want   []int // the part number each cut starts with
+	}{
+		{2, 3, []int{3983, 4968}},
+		{8, 3, []int{5624, 8249}},
+		{4, 1, nil},
+	}
+	for _, tc := range cuts {
+		l := &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
+			sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+		for i := 0; i < 3000; i += 7 {
+			l.learn(part(i))
+		}
+		v := &krange{first: part(0), prev: part(1999), cursor: part(2999), hi: "year=2023/month=05/day=12/", leafKeys: 3000}
+		points := l.splitPoints(v, tc.pieces, &span{dir: day, dense: tc.dense})
+		if len(points) != len(tc.want) {
+			t.Fatalf("dense %v, %d pieces: cuts %q, want %d", tc.dense, tc.pieces, points, len(tc.want))
+		}
+		for i, p := range points {
+			var n int
+			if _, err := fmt.Sscanf(strings.TrimPrefix(p, day+"part-"), "%05d", &n); err != nil || !strings.HasPrefix(p, day+"part-") {
+				t.Fatalf("cut %q is not inside %s", p, day)
+			}
+			if abs(n-tc.want[i]) > 2 || p <= v.cursor || p >= v.hi || i > 0 && p <= points[i-1] {
+				t.Fatalf("dense %v, %d pieces: cuts %q, want about part-%05d at %d", tc.dense, tc.pieces, points, tc.want[i], i)
+			}
+		}
+	}
+}
+
+// TestNumberedCuts checks cuts among sequential names, and that other
+// names are left to byte interpolation.
+func TestNumberedCuts(t *testing.T) {
+	tests := []struct {
+		prev, cursor string
+		step         float64
+		n            int
+		want         []string // nil: not numbered
+	}{
+		{"d/part-01999-a.parquet", "d/part-02999-b.parquet", 1, 2, []string{"d/part-03983", "d/part-04968"}},
+		{"d/part-01999-a.parquet", "d/part-02999-b.parquet", 1.5, 2, []string{"d/part-04476", "d/part-05952"}},
+		{"d/f-000980.bin", "d/f-001980.bin", 2, 3, []string{"d/f-003949", "d/f-005918", "d/f-007886"}},
+		{"d/part-97999-a", "d/part-98999-b", 1, 3, []string{"d/part-99983"}}, // no wider than the names
+		{"d/part-999-a", "d/part-1999-b", 1, 2, nil},                         // widths differ
+		{"d/3f2a", "d/3f9c", 1, 2, nil},         // a hash
+		{"d/3f20041b", "d/3f90012a", 1, 2, nil}, // a hash
+		{"d/a", "d/b", 1, 2, nil},               // first differ at a letter
+		{"d/a", "d/a", 1, 2, nil},
+	}
+	for _, tc := range tests {
+		got, ok := numberedCuts(tc.prev, tc.cursor, tc.step, tc.n)
+		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
+			t.Errorf("numberedCuts(%q, %q, %v, %d) = %q, %v; want %q", tc.prev, tc.cursor, tc.step, tc.n, got, ok, tc.want)
+		}
 	}
 }

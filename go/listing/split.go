@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -536,6 +537,10 @@ func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
 type span struct {
 	dir    string
 	pc, ph float64
+	// dense: the range is listing a dense flat folder (dir) of names no
+	// probe measured, estimated to hold this many more pages; cut inside
+	// it, a page apart or more, at the last page's extent.
+	dense float64
 }
 
 // estimate returns r's estimated remaining pages (-1 when unknown, +Inf
@@ -561,6 +566,19 @@ func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
 			}
 			if !ok0 || !okc || !okh {
 				return -1, false, nil
+			}
+			if leaf, ok := l.denseLeaf(r, d0); ok {
+				// Folder positions put the cursor at the middle of its
+				// folder however many pages it lists there. The rest of
+				// the folder is unknown: assume twice as much as listed in
+				// it (a wrong guess costs a request or two, an unsplit dense
+				// folder a round trip per page).
+				rest := 0.0
+				if pc > p0 {
+					rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
+				}
+				dense := 2 * float64(r.leafKeys) / MaxKeys
+				return dense + rest, false, &span{dir: leaf, dense: dense}
 			}
 			if pc <= p0 {
 				// Still inside the first folder it listed, whose extent the
@@ -595,6 +613,24 @@ func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
 	return float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys, true, nil
 }
 
+// denseLeaf reports whether r's last two pages or more lay in one flat
+// folder below d0 whose names no probe measured (sequential names past a
+// truncated probe, or no probe at all), and returns that folder. Caller
+// holds mu.
+func (l *lister) denseLeaf(r *krange, d0 string) (string, bool) {
+	if r.leafKeys < 2*MaxKeys || r.prev == "" {
+		return "", false
+	}
+	leaf := leafDir(r.cursor)
+	if len(leaf) <= len(d0) || leafDir(r.prev) != leaf {
+		return "", false
+	}
+	if d := l.shape(leaf); d != nil && (len(d.folders) > 0 || d.interpolable(leaf)) {
+		return "", false
+	}
+	return leaf, true
+}
+
 // probeEvery: discovery may send one probe per this many pages listed
 // (see neededProbe).
 const probeEvery = 9
@@ -624,8 +660,13 @@ func (l *lister) victim() (*krange, int, *span) {
 	minSplit := float64(l.opt.MinSplitPages)
 	if l.idle > 0 && pages >= endgamePages*l.opt.Workers {
 		// ... while the requests over the minimum so far (partial pages,
-		// probes) stay under a twelfth of it: the budget is ~1.15x.
-		if over := float64(l.counter.Requests.Load()) - float64(l.seen)/MaxKeys; over < float64(l.seen)/MaxKeys/12 {
+		// probes) stay under a twelfth of it: the budget is ~1.15x. At the
+		// very end, with few ranges left, the last ones may still be split
+		// while what was spent plus a partial page for every live range
+		// stays under an eighth: a few requests then save rounds.
+		minimum := float64(l.seen) / MaxKeys
+		over := float64(l.counter.Requests.Load()) - minimum
+		if over < minimum/12 || over+float64(l.liveRanges()) < minimum/8 {
 			minSplit = min(minSplit, 2)
 		}
 	}
@@ -699,11 +740,102 @@ func (l *lister) victim() (*krange, int, *span) {
 	return best, pieces, bestSpan
 }
 
+// numberedCuts handles sequential names (part-01999, part-02999): when
+// prev and cursor first differ inside a run of decimal digits as wide in
+// both (3 or more, with no hexadecimal letter next to it: not a hash), it
+// returns up to n cuts at cursor's number plus j*step times the difference
+// (j = 1..n, less 1/64), each the name up to that run and the number at the run's
+// width (part-04999). ok is false for other names, whose cuts come from
+// interpolating their bytes. Digits interpolated as bytes of a larger
+// alphabet carry at the wrong place (part-05/99).
+func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok bool) {
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	i := len(commonPrefix(prev, cursor))
+	if i >= len(prev) || i >= len(cursor) || !isDigit(prev[i]) || !isDigit(cursor[i]) {
+		return nil, false
+	}
+	a := i
+	for a > 0 && isDigit(cursor[a-1]) {
+		a--
+	}
+	end := func(s string) int {
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		return j
+	}
+	width := end(cursor) - a
+	if width != end(prev)-a || width < 3 || width > 18 || hexLetter(cursor, a-1) || hexLetter(cursor, a+width) || hexLetter(prev, a+width) {
+		return nil, false // not a counter: a hash's digits, or too short to tell
+	}
+	np, err1 := strconv.ParseInt(prev[a:a+width], 10, 64)
+	nc, err2 := strconv.ParseInt(cursor[a:a+width], 10, 64)
+	if err1 != nil || err2 != nil || nc <= np {
+		return nil, false
+	}
+	for j := 1; j <= n; j++ {
+		// A little short of whole pages: a piece of exactly a page would
+		// take a second request to learn that it has ended.
+		x := nc + int64(math.Round(float64(j)*step*float64(nc-np)*(1-1.0/64)))
+		s := strconv.FormatInt(x, 10)
+		if len(s) > width {
+			break
+		}
+		cuts = append(cuts, cursor[:a]+strings.Repeat("0", width-len(s))+s)
+	}
+	return cuts, true
+}
+
+// hexLetter reports whether s[i] exists and is a letter a-f or A-F.
+func hexLetter(s string, i int) bool {
+	return i >= 0 && i < len(s) && (s[i] >= 'a' && s[i] <= 'f' || s[i] >= 'A' && s[i] <= 'F')
+}
+
+// liveRanges counts the ranges not finished yet; caller holds mu.
+func (l *lister) liveRanges() int {
+	n := 0
+	for _, r := range l.ranges {
+		if !r.done {
+			n++
+		}
+	}
+	return n
+}
+
 // splitPoints finds up to pieces-1 strings strictly inside v's remaining
 // range: evenly spaced over its folder positions when folders measured it,
 // else interpolated over key bytes. Caller holds mu.
 func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 	alpha := l.alphabet()
+	if sp != nil && sp.dense > 0 {
+		// Inside a dense folder of unmeasured names: cut its estimated
+		// rest evenly, a page apart or more at the last page's extent; the
+		// last piece also takes whatever lies past the estimate and the
+		// folders after it.
+		step := max(1, sp.dense/float64(pieces))
+		keep := func(m string, points []string) bool {
+			return m > v.cursor && (v.open || m < v.hi) && (len(points) == 0 || m > points[len(points)-1])
+		}
+		var points []string
+		if numbered, ok := numberedCuts(v.prev, v.cursor, step, pieces-1); ok {
+			for _, m := range numbered {
+				if keep(m, points) {
+					points = append(points, m)
+				}
+			}
+			return points
+		}
+		base := commonPrefix(v.prev, v.cursor)
+		alpha = l.alphaFor(sp.dir)
+		pp, pc := position(v.prev, base, alpha), position(v.cursor, base, alpha)
+		for j := 1.0; len(points) < pieces-1 && pc > pp && pc+(pc-pp)*step*j < 1; j++ {
+			if m := unposition(pc+(pc-pp)*step*j, base, alpha); keep(m, points) {
+				points = append(points, m)
+			}
+		}
+		return points
+	}
 	if sp != nil {
 		var points []string
 		for j := 1; j < pieces; j++ {
