@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,8 +135,16 @@ func printTimeline(w *os.File, calls []listsim.Call, slot time.Duration) {
 	}
 	if os.Getenv("LISTSIM_TAIL") != "" { // the last calls, to see what the tail lists
 		sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
-		for _, c := range calls[max(0, len(calls)-40):] {
+		for _, c := range calls[max(0, len(calls)-tailN()):] {
 			fmt.Fprintf(w, "    %5.0fms %v %q after %q: %d\n", float64(c.Start)/1e6, c.Delimiter, c.Prefix, c.StartAfter, c.Count)
 		}
 	}
+}
+
+// tailN is how many of the last calls LISTSIM_TAIL prints (LISTSIM_TAIL=N, default 40).
+func tailN() int {
+	if n, err := strconv.Atoi(os.Getenv("LISTSIM_TAIL")); err == nil && n > 0 {
+		return n
+	}
+	return 40
 }
