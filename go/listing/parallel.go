@@ -402,10 +402,15 @@ func (l *lister) listRange(r *krange) error {
 			if cut == MaxKeys {
 				r.prev = r.cursor
 			}
-			leaf := leafDir(kept[cut-1].Key)
-			n := int64(0)
-			for i := cut - 1; i >= 0 && leafDir(kept[i].Key) == leaf; i-- {
-				n++
+			// Keys at the page's end directly in its last key's folder
+			// (the whole page when it began there: a key of a subfolder
+			// sorting between is rare, and this is an estimate).
+			leaf, n := leafDir(kept[cut-1].Key), int64(cut)
+			if leafDir(kept[0].Key) != leaf {
+				n = 0
+				for i := cut - 1; i >= 0 && leafDir(kept[i].Key) == leaf; i-- {
+					n++
+				}
 			}
 			if n == int64(cut) && leafDir(r.cursor) == leaf {
 				r.leafKeys += n

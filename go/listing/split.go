@@ -743,11 +743,11 @@ func (l *lister) victim() (*krange, int, *span) {
 // numberedCuts handles sequential names (part-01999, part-02999): when
 // prev and cursor first differ inside a run of decimal digits as wide in
 // both (3 or more, with no hexadecimal letter next to it: not a hash), it
-// returns up to n cuts at cursor's number plus j*step times the difference
-// (j = 1..n, less 1/64), each the name up to that run and the number at the run's
-// width (part-04999). ok is false for other names, whose cuts come from
-// interpolating their bytes. Digits interpolated as bytes of a larger
-// alphabet carry at the wrong place (part-05/99).
+// returns up to n cuts at cursor's number plus j*step times the
+// difference, less 1/64 (j = 1..n), each the name up to that run and the
+// number at the run's width (part-04983). ok is false for other names,
+// whose cuts come from interpolating their bytes: digits interpolated as
+// bytes of a larger alphabet carry at the wrong place (part-05/99).
 func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok bool) {
 	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	i := len(commonPrefix(prev, cursor))
