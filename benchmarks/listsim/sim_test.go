@@ -18,14 +18,17 @@ func TestRequestBudget(t *testing.T) {
 	if testing.Short() {
 		n = 100_000
 	}
+	// At 1 M keys the 1.15x holds on every layout (1.06-1.14 over
+	// runs); the budgets leave room for scheduling. With -short's 100 k
+	// keys discovery is a larger share.
 	for _, tc := range []struct {
-		layout string
-		budget float64
+		layout        string
+		budget, short float64
 	}{
-		{"hex", 1.15},
-		{"date", 1.25},
-		{"deep", 1.3},
-		{"skewed", 1.2},
+		{"hex", 1.15, 1.15},
+		{"date", 1.2, 1.3},
+		{"deep", 1.2, 1.4},
+		{"skewed", 1.2, 1.3},
 	} {
 		t.Run(tc.layout, func(t *testing.T) {
 			set, err := layouts.Generate(tc.layout, n, 1)
@@ -38,8 +41,12 @@ func TestRequestBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%d requests (min %d, %.3fx), %d discovery, %d ranges, %.2fs", r.Requests, r.Min, r.PerMin(), r.Discovery, r.Ranges, r.Wall.Seconds())
-			if r.PerMin() > tc.budget {
-				t.Errorf("%d requests = %.3f x the minimum %d, budget %.2f", r.Requests, r.PerMin(), r.Min, tc.budget)
+			budget := tc.budget
+			if testing.Short() {
+				budget = tc.short
+			}
+			if r.PerMin() > budget {
+				t.Errorf("%d requests = %.3f x the minimum %d, budget %.2f", r.Requests, r.PerMin(), r.Min, budget)
 			}
 		})
 	}
