@@ -20,14 +20,15 @@ func TestRequestBudget(t *testing.T) {
 	}
 	// At 1 M keys the 1.15x holds on every layout (1.06-1.14 over
 	// runs); the budgets leave room for scheduling. With -short's 100 k
-	// keys discovery is a larger share.
+	// keys (100 pages for 64 workers) probes and partial pages are a far
+	// larger share: 1.3x on date and deep.
 	for _, tc := range []struct {
 		layout        string
 		budget, short float64
 	}{
 		{"hex", 1.15, 1.15},
-		{"date", 1.2, 1.3},
-		{"deep", 1.2, 1.4},
+		{"date", 1.2, 1.4},
+		{"deep", 1.2, 1.5},
 		{"skewed", 1.2, 1.3},
 	} {
 		t.Run(tc.layout, func(t *testing.T) {
