@@ -779,7 +779,7 @@ func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok b
 		// take a second request to learn that it has ended.
 		x := nc + int64(math.Round(float64(j)*step*float64(nc-np)*(1-1.0/64)))
 		s := strconv.FormatInt(x, 10)
-		if len(s) > width {
+		if x <= nc || len(s) > width { // past the counter's width (or overflowed)
 			break
 		}
 		cuts = append(cuts, cursor[:a]+strings.Repeat("0", width-len(s))+s)
@@ -813,26 +813,17 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// rest evenly, a page apart or more at the last page's extent; the
 		// last piece also takes whatever lies past the estimate and the
 		// folders after it.
+		// (apply drops cuts outside the range.)
 		step := max(1, sp.dense/float64(pieces))
-		keep := func(m string, points []string) bool {
-			return m > v.cursor && (v.open || m < v.hi) && (len(points) == 0 || m > points[len(points)-1])
-		}
-		var points []string
 		if numbered, ok := numberedCuts(v.prev, v.cursor, step, pieces-1); ok {
-			for _, m := range numbered {
-				if keep(m, points) {
-					points = append(points, m)
-				}
-			}
-			return points
+			return numbered
 		}
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
 		pp, pc := position(v.prev, base, alpha), position(v.cursor, base, alpha)
+		var points []string
 		for j := 1.0; len(points) < pieces-1 && pc > pp && pc+(pc-pp)*step*j < 1; j++ {
-			if m := unposition(pc+(pc-pp)*step*j, base, alpha); keep(m, points) {
-				points = append(points, m)
-			}
+			points = append(points, unposition(pc+(pc-pp)*step*j, base, alpha))
 		}
 		return points
 	}
