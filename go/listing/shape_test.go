@@ -7,18 +7,23 @@ import (
 	"testing"
 )
 
+// testLister is a lister with no server behind it, listing the whole
+// bucket, for exercising the splitter's bookkeeping directly.
+func testLister() *lister {
+	return &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
+		sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+}
+
+// probeDir records a complete probe of dir that found folders.
+func probeDir(l *lister, dir string, folders ...string) {
+	l.dirs[dir] = &dirInfo{probing: true}
+	l.probed(dir, &dirInfo{folders: folders})
+}
+
 // TestAssumedShapes checks which probed directory an unprobed folder's
 // structure is borrowed from, and that irregular or unconfirmed levels
 // borrow nothing.
 func TestAssumedShapes(t *testing.T) {
-	newLister := func() *lister {
-		return &lister{prefix: "", dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-			sibling: map[string]string{}, levels: map[int]*levelInfo{}}
-	}
-	probe := func(l *lister, dir string, folders ...string) {
-		l.dirs[dir] = &dirInfo{probing: true}
-		l.probed(dir, &dirInfo{folders: folders})
-	}
 	months := func(y string) []string {
 		var f []string
 		for _, m := range []string{"01", "02", "03", "04"} {
@@ -34,27 +39,27 @@ func TestAssumedShapes(t *testing.T) {
 		fold  []string // assumed folders (nil: no shape)
 	}{
 		{"probed itself", func(l *lister) {
-			probe(l, "", "year=2022/", "year=2023/")
-			probe(l, "year=2022/", months("year=2022/")...)
+			probeDir(l, "", "year=2022/", "year=2023/")
+			probeDir(l, "year=2022/", months("year=2022/")...)
 		}, "year=2022/", "year=2022/", months("year=2022/")},
 		{"unconfirmed level", func(l *lister) {
-			probe(l, "", "year=2022/", "year=2023/")
-			probe(l, "year=2022/", months("year=2022/")...)
+			probeDir(l, "", "year=2022/", "year=2023/")
+			probeDir(l, "year=2022/", months("year=2022/")...)
 		}, "year=2023/", "", nil},
 		{"regular level", func(l *lister) {
-			probe(l, "", "year=2022/", "year=2023/", "year=2024/")
-			probe(l, "year=2022/", months("year=2022/")...)
-			probe(l, "year=2023/", months("year=2023/")...)
+			probeDir(l, "", "year=2022/", "year=2023/", "year=2024/")
+			probeDir(l, "year=2022/", months("year=2022/")...)
+			probeDir(l, "year=2023/", months("year=2023/")...)
 		}, "year=2024/", "year=2022/", months("year=2024/")},
 		{"irregular level", func(l *lister) {
-			probe(l, "", "a/", "b/", "c/")
-			probe(l, "a/", "a/1/", "a/2/")
-			probe(l, "b/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/")
+			probeDir(l, "", "a/", "b/", "c/")
+			probeDir(l, "a/", "a/1/", "a/2/")
+			probeDir(l, "b/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/")
 		}, "c/", "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLister()
+			l := testLister()
 			tc.setup(l)
 			if got, ok := l.source(tc.dir, 0); got != tc.want || ok != (tc.fold != nil) {
 				t.Fatalf("source(%q) = %q, want %q", tc.dir, got, tc.want)
@@ -77,14 +82,10 @@ func TestAssumedShapes(t *testing.T) {
 // once: one at a regular level whose folders hold folders, covered whole,
 // that nobody probed and no sibling's shape stands in for.
 func TestStartProbe(t *testing.T) {
-	probe := func(l *lister, dir string, folders ...string) {
-		l.dirs[dir] = &dirInfo{probing: true}
-		l.probed(dir, &dirInfo{folders: folders})
-	}
 	years := func(l *lister) {
-		probe(l, "", "year=2022/", "year=2023/", "year=2024/")
-		probe(l, "year=2022/", "year=2022/month=01/", "year=2022/month=02/")
-		probe(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
+		probeDir(l, "", "year=2022/", "year=2023/", "year=2024/")
+		probeDir(l, "year=2022/", "year=2022/month=01/", "year=2022/month=02/")
+		probeDir(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
 	}
 	tests := []struct {
 		name  string
@@ -103,22 +104,21 @@ func TestStartProbe(t *testing.T) {
 		{"already two pages in", years, "year=2023/", "year=2024/", 2, ""},
 		{"already probed", func(l *lister) {
 			years(l)
-			probe(l, "year=2023/", "year=2023/month=01/", "year=2023/month=02/")
+			probeDir(l, "year=2023/", "year=2023/month=01/", "year=2023/month=02/")
 		}, "year=2023/", "year=2024/", 0, ""},
 		{"assumed from a sibling", func(l *lister) {
 			years(l)
-			probe(l, "year=2023/", "year=2023/month=01/", "year=2023/month=02/")
+			probeDir(l, "year=2023/", "year=2023/month=01/", "year=2023/month=02/")
 		}, "year=2024/", "", 0, ""},
 		{"irregular level", func(l *lister) {
-			probe(l, "", "a/", "b/", "c/")
-			probe(l, "a/", "a/1/", "a/2/")
-			probe(l, "b/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/")
+			probeDir(l, "", "a/", "b/", "c/")
+			probeDir(l, "a/", "a/1/", "a/2/")
+			probeDir(l, "b/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/")
 		}, "c/", "", 0, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := &lister{prefix: "", dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-				sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+			l := testLister()
 			tc.setup(l)
 			l.ranges = []*krange{{start: tc.start, cursor: tc.start, hi: tc.hi, open: tc.hi == "", pages: tc.pages}}
 			got, ok := l.startProbe()
@@ -150,15 +150,11 @@ func TestSmallDirs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-				sibling: map[string]string{}, levels: map[int]*levelInfo{}, planned: tc.planned}
-			probe := func(dir string, folders ...string) {
-				l.dirs[dir] = &dirInfo{probing: true}
-				l.probed(dir, &dirInfo{folders: folders})
-			}
-			probe("", "a/", "b/")
-			probe("a/", "a/0/", "a/1/", "a/2/", "a/3/", "a/4/", "a/5/", "a/6/", "a/7/")
-			probe("b/", "b/0/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/", "b/7/", "b/8/", "b/9/", "b/10/", "b/11/")
+			l := testLister()
+			l.planned = tc.planned
+			probeDir(l, "", "a/", "b/")
+			probeDir(l, "a/", "a/0/", "a/1/", "a/2/", "a/3/", "a/4/", "a/5/", "a/6/", "a/7/")
+			probeDir(l, "b/", "b/0/", "b/1/", "b/2/", "b/3/", "b/4/", "b/5/", "b/6/", "b/7/", "b/8/", "b/9/", "b/10/", "b/11/")
 			if got := l.small(tc.dir); got != tc.want {
 				t.Fatalf("small(%q) with %d pages planned = %v, want %v", tc.dir, tc.planned, got, tc.want)
 			}
@@ -190,8 +186,7 @@ func TestDenseLeaf(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-				sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+			l := testLister()
 			if tc.probe != nil {
 				l.dirs[day] = tc.probe
 			}
@@ -215,8 +210,7 @@ func TestDenseLeaf(t *testing.T) {
 		{4, 1, nil},
 	}
 	for _, tc := range cuts {
-		l := &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-			sibling: map[string]string{}, levels: map[int]*levelInfo{}}
+		l := testLister()
 		for i := 0; i < 3000; i += 7 {
 			l.learn(part(i))
 		}
