@@ -53,12 +53,10 @@ func getClient(id uint64) *s3client.Client {
 type op struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	batch  *fetch.Batch       // set for batch GETs, which have their own wait states
-	label  string             // canonical name of what the operation works on
-	pages  chan *tableBuilder // streamed results (listings)
-	// mergePages: queued pages may be merged into one table (ordered streams)
-	mergePages bool
-	list       listing.Counter // listing progress
+	batch  *fetch.Batch    // set for batch GETs, which have their own wait states
+	label  string          // canonical name of what the operation works on
+	stream *pageStream     // streamed results (listings)
+	list   listing.Counter // listing progress
 	// progress, if set, reports (items done, bytes, requests) for
 	// s3t_op_progress (uploads).
 	progress func() (items, bytes, requests int64)

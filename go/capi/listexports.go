@@ -20,26 +20,88 @@ const (
 	listRecursive = 1 << iota
 	listParallel
 	listSorted
+	listColumns // slim tables: strings [name], ints [size, mtime_ns]
 )
 
-// addEntries appends a page's entries to a list table: strings [key, etag], ints
-// [size, mtime_ns, is_dir].
-func addEntries(t *tableBuilder, bucket string, entries []listing.Entry) {
-	for i := range entries {
-		e := &entries[i]
-		t.strs[0] = append(append(append(t.strs[0], bucket...), '/'), e.Key...)
-		t.endString(0)
-		t.strs[1] = append(t.strs[1], e.ETag...)
-		t.endString(1)
-		isDir := int64(0)
-		if e.IsDir {
-			isDir = 1
+// pageStream is a listing's queue of pages waiting for s3t_list_next. Pages
+// are queued as the engine parsed them (no copy) and copied once, straight
+// into C memory, when the reader takes them.
+type pageStream struct {
+	pages  chan listing.Page
+	bucket string
+	merge  bool // queued pages may be handed over as one table (ordered streams)
+	slim   bool // names, sizes and mtimes only (listColumns)
+}
+
+// table copies pages' entries into one malloc'd s3t_table, each column
+// allocated at its exact size: strings [bucket/key, etag] and ints [size,
+// mtime_ns, is_dir], or strings [bucket/key] and ints [size, mtime_ns] when
+// the stream is slim.
+func (s *pageStream) table(pages []listing.Page) *C.s3t_table {
+	rows, nameBytes, etagBytes := 0, 0, 0
+	for _, pg := range pages {
+		rows += len(pg.Entries)
+		for i := range pg.Entries {
+			nameBytes += len(s.bucket) + len(pg.Entries[i].Key) + 2 // '/' and '\n'
+			etagBytes += len(pg.Entries[i].ETag) + 1
 		}
-		t.ints[0] = append(t.ints[0], e.Size)
-		t.ints[1] = append(t.ints[1], e.Mtime)
-		t.ints[2] = append(t.ints[2], isDir)
 	}
-	t.nrows += len(entries)
+	nstr, nint := 2, 3
+	if s.slim {
+		nstr, nint = 1, 2
+	}
+	tp, tabs := cArray[C.s3t_table](1)
+	sp, sv := cArray[*C.char](nstr)
+	ofp, ov := cArray[*C.int64_t](nstr)
+	ip, iv := cArray[*C.int64_t](nint)
+	tabs[0] = C.s3t_table{nrows: C.int64_t(rows), nstr: C.int32_t(nstr), nint: C.int32_t(nint),
+		str: (**C.char)(sp), str_off: (**C.int64_t)(ofp), ints: (**C.int64_t)(ip)}
+	strCol := func(i, size int) ([]byte, []int64) {
+		dp, data := cArray[byte](size)
+		offp, offs := cArray[int64](rows + 1)
+		sv[i], ov[i] = (*C.char)(dp), (*C.int64_t)(offp)
+		offs[0] = 0
+		return data, offs
+	}
+	intCol := func(i int) []int64 {
+		p, v := cArray[int64](rows)
+		iv[i] = (*C.int64_t)(p)
+		return v
+	}
+	names, nameOffs := strCol(0, nameBytes)
+	sizes, mtimes := intCol(0), intCol(1)
+	var etags []byte
+	var etagOffs, dirs []int64
+	if !s.slim {
+		etags, etagOffs = strCol(1, etagBytes)
+		dirs = intCol(2)
+	}
+	row, at, etagAt := 0, 0, 0
+	for _, pg := range pages {
+		for i := range pg.Entries {
+			e := &pg.Entries[i]
+			at += copy(names[at:], s.bucket)
+			names[at] = '/'
+			at++
+			at += copy(names[at:], e.Key)
+			names[at] = '\n'
+			at++
+			nameOffs[row+1] = int64(at)
+			sizes[row], mtimes[row] = e.Size, e.Mtime
+			if !s.slim {
+				etagAt += copy(etags[etagAt:], e.ETag)
+				etags[etagAt] = '\n'
+				etagAt++
+				etagOffs[row+1] = int64(etagAt)
+				dirs[row] = 0
+				if e.IsDir {
+					dirs[row] = 1
+				}
+			}
+			row++
+		}
+	}
+	return (*C.s3t_table)(tp)
 }
 
 // s3t_list_start lists keys under a path (bucket/prefix, taken verbatim as
@@ -64,17 +126,16 @@ func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 	if opt.Workers <= 0 {
 		opt.Workers = c.Concurrency
 	}
-	pages := make(chan *tableBuilder, 8)
 	// Queued pages are merged into one table only when the stream is in key
 	// order; unsorted parallel pages stay separate so each table is sorted.
-	ordered := f&listParallel == 0 || f&listSorted != 0
-	*out = C.uint64_t(startOpWith(func(o *op) { o.pages, o.mergePages = pages, ordered }, "s3://"+p.String(), func(ctx context.Context, o *op) error {
+	stream := &pageStream{pages: make(chan listing.Page, 8), bucket: p.Bucket,
+		merge: f&listParallel == 0 || f&listSorted != 0, slim: f&listColumns != 0}
+	pages := stream.pages
+	*out = C.uint64_t(startOpWith(func(o *op) { o.stream = stream }, "s3://"+p.String(), func(ctx context.Context, o *op) error {
 		defer close(pages)
 		emit := func(pg listing.Page) error {
-			t := newTable(2, 3, len(pg.Entries))
-			addEntries(t, p.Bucket, pg.Entries)
 			select {
-			case pages <- t:
+			case pages <- pg:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -104,19 +165,20 @@ func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 func s3t_list_next(h C.uint64_t, timeout C.double, out **C.s3t_table) (status C.int32_t) {
 	defer guard(&status, nil)
 	o := getOp(uint64(h))
-	if o == nil || o.pages == nil {
+	if o == nil || o.stream == nil {
 		return -C.int32_t(s3err.Invalid)
 	}
+	s := o.stream
 	*out = nil
-	var first *tableBuilder
+	var first listing.Page
 	var ok bool
 	select {
-	case first, ok = <-o.pages:
+	case first, ok = <-s.pages:
 	default:
 		t := time.NewTimer(time.Duration(float64(timeout) * float64(time.Second)))
 		defer t.Stop()
 		select {
-		case first, ok = <-o.pages:
+		case first, ok = <-s.pages:
 		case <-t.C:
 			return 0
 		}
@@ -125,19 +187,20 @@ func s3t_list_next(h C.uint64_t, timeout C.double, out **C.s3t_table) (status C.
 		<-o.done
 		return 2
 	}
-	for more := o.mergePages; more; {
+	taken := []listing.Page{first}
+	for more := s.merge; more; {
 		select {
-		case t, ok2 := <-o.pages:
+		case pg, ok2 := <-s.pages:
 			if !ok2 {
 				more = false
 				break
 			}
-			first.merge(t)
+			taken = append(taken, pg)
 		default:
 			more = false
 		}
 	}
-	*out = first.toC()
+	*out = s.table(taken)
 	return 1
 }
 

@@ -46,21 +46,6 @@ func (t *tableBuilder) endString(i int) {
 	t.offs[i] = append(t.offs[i], int64(len(t.strs[i])))
 }
 
-// merge appends u's rows (same column layout) to t.
-func (t *tableBuilder) merge(u *tableBuilder) {
-	for i := range t.strs {
-		base := int64(len(t.strs[i]))
-		t.strs[i] = append(t.strs[i], u.strs[i]...)
-		for _, o := range u.offs[i][1:] {
-			t.offs[i] = append(t.offs[i], base+o)
-		}
-	}
-	for i := range t.ints {
-		t.ints[i] = append(t.ints[i], u.ints[i]...)
-	}
-	t.nrows += u.nrows
-}
-
 func cArray[T any](n int) (unsafe.Pointer, []T) {
 	var zero T
 	size := uintptr(n) * unsafe.Sizeof(zero)

@@ -88,7 +88,7 @@ OK, NOT_FOUND, PERMISSION, EXISTS, INVALID, TIMEOUT, CONNECTION = 0, 1, 2, 3, 4,
 CANCELLED, IO, INTERNAL, CORRUPT, CHANGED = 7, 8, 9, 10, 11
 
 # s3t_list_start flags.
-LIST_RECURSIVE, LIST_PARALLEL, LIST_SORTED = 1, 2, 4
+LIST_RECURSIVE, LIST_PARALLEL, LIST_SORTED, LIST_COLUMNS = 1, 2, 4, 8
 
 # Flags of s3t_put_start / s3t_upload_start / s3t_writer_new.
 PUT_CREATE_ONLY, WRITER_APPEND = 1, 2
@@ -235,11 +235,14 @@ def encode_strings(items: list[str]) -> tuple[Any, Any, bytes]:
 def _strings(data: Any, off: Any, n: int) -> list[str]:
     """Decode one string column: each string is followed by a '\\n' separator."""
     end = off[n]
-    raw = ffi.buffer(data, end)[:] if end else b""
-    parts = raw.decode("utf-8", "surrogateescape").split("\n")
+    if not end:
+        return [""] * n
+    # Decoded straight from the engine's buffer: no intermediate bytes copy.
+    parts = str(ffi.buffer(data, end), "utf-8", "surrogateescape").split("\n")
     if len(parts) == n + 1:  # no string holds a newline: one split did it all
         parts.pop()
         return parts
+    raw = ffi.buffer(data, end)[:]
     offs = ffi.unpack(off, n + 1)
     return [raw[offs[i] : offs[i + 1] - 1].decode("utf-8", "surrogateescape") for i in range(n)]
 

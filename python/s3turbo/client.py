@@ -337,7 +337,7 @@ class Client:
         buffers nothing; parallel ranges are disjoint and each page is
         sorted, so ordering whole pages by their first key sorts the result.
         """
-        flags = _ffi.LIST_RECURSIVE | (_ffi.LIST_PARALLEL if parallel else 0)
+        flags = _ffi.LIST_RECURSIVE | _ffi.LIST_COLUMNS | (_ffi.LIST_PARALLEL if parallel else 0)
         L = _ffi.lib()
         pages: list[tuple[str, list[str], bytes, bytes]] = []
         tp = ffi.new("s3t_table **")
