@@ -107,7 +107,9 @@ func (s *pageStream) table(pages []listing.Page) *C.s3t_table {
 // s3t_list_start lists keys under a path (bucket/prefix, taken verbatim as
 // a key prefix). Pages are streamed: take them with s3t_list_next (a
 // bounded queue keeps memory constant; a slow reader slows the listing).
-// Progress: items = keys, requests.
+// Flags: recursive, parallel, sorted, and columns (tables of names, sizes
+// and mtimes only, for readers that want nothing else). Progress: items =
+// keys, requests.
 //
 //export s3t_list_start
 func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_t, workers C.int32_t,
