@@ -15,7 +15,8 @@ import (
 // MaxKeys is the page size requested from S3 (its maximum).
 const MaxKeys = 1000
 
-// Page is a batch of listed entries, sorted by key.
+// Page is a batch of listed entries, sorted by key. A page is never reused
+// once emitted: a callback may keep it (the C API queues pages as they are).
 type Page struct {
 	Entries []Entry
 }
