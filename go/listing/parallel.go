@@ -461,6 +461,12 @@ func (l *lister) listRange(r *krange) error {
 		if finished {
 			return nil
 		}
+		l.mu.Lock()
+		ok := l.probeBetweenPages()
+		l.mu.Unlock()
+		if !ok {
+			return nil // the probe's failure is the listing's (see runProbe)
+		}
 	}
 }
 

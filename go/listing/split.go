@@ -140,27 +140,53 @@ func (l *lister) take() *krange {
 			continue
 		}
 		if dir, ok := l.neededProbe(); ok {
-			d := &dirInfo{probing: true}
-			l.dirs[dir] = d
-			l.mu.Unlock()
-			found, err := l.probe(dir)
-			l.mu.Lock()
-			if err != nil {
-				if l.err == nil { // a cancelled probe must not hide the failure that cancelled it
-					l.err = err
-				}
-				l.cancel()
-				l.cond.Broadcast()
+			if !l.runProbe(dir) {
 				return nil
 			}
-			l.probed(dir, found)
-			l.cond.Broadcast()
 			continue
 		}
 		l.idle++
 		l.cond.Wait()
 		l.idle--
 	}
+}
+
+// runProbe probes dir and records what it found, releasing mu for the
+// request; false when the probe failed (the listing is then cancelled
+// with its error). Caller holds mu.
+func (l *lister) runProbe(dir string) bool {
+	l.dirs[dir] = &dirInfo{probing: true}
+	l.mu.Unlock()
+	found, err := l.probe(dir)
+	l.mu.Lock()
+	if err != nil {
+		if l.err == nil { // a cancelled probe must not hide the failure that cancelled it
+			l.err = err
+		}
+		l.cancel()
+		l.cond.Broadcast()
+		return false
+	}
+	l.probed(dir, found)
+	l.cond.Broadcast()
+	return true
+}
+
+// probeBetweenPages sends a wanted probe from a worker listing a range
+// when no worker is idle: probes otherwise wait for a worker to finish
+// its range, and in the middle of a large listing every worker is busy
+// for many round trips while ranges that cannot be measured (folders
+// nobody probed) grow into the listing's tail. The range waits one round
+// trip; the number of requests in flight stays at most Workers. Caller
+// holds mu; false when the probe failed.
+func (l *lister) probeBetweenPages() bool {
+	if l.idle > 0 || l.err != nil {
+		return true // an idle worker probes (see take), or the listing is failing
+	}
+	if dir, ok := l.neededProbe(); ok {
+		return l.runProbe(dir)
+	}
+	return true
 }
 
 // probe lists dir's folders with one delimiter request from its start.
