@@ -103,7 +103,8 @@ type lister struct {
 // exactly once. It knows nothing in advance: delimiter listings reveal
 // structure ("folders") to cut at, StartAfter cuts ranges anywhere, first
 // pages give densities, and idle workers split the range with the most
-// estimated work left.
+// estimated work left. At most opt.Workers requests are in flight,
+// probes included.
 func Parallel(ctx context.Context, api API, bucket, prefix string, opt Options, emit func(Page) error) (Stats, error) {
 	return ParallelCounted(ctx, api, bucket, prefix, opt, nil, emit)
 }
