@@ -59,6 +59,7 @@ type krange struct {
 	retryAt  int    // pages; no new split attempt before this
 	needDir  string // a folder to probe before cutting inside it
 	buf      []Page // Sorted mode: pages waiting for earlier ranges
+	est      estCache
 }
 
 type lister struct {
@@ -90,6 +91,7 @@ type lister struct {
 	seen    int64               // keys listed by every range (guarded by mu)
 	lat     latency             // guarded by mu
 	liveCap int                 // when > 0: no splits beyond this many live ranges (guarded by mu)
+	gen     uint64              // bumped when what probes found changes: cached estimates are stale (guarded by mu)
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)

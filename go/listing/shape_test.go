@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -255,5 +256,59 @@ func TestNumberedCuts(t *testing.T) {
 		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
 			t.Errorf("numberedCuts(%q, %q, %v, %d) = %q, %v; want %q", tc.prev, tc.cursor, tc.step, tc.n, got, ok, tc.want)
 		}
+	}
+}
+
+// TestEstimateCache checks that a range's cached estimate follows every
+// change it depends on: a page listed, a probe started or finished, the
+// range's bound moved, the alphabet grown. Each step must give what a fresh
+// computation gives, and the steps marked change must move the estimate.
+func TestEstimateCache(t *testing.T) {
+	month := func(m int) string { return fmt.Sprintf("year=2022/month=%02d/", m) }
+	l := testLister()
+	l.cond = sync.NewCond(&l.mu)
+	probeDir(l, "", "year=2022/", "year=2023/")
+	var months []string
+	for m := 1; m <= 12; m++ {
+		months = append(months, month(m))
+	}
+	probeDir(l, "year=2022/", months...)
+	r := &krange{first: month(1) + "day=01/a", cursor: month(3) + "day=01/x", open: true, pages: 3, seen: 3000, active: true}
+	l.ranges = []*krange{r}
+	for _, k := range []string{r.first, r.cursor} {
+		l.learn(k)
+	}
+	steps := []struct {
+		name   string
+		do     func()
+		change bool
+	}{
+		{"first estimate", func() {}, false},
+		{"nothing changed", func() {}, false},
+		{"a page listed", func() { r.cursor, r.pages, r.seen = month(6)+"day=01/x", 4, 4000 }, true},
+		{"a probe started", func() { l.dirs[month(6)] = &dirInfo{probing: true}; l.gen++ }, false},
+		{"the cursor's folder probed", func() {
+			var days []string
+			for d := 1; d <= 30; d++ {
+				days = append(days, fmt.Sprintf("%sday=%02d/", month(6), d))
+			}
+			l.probed(month(6), &dirInfo{folders: days})
+		}, true},
+		{"the bound lowered by a split", func() { l.apply(r, []string{month(9)}) }, true},
+		{"the alphabet grew", func() { l.learn(month(6) + "day=01/~") }, false},
+	}
+	prev := -2.0
+	for _, st := range steps {
+		st.do()
+		alpha := l.alphabet()
+		got, gotTrusted, _ := l.estimate(r, alpha)
+		want, wantTrusted, _ := l.measure(r, alpha)
+		if got != want || gotTrusted != wantTrusted {
+			t.Fatalf("%s: estimate = %v (trusted %v), a fresh one = %v (%v)", st.name, got, gotTrusted, want, wantTrusted)
+		}
+		if st.change && got == prev {
+			t.Fatalf("%s: estimate stayed %v", st.name, got)
+		}
+		prev = got
 	}
 }
