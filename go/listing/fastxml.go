@@ -3,9 +3,11 @@ package listing
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -289,7 +291,11 @@ func (c *timeCache) parse(b []byte) (int64, error) {
 // Keys and ETags of a page share one string (an arena): one allocation per
 // page instead of two per entry. Entries hold substrings of it, so a kept
 // entry keeps its page's names (~75 KB) alive, not the response body.
-func parseListXML(b []byte) (*fastPage, error) {
+func parseListXML(b []byte) (*fastPage, error) { return parseList(b, true) }
+
+// parseList is parseListXML; fast=false parses every <Contents> element
+// with the generic walk (to test the fast path against).
+func parseList(b []byte, fast bool) (*fastPage, error) {
 	s := &xmlScanner{b: b}
 	name, closing, self, ok, err := s.next()
 	if err != nil || !ok || closing || self || string(name) != "ListBucketResult" {
@@ -316,7 +322,7 @@ func parseListXML(b []byte) (*fastPage, error) {
 		}
 		switch string(name) {
 		case "Contents":
-			if self || !pp.contentsFast() {
+			if self || !fast || !pp.contentsFast() {
 				if err := pp.contents(self); err != nil {
 					return nil, err
 				}
@@ -500,99 +506,229 @@ func parseDecimal(b []byte) (int64, error) {
 	return v, nil
 }
 
-// leafAt reads the simple element <name>text</name> at b[pos:] whose
-// start tag is known to be open (e.g. "<Key>"): the text's bounds and the
-// position after its closing tag. ok is false for anything else.
-func leafAt(b []byte, pos int, open string) (t0, t1, next int, ok bool) {
-	t0 = pos + len(open)
-	i := bytes.IndexByte(b[t0:], '<')
-	if i < 0 {
-		return 0, 0, 0, false
-	}
-	t1 = t0 + i
-	// The closing tag is "</" + the open tag's name + ">".
-	name := open[1:]
-	if len(b)-t1 < len(name)+2 || b[t1+1] != '/' || string(b[t1+2:t1+2+len(name)]) != name {
-		return 0, 0, 0, false
-	}
-	return t0, t1, t1 + 2 + len(name), true
-}
+// keyStop marks the bytes the key loop of contentsFast stops at: the end
+// of the text, an entity, and the two bytes URL-decoding changes.
+var keyStop = [256]bool{'<': true, '&': true, '%': true, '+': true}
 
 // contentsFast parses the <Contents> element whose start tag was just
-// read the way S3 sends it -- leaf elements one after another, no blanks
-// between them -- checking each start tag against the few S3 uses instead
-// of scanning it. It consumes nothing and returns false when the element
-// looks any other way (a key missing, an Owner, whitespace), for contents
-// to parse or reject it.
+// read, and the ones directly after it, the way S3 sends them -- leaf
+// elements one after another, no blanks between them -- checking each
+// start tag against the few S3 uses instead of scanning it. A key is
+// copied into the arena and URL-decoded in one pass. It returns true with
+// the scanner after the last element it parsed; false when an element
+// looks any other way (a key missing, an Owner, whitespace, an entity in
+// a URL-encoded key), with the scanner just after that element's start
+// tag, for contents to parse or reject it.
 func (pp *pageParser) contentsFast() bool {
 	b := pp.s.b
-	pos := pp.s.pos
-	var e Entry
-	k0, k1, e0, e1 := -1, -1, 0, 0
 	for {
-		if pos+2 >= len(b) || b[pos] != '<' {
-			return false
-		}
-		var open string
-		switch b[pos+1] {
-		case '/':
-			if string(b[pos:min(len(b), pos+11)]) != "</Contents>" || k0 < 0 {
-				return false
-			}
-			pos += 11
-			goto done
-		case 'K':
-			open = "<Key>"
-		case 'S':
-			open = "<Size>"
-			if b[pos+2] == 't' {
-				open = "<StorageClass>"
-			}
-		case 'E':
-			open = "<ETag>"
-		case 'L':
-			open = "<LastModified>"
-		case 'C':
-			open = "<ChecksumAlgorithm>"
-			if len(b) > pos+9 && b[pos+9] == 'T' {
-				open = "<ChecksumType>"
-			}
-		default:
-			return false
-		}
-		if len(b)-pos < len(open) || string(b[pos:pos+len(open)]) != open {
-			return false
-		}
-		t0, t1, next, ok := leafAt(b, pos, open)
+		pos, ok := pp.contentsOne(b, pp.s.pos)
 		if !ok {
 			return false
 		}
-		switch open {
-		case "<Key>":
-			k0, k1 = t0, t1
-		case "<ETag>":
-			e0, e1 = t0, t1
-		case "<Size>":
-			v, err := parseDecimal(b[t0:t1])
-			if err != nil {
-				return false
+		pp.s.pos = pos
+		if len(b)-pos < 10 || string(b[pos:pos+10]) != "<Contents>" {
+			return true
+		}
+		pp.s.pos = pos + 10
+	}
+}
+
+// contentsOne parses one <Contents> element from b[pos:] (just after its
+// start tag) and returns the position after its end tag; ok is false, with
+// the arena and spans as they were, when the element is not in the form
+// contentsFast handles.
+func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
+	var e Entry
+	mark := len(pp.arena)
+	sp := entrySpans{key0: -1}
+	haveETag := false
+	for {
+		if len(b)-pos < 3 || b[pos] != '<' {
+			break
+		}
+		// Each case checks its tags against constants (compiled to a few
+		// loads, not a call) and leaves t1 at the text's end.
+		var t1 int
+		switch b[pos+1] {
+		case '/':
+			if !tagAt(b, pos, "</Contents>") || sp.key0 < 0 {
+				break
 			}
-			e.Size = v
-		case "<LastModified>":
+			if !haveETag {
+				sp.etag1 = len(pp.arena)
+			}
+			sp.e = e
+			pp.spans = append(pp.spans, sp)
+			return pos + len("</Contents>"), true
+		case 'K':
+			if !tagAt(b, pos, "<Key>") || sp.key0 >= 0 || haveETag {
+				break // a second key, or the ETag first (the arena holds the key first)
+			}
+			sp.key0 = len(pp.arena)
+			if t1, ok = pp.copyKey(b, pos+len("<Key>")); !ok || !tagAt(b, t1, "</Key>") {
+				break
+			}
+			sp.key1 = len(pp.arena)
+			pos = t1 + len("</Key>")
+			continue
+		case 'E':
+			if !tagAt(b, pos, "<ETag>") || sp.key0 < 0 || haveETag {
+				break
+			}
+			t0 := pos + len("<ETag>")
+			// Usually &quot;<32 hex>&quot;: look where that ends first.
+			if t1 = t0 + 44; t1 >= len(b) || b[t1] != '<' {
+				if t1 = textEnd(b, t0); t1 < 0 {
+					break
+				}
+			}
+			if et := b[t0:t1]; len(et) >= 12 && string(et[:6]) == "&quot;" && string(et[len(et)-6:]) == "&quot;" &&
+				bytes.IndexByte(et[6:len(et)-6], '&') < 0 {
+				pp.arena = append(pp.arena, '"')
+				pp.arena = append(pp.arena, et[6:len(et)-6]...)
+				pp.arena = append(pp.arena, '"')
+			} else if pp.appendText(et) != nil {
+				break
+			}
+			sp.etag1, haveETag = len(pp.arena), true
+			if !tagAt(b, t1, "</ETag>") {
+				break
+			}
+			pos = t1 + len("</ETag>")
+			continue
+		case 'S':
+			if tagAt(b, pos, "<Size>") {
+				var v int64
+				t0 := pos + len("<Size>")
+				for t1 = t0; t1 < len(b) && b[t1] >= '0' && b[t1] <= '9' && t1-t0 < 18; t1++ {
+					v = v*10 + int64(b[t1]-'0')
+				}
+				if t1 == t0 || !tagAt(b, t1, "</Size>") {
+					break // empty, not a number, or too long for this loop
+				}
+				e.Size = v
+				pos = t1 + len("</Size>")
+				continue
+			}
+			if tagAt(b, pos, "<StorageClass>") {
+				if t1 = textEnd(b, pos+len("<StorageClass>")); t1 < 0 || !tagAt(b, t1, "</StorageClass>") {
+					break
+				}
+				pos = t1 + len("</StorageClass>")
+				continue
+			}
+		case 'L':
+			if !tagAt(b, pos, "<LastModified>") {
+				break
+			}
+			t0 := pos + len("<LastModified>")
+			// Usually 2006-01-02T15:04:05.000Z: look where that ends first.
+			if t1 = t0 + 24; t1 >= len(b) || b[t1] != '<' {
+				if t1 = textEnd(b, t0); t1 < 0 {
+					break
+				}
+			}
 			v, err := pp.tc.parse(b[t0:t1])
-			if err != nil {
-				return false
+			if err != nil || !tagAt(b, t1, "</LastModified>") {
+				break
 			}
 			e.Mtime = v
+			pos = t1 + len("</LastModified>")
+			continue
+		case 'C':
+			if tagAt(b, pos, "<ChecksumAlgorithm>") {
+				if t1 = textEnd(b, pos+len("<ChecksumAlgorithm>")); t1 < 0 || !tagAt(b, t1, "</ChecksumAlgorithm>") {
+					break
+				}
+				pos = t1 + len("</ChecksumAlgorithm>")
+				continue
+			}
+			if tagAt(b, pos, "<ChecksumType>") {
+				if t1 = textEnd(b, pos+len("<ChecksumType>")); t1 < 0 || !tagAt(b, t1, "</ChecksumType>") {
+					break
+				}
+				pos = t1 + len("</ChecksumType>")
+				continue
+			}
 		}
-		pos = next
+		break
 	}
-done:
-	if pp.add(e, b[k0:k1], b[e0:e1]) != nil {
-		return false
+	pp.arena = pp.arena[:mark]
+	return 0, false
+}
+
+// tagAt reports whether b[pos:] starts with tag (a constant where it is
+// called: the comparison compiles to a few loads).
+func tagAt(b []byte, pos int, tag string) bool {
+	return len(b)-pos >= len(tag) && string(b[pos:pos+len(tag)]) == tag
+}
+
+// textEnd is the index of the first '<' at or after b[t0:], -1 if none.
+func textEnd(b []byte, t0 int) int {
+	i := bytes.IndexByte(b[t0:], '<')
+	if i < 0 {
+		return -1
 	}
-	pp.s.pos = pos
-	return true
+	return t0 + i
+}
+
+// stopAt returns the index of the first byte at or after b[i:] that
+// keyStop marks, or len(b): eight bytes at a time (keys run to 100 bytes
+// and more, and this loop is most of a page's parse).
+func stopAt(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	has := func(x uint64, c byte) uint64 { // high bit set at bytes equal to c (exact at the lowest)
+		y := x ^ (ones * uint64(c))
+		return (y - ones) &^ y & highs
+	}
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := has(x, '<') | has(x, '&') | has(x, '%') | has(x, '+'); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && !keyStop[b[i]] {
+		i++
+	}
+	return i
+}
+
+// copyKey appends the key text at b[t0:] to the arena, URL-decoded when
+// the page's keys are, and returns where the text ends (the '<' after it).
+// ok is false for an entity (XML-decoding comes before URL-decoding, which
+// appendKey does in two passes) or a malformed escape.
+func (pp *pageParser) copyKey(b []byte, t0 int) (t1 int, ok bool) {
+	i := t0
+	for {
+		j := stopAt(b, i)
+		pp.arena = append(pp.arena, b[i:j]...)
+		if j >= len(b) {
+			return 0, false
+		}
+		switch c := b[j]; {
+		case c == '<':
+			return j, true
+		case c == '&':
+			return 0, false
+		case !pp.urlKeys:
+			pp.arena = append(pp.arena, c)
+			i = j + 1
+		case c == '+':
+			pp.arena = append(pp.arena, ' ')
+			i = j + 1
+		default: // '%'
+			if j+2 >= len(b) {
+				return 0, false
+			}
+			h, l := unhex(b[j+1]), unhex(b[j+2])
+			if h < 0 || l < 0 {
+				return 0, false
+			}
+			pp.arena = append(pp.arena, byte(h<<4|l))
+			i = j + 3
+		}
+	}
 }
 
 // add records an entry whose key and ETag are raw character data, leaving

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ func TestParseListXMLRejects(t *testing.T) {
 		"truncated":    `<ListBucketResult><Contents><Key>a</Key>`,
 		"no-close":     `<ListBucketResult><IsTruncated>false</IsTruncated>`,
 		"bad-size":     `<ListBucketResult><Contents><Key>a</Key><Size>x</Size></Contents></ListBucketResult>`,
+		"empty-size":   `<ListBucketResult><Contents><Key>a</Key><Size></Size></Contents></ListBucketResult>`,
+		"bad-escape":   `<ListBucketResult><EncodingType>url</EncodingType><Contents><Key>a%4</Key></Contents></ListBucketResult>`,
 		"bad-entity":   `<ListBucketResult><Contents><Key>a&bogus;</Key></Contents></ListBucketResult>`,
 		"cdata":        `<ListBucketResult><Contents><Key><![CDATA[a]]></Key></Contents></ListBucketResult>`,
 		"keyless":      `<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>`,
@@ -65,8 +68,19 @@ func TestParseListXMLRejects(t *testing.T) {
 func FuzzParseListXML(f *testing.F) {
 	f.Add([]byte(`<ListBucketResult><Contents><Key>a</Key><Size>1</Size></Contents></ListBucketResult>`))
 	f.Add([]byte(`<ListBucketResult><CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes></ListBucketResult>`))
+	f.Add(benchPage())
+	f.Add([]byte(`<ListBucketResult><EncodingType>url</EncodingType><Contents><Key>a+b%41</Key><LastModified>2024-01-02T03:04:05.000Z</LastModified>` +
+		`<ETag>&quot;e&quot;</ETag><Size>7</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>c</Key><Size>1</Size></Contents></ListBucketResult>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseListXML(b) // must not panic
+		// Must not panic, and the fast path must agree with the generic walk.
+		p, err := parseListXML(b)
+		ref, rerr := parseList(b, false)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("fast path error %v, generic walk error %v", err, rerr)
+		}
+		if err == nil && !reflect.DeepEqual(p, ref) {
+			t.Fatalf("fast path %+v\ngeneric walk %+v", p, ref)
+		}
 	})
 }
 
@@ -112,6 +126,16 @@ func TestParseListXMLMatchesReference(t *testing.T) {
 		{"self-closing", entry("k", `<ETag/><Size>0</Size>`), false},
 		{"reordered", `<Contents><Size>9</Size><ETag>&quot;z&quot;</ETag><Key>k2</Key></Contents>`, false},
 		{"unknown-field", entry("k", `<Size>1</Size><RestoreStatus><IsRestoreInProgress>false</IsRestoreInProgress></RestoreStatus>`), false},
+		// The fast path's own shortcuts and where it hands over.
+		{"etag-first", `<Contents><ETag>&quot;e1&quot;</ETag><Key>k1</Key><Size>4</Size></Contents>` + entry("k2", std), false},
+		{"no-etag", entry("k1", `<Size>4</Size>`) + entry("k2", std), false},
+		{"raw-plus-percent", entry("a+b%41", std), false},
+		{"url-plus-percent", entry("a+b%41%2B%25", std), true},
+		{"big-size", entry("k", `<Size>1234567890123456789</Size>`), false},
+		{"etag-not-quoted", entry("k", `<ETag>abc&amp;d</ETag><Size>1</Size>`), false},
+		{"etag-inner-entity", entry("k", `<ETag>&quot;a&amp;b&quot;</ETag><Size>1</Size>`), false},
+		{"long-key", entry(strings.Repeat("d%3D0/", 40)+"x", std) + entry(strings.Repeat("z", 300), std), true},
+		{"mixed", entry("a", std) + entry("b", `<Size>3</Size><Owner><ID>o</ID></Owner>`) + entry("c", std) + entry("d", std), false},
 	}
 	for _, c := range cases {
 		for _, encFirst := range []bool{true, false} {
