@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
@@ -289,8 +290,9 @@ func (c *timeCache) parse(b []byte) (int64, error) {
 // parseListXML parses a ListBucketResult document (ListObjectsV2).
 //
 // Keys and ETags of a page share one string (an arena): one allocation per
-// page instead of two per entry. Entries hold substrings of it, so a kept
-// entry keeps its page's names (~75 KB) alive, not the response body.
+// page instead of two per entry, and no copy (the arena becomes the string).
+// Entries hold substrings of it, so a kept entry keeps its page's names
+// (~75 KB) alive, not the response body.
 func parseListXML(b []byte) (*fastPage, error) { return parseList(b, true) }
 
 // parseList is parseListXML; fast=false parses every <Contents> element
@@ -303,7 +305,7 @@ func parseList(b []byte, fast bool) (*fastPage, error) {
 	}
 	p := &fastPage{}
 	pp := parserPool.Get().(*pageParser)
-	pp.s, pp.arena, pp.spans, pp.tc, pp.urlKeys = s, pp.arena[:0], pp.spans[:0], timeCache{}, false
+	pp.s, pp.arena, pp.spans, pp.tc, pp.urlKeys = s, make([]byte, 0, pp.arenaCap(len(b))), pp.spans[:0], timeCache{}, false
 	defer parserPool.Put(pp)
 	for {
 		name, closing, self, ok, err := s.next()
@@ -364,16 +366,19 @@ func parseList(b []byte, fast bool) (*fastPage, error) {
 // of one arena, turned into strings once the page is complete.
 type pageParser struct {
 	s     *xmlScanner
-	arena []byte
-	spans []entrySpans
-	tc    timeCache
+	arena []byte // allocated per page: finish turns it into the entries' string
+	// lastArena is the arena's size on the page this parser parsed last:
+	// pages of one listing are alike, so the next arena is sized from it.
+	lastArena int
+	spans     []entrySpans
+	tc        timeCache
 	// urlKeys: keys are URL-encoded (EncodingType=url came first) and are
 	// decoded into the arena.
 	urlKeys bool
 }
 
-// parserPool recycles pageParsers: their arena and spans are copied out by
-// finish, so only the page's strings and entries are allocated per page.
+// parserPool recycles pageParsers: their spans are copied out by finish,
+// so only the page's arena and entries are allocated per page.
 var parserPool = sync.Pool{New: func() any { return new(pageParser) }}
 
 type entrySpans struct {
@@ -381,9 +386,21 @@ type entrySpans struct {
 	key0, key1, etag1 int // arena[key0:key1] is the key, arena[key1:etag1] the ETag
 }
 
+// arenaCap is the capacity to give the arena of a page of n bytes: a
+// little over the last page's (growing it costs a copy, slack is memory
+// kept as long as the entries), at most n (decoded text never grows).
+func (pp *pageParser) arenaCap(n int) int {
+	if pp.lastArena == 0 {
+		return n / 3
+	}
+	return min(n, pp.lastArena+pp.lastArena/8+256)
+}
+
 // finish sets the page's entries, their strings cut from the arena.
 func (pp *pageParser) finish(p *fastPage) {
-	arena := string(pp.arena)
+	// The arena is never written again: it can be the string itself.
+	arena := unsafe.String(unsafe.SliceData(pp.arena), len(pp.arena))
+	pp.lastArena, pp.arena = len(pp.arena), nil
 	if pp.urlKeys {
 		p.KeysDecoded = len(pp.spans)
 	}

@@ -198,3 +198,24 @@ func TestParseListXMLMatchesReference(t *testing.T) {
 		t.Errorf("malformed escape decoded: %+v", p.Contents)
 	}
 }
+
+// TestParsedKeysOutliveTheParser: a page's keys are views of an arena
+// handed over as a string, so the next page parsed (by the same pooled
+// parser) must not write over them.
+func TestParsedKeysOutliveTheParser(t *testing.T) {
+	doc := func(key string) []byte {
+		return []byte(`<ListBucketResult><Contents><Key>` + key + `</Key><ETag>&quot;` + key + `&quot;</ETag><Size>1</Size></Contents></ListBucketResult>`)
+	}
+	first, err := parseListXML(doc("aaaa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := parseListXML(doc("bbbb")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e := first.Contents[0]; e.Key != "aaaa" || e.ETag != `"aaaa"` {
+		t.Fatalf("first page's entry changed to %+v", e)
+	}
+}
