@@ -327,9 +327,9 @@ func commonPrefix(a, b string) string {
 	return a[:i]
 }
 
-// apply cuts v at points (sorted) that are still inside its range; caller
-// holds mu.
-func (l *lister) apply(v *krange, points []string) {
+// apply cuts v at points (sorted) that are still inside its range and
+// returns the last new range (nil when no point was); caller holds mu.
+func (l *lister) apply(v *krange, points []string) *krange {
 	var ok []string
 	for _, m := range points {
 		if m > v.cursor && (v.open || m < v.hi) && (len(ok) == 0 || m > ok[len(ok)-1]) {
@@ -338,7 +338,7 @@ func (l *lister) apply(v *krange, points []string) {
 	}
 	if len(ok) == 0 {
 		v.retryAt = v.pages + 2
-		return
+		return nil
 	}
 	idx := 0
 	for i, r := range l.ranges {
@@ -359,6 +359,7 @@ func (l *lister) apply(v *krange, points []string) {
 	rest := append(newRanges, l.ranges[idx+1:]...)
 	l.ranges = append(l.ranges[:idx+1], rest...)
 	l.cond.Broadcast()
+	return newRanges[len(newRanges)-1]
 }
 
 // listRange lists r page by page until it passes r.hi (which a concurrent

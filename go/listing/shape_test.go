@@ -232,6 +232,48 @@ func TestDenseLeaf(t *testing.T) {
 	}
 }
 
+// TestDenseLeafCarriedOn checks that the last piece of a dense folder's
+// split, which lists on into the folder, counts as dense after its first
+// page: it inherits the keys listed there and cut off before it.
+func TestDenseLeafCarriedOn(t *testing.T) {
+	const day = "year=2023/month=05/day=11/"
+	part := func(i int) string { return fmt.Sprintf("%spart-%05d-4aeb9c42.parquet", day, i) }
+	l := testLister()
+	l.cond = sync.NewCond(&l.mu)
+	for i := 0; i < 3000; i += 7 {
+		l.learn(part(i))
+	}
+	var days []string
+	for d := 1; d <= 31; d++ {
+		days = append(days, fmt.Sprintf("year=2023/month=05/day=%02d/", d))
+	}
+	probeDir(l, "", "year=2023/")
+	probeDir(l, "year=2023/", "year=2023/month=04/", "year=2023/month=05/", "year=2023/month=06/")
+	probeDir(l, "year=2023/month=05/", days...)
+	v := &krange{first: part(0), prev: part(1999), cursor: part(2999), hi: "year=2023/month=05/day=12/", leafKeys: 3000, pages: 3, seen: 3000, active: true}
+	l.ranges = []*krange{v}
+	l.split(v, 3, &span{dir: day, dense: 8})
+	if len(l.ranges) != 3 {
+		t.Fatalf("%d ranges after the split, want 3", len(l.ranges))
+	}
+	last := l.ranges[2]
+	if last.hi != "year=2023/month=05/day=12/" || !strings.HasPrefix(last.start, day) {
+		t.Fatalf("last piece %q..%q", last.start, last.hi)
+	}
+	if mid := l.ranges[1]; mid.leafKeys != 0 {
+		t.Errorf("a middle piece inherited %d keys", mid.leafKeys)
+	}
+	// The last piece lists one full page inside the folder (listRange's bookkeeping).
+	last.first, last.prev, last.cursor, last.pages, last.seen = part(8250), last.start, part(9249), 1, 1000
+	last.leafKeys += 1000
+	if _, ok := l.denseLeaf(last, "year=2023/"); !ok {
+		t.Fatalf("after one page the last piece (leafKeys %d) is not seen as dense", last.leafKeys)
+	}
+	if est, _, sp := l.measure(last, l.alphabet()); sp == nil || sp.dense <= 8 {
+		t.Errorf("its estimate %v (span %+v) does not grow past the victim's 8 pages", est, sp)
+	}
+}
+
 // TestNumberedCuts checks cuts among sequential names, and that other
 // names are left to byte interpolation.
 func TestNumberedCuts(t *testing.T) {

@@ -136,7 +136,7 @@ func (l *lister) take() *krange {
 			return nil
 		}
 		if v, pieces, sp := l.victim(); v != nil {
-			l.apply(v, l.splitPoints(v, pieces, sp))
+			l.split(v, pieces, sp)
 			continue
 		}
 		if dir, ok := l.neededProbe(); ok {
@@ -148,6 +148,22 @@ func (l *lister) take() *krange {
 		l.idle++
 		l.cond.Wait()
 		l.idle--
+	}
+}
+
+// split cuts v into up to pieces ranges along sp (see splitPoints); caller
+// holds mu.
+func (l *lister) split(v *krange, pieces int, sp *span) {
+	points := l.splitPoints(v, pieces, sp)
+	last := l.apply(v, points)
+	if last != nil && sp != nil && sp.dense > 0 {
+		// The last piece lists on into the dense folder. It starts out
+		// knowing the keys listed there and cut off before it, so it is
+		// recognised (and cut) after its first page, the folder's estimate
+		// doubling each time, instead of after two pages of its own every
+		// time: a folder of 20 000 names took 9 round trips, 5 pages each.
+		step := max(1, sp.dense/float64(pieces))
+		last.leafKeys = v.leafKeys + int64(float64(len(points))*step*MaxKeys)
 	}
 }
 
