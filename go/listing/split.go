@@ -227,11 +227,13 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 		if e.IsDir {
 			d.folders = append(d.folders, e.Key)
 		}
+		// Copies: a key is a view of its page's names, which the probe's
+		// record would otherwise keep alive for the whole listing.
 		if d.first == "" || e.Key < d.first {
-			d.first = e.Key
+			d.first = strings.Clone(e.Key)
 		}
 		if e.Key > d.last {
-			d.last = e.Key
+			d.last = strings.Clone(e.Key)
 		}
 		for i := len(dir); i < len(e.Key); i++ {
 			seen[e.Key[i]] = true
