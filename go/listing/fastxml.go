@@ -564,8 +564,7 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 		if len(b)-pos < 3 || b[pos] != '<' {
 			break
 		}
-		// Each case checks its tags against constants (compiled to a few
-		// loads, not a call) and leaves t1 at the text's end.
+		// Each case checks its own tags and leaves t1 at the text's end.
 		var t1 int
 		switch b[pos+1] {
 		case '/':
@@ -628,11 +627,8 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 				pos = t1 + len("</Size>")
 				continue
 			}
-			if tagAt(b, pos, "<StorageClass>") {
-				if t1 = textEnd(b, pos+len("<StorageClass>")); t1 < 0 || !tagAt(b, t1, "</StorageClass>") {
-					break
-				}
-				pos = t1 + len("</StorageClass>")
+			if next, ok := skipLeaf(b, pos, "<StorageClass>", "</StorageClass>"); ok {
+				pos = next
 				continue
 			}
 		case 'L':
@@ -654,18 +650,12 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 			pos = t1 + len("</LastModified>")
 			continue
 		case 'C':
-			if tagAt(b, pos, "<ChecksumAlgorithm>") {
-				if t1 = textEnd(b, pos+len("<ChecksumAlgorithm>")); t1 < 0 || !tagAt(b, t1, "</ChecksumAlgorithm>") {
-					break
-				}
-				pos = t1 + len("</ChecksumAlgorithm>")
+			if next, ok := skipLeaf(b, pos, "<ChecksumAlgorithm>", "</ChecksumAlgorithm>"); ok {
+				pos = next
 				continue
 			}
-			if tagAt(b, pos, "<ChecksumType>") {
-				if t1 = textEnd(b, pos+len("<ChecksumType>")); t1 < 0 || !tagAt(b, t1, "</ChecksumType>") {
-					break
-				}
-				pos = t1 + len("</ChecksumType>")
+			if next, ok := skipLeaf(b, pos, "<ChecksumType>", "</ChecksumType>"); ok {
+				pos = next
 				continue
 			}
 		}
@@ -675,8 +665,21 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 	return 0, false
 }
 
-// tagAt reports whether b[pos:] starts with tag (a constant where it is
-// called: the comparison compiles to a few loads).
+// skipLeaf skips the element open + text + close at b[pos:], whose text
+// is not kept, returning the position after it; ok is false when b[pos:]
+// is not such an element.
+func skipLeaf(b []byte, pos int, open, close string) (next int, ok bool) {
+	if !tagAt(b, pos, open) {
+		return 0, false
+	}
+	t1 := textEnd(b, pos+len(open))
+	if t1 < 0 || !tagAt(b, t1, close) {
+		return 0, false
+	}
+	return t1 + len(close), true
+}
+
+// tagAt reports whether b[pos:] starts with tag.
 func tagAt(b []byte, pos int, tag string) bool {
 	return len(b)-pos >= len(tag) && string(b[pos:pos+len(tag)]) == tag
 }
