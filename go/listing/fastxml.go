@@ -593,18 +593,8 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 				break
 			}
 			t0 := pos + len("<ETag>")
-			// Usually &quot;<32 hex>&quot;: look where that ends first.
-			if t1 = t0 + 44; t1 >= len(b) || b[t1] != '<' {
-				if t1 = textEnd(b, t0); t1 < 0 {
-					break
-				}
-			}
-			if et := b[t0:t1]; len(et) >= 12 && string(et[:6]) == "&quot;" && string(et[len(et)-6:]) == "&quot;" &&
-				bytes.IndexByte(et[6:len(et)-6], '&') < 0 {
-				pp.arena = append(pp.arena, '"')
-				pp.arena = append(pp.arena, et[6:len(et)-6]...)
-				pp.arena = append(pp.arena, '"')
-			} else if pp.appendText(et) != nil {
+			// Usually &quot;<32 hex>&quot;.
+			if t1 = textEndNear(b, t0, 44); t1 < 0 || pp.appendText(b[t0:t1]) != nil {
 				break
 			}
 			sp.etag1, haveETag = len(pp.arena), true
@@ -636,11 +626,9 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 				break
 			}
 			t0 := pos + len("<LastModified>")
-			// Usually 2006-01-02T15:04:05.000Z: look where that ends first.
-			if t1 = t0 + 24; t1 >= len(b) || b[t1] != '<' {
-				if t1 = textEnd(b, t0); t1 < 0 {
-					break
-				}
+			// Usually 2006-01-02T15:04:05.000Z.
+			if t1 = textEndNear(b, t0, 24); t1 < 0 {
+				break
 			}
 			v, err := pp.tc.parse(b[t0:t1])
 			if err != nil || !tagAt(b, t1, "</LastModified>") {
@@ -691,6 +679,15 @@ func textEnd(b []byte, t0 int) int {
 		return -1
 	}
 	return t0 + i
+}
+
+// textEndNear is textEnd for text usually width bytes long: it looks
+// there before searching.
+func textEndNear(b []byte, t0, width int) int {
+	if t1 := t0 + width; t1 < len(b) && b[t1] == '<' {
+		return t1
+	}
+	return textEnd(b, t0)
 }
 
 // stopAt returns the index of the first byte at or after b[i:] that
