@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,8 +34,13 @@ func fakeServer(t *testing.T, set *layouts.Set, drop string) (*httptest.Server, 
 			if string(it.Key()) == drop {
 				continue
 			}
-			k := strings.NewReplacer("&", "&amp;", "<", "&lt;").Replace(string(it.Key()))
-			fmt.Fprintf(&b, "<Contents><Key>%s</Key><Size>%d</Size></Contents>", k, len(k))
+			k := string(it.Key())
+			size := len(k)
+			if q.Get("encoding-type") == "url" {
+				k = url.QueryEscape(k)
+			}
+			k = strings.NewReplacer("&", "&amp;", "<", "&lt;").Replace(k)
+			fmt.Fprintf(&b, "<Contents><Key>%s</Key><Size>%d</Size></Contents>", k, size)
 			c++
 		}
 		b.WriteString("</ListBucketResult>")
@@ -52,7 +58,7 @@ func TestOracleListsEveryKeyOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/%d/w%d", tc.layout, tc.n, tc.workers), func(t *testing.T) {
 			set, _ := layouts.Generate(tc.layout, tc.n, 1)
 			ts, reqs := fakeServer(t, set, "")
-			res, err := run(ts.URL, "bench", set, tc.workers, 1000)
+			res, err := run(ts.URL, "bench", set, tc.workers, 1000, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,12 +79,52 @@ func TestOracleListsEveryKeyOnce(t *testing.T) {
 
 func TestOracleDetectsMissingKey(t *testing.T) {
 	set, _ := layouts.FromSorted([]string{"a", "b&c", "d", "e", "f", "g"})
-	ts, _ := fakeServer(t, set, "")
-	if _, err := run(ts.URL, "bench", set, 2, 2); err != nil {
-		t.Fatalf("escaped key: %v", err)
+	for _, urlKeys := range []bool{false, true} {
+		ts, _ := fakeServer(t, set, "")
+		if _, err := run(ts.URL, "bench", set, 2, 2, urlKeys); err != nil {
+			t.Fatalf("escaped key (url %v): %v", urlKeys, err)
+		}
+		ts, _ = fakeServer(t, set, "e")
+		if _, err := run(ts.URL, "bench", set, 3, 2, urlKeys); err == nil {
+			t.Fatalf("a missing key went unnoticed (url %v)", urlKeys)
+		}
 	}
-	ts, _ = fakeServer(t, set, "e")
-	if _, err := run(ts.URL, "bench", set, 3, 2); err == nil {
-		t.Fatal("a missing key went unnoticed")
+}
+
+// TestOracleDecodesURLKeys lists keys that URL-encoding changes (the date
+// layout's '=', a space, '+', '%', UTF-8) in both encodings: every one must
+// compare equal to the key set's.
+func TestOracleDecodesURLKeys(t *testing.T) {
+	set, err := layouts.FromSorted([]string{"a b", "a%41", "a+b", "year=2024/x", "été"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, urlKeys := range []bool{false, true} {
+		ts, _ := fakeServer(t, set, "")
+		res, err := run(ts.URL, "bench", set, 2, 2, urlKeys)
+		if err != nil || res.Keys != 5 {
+			t.Fatalf("url %v: %+v, %v", urlKeys, res, err)
+		}
+	}
+}
+
+func TestURLDecode(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"year%3D2024/a+b", "year=2024/a b"},
+		{"%E2%82%AC%2b", "€+"},
+		{"plain", "plain"},
+		{"end%4", ""},
+		{"bad%zz", ""},
+	} {
+		got, err := urlDecode(nil, []byte(tc.in))
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%q: no error", tc.in)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%q: %q, %v; want %q", tc.in, got, err, tc.want)
+		}
 	}
 }
