@@ -95,7 +95,8 @@ def build(results: dict[str, Any]) -> str:
         "- **peak RSS**: the lister's process (`wait4` max RSS, taken in a small launcher process, which puts a "
         "~8 MiB floor under every figure). The oracle's includes the key set it knows in advance.",
         "- **vs boto3**: keys/s over boto3's paginator's (speed-up). **vs oracle**: keys/s over the oracle's "
-        "(1 = the practical limit: up to 64 concurrent page-aligned ranges split with perfect knowledge of the keys, the minimum number of requests).",
+        "(1 = the practical limit: up to 64 concurrent page-aligned ranges split with perfect knowledge of the keys, the minimum number of requests; "
+        "unsigned raw HTTP, URL-encoded keys as every S3 client asks for, only keys and sizes scanned, nothing kept).",
         "- Every run was checked in the same run: N keys, and the sorted key list hashes to the server's digest "
         "(the oracle compares every key itself; du totals must match the server's).",
         "",
