@@ -59,15 +59,15 @@ func main() {
 		log.Fatal("-endpoint is required")
 	}
 
+	if *encoding != "url" && *encoding != "none" {
+		log.Fatalf("-encoding %q: want url or none", *encoding)
+	}
 	t0 := time.Now()
 	set, err := layouts.Generate(*layout, *n, *seed)
 	if err != nil {
 		log.Fatal(err)
 	}
 	gen := time.Since(t0)
-	if *encoding != "url" && *encoding != "none" {
-		log.Fatalf("-encoding %q: want url or none", *encoding)
-	}
 	res, err := run(strings.TrimRight(*endpoint, "/"), *bucket, set, *workers, *pageSize, *encoding == "url")
 	if err != nil {
 		log.Fatal(err)
@@ -98,10 +98,11 @@ func run(endpoint, bucket string, set *layouts.Set, w, pageSize int, urlKeys boo
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConns: w, MaxIdleConnsPerHost: w, DisableCompression: true, ForceAttemptHTTP2: false,
 	}}
-	base := endpoint + "/" + url.PathEscape(bucket) + "?list-type=2&max-keys="
+	query := "?list-type=2&max-keys="
 	if urlKeys {
-		base = endpoint + "/" + url.PathEscape(bucket) + "?list-type=2&encoding-type=url&max-keys="
+		query = "?list-type=2&encoding-type=url&max-keys="
 	}
+	base := endpoint + "/" + url.PathEscape(bucket) + query
 	var keys, requests, size atomic.Int64
 	errs := make([]error, w)
 	var wg sync.WaitGroup
