@@ -196,6 +196,50 @@ def test_whole_bucket(client: s3turbo.Client, data: Data) -> None:
     assert_entries_equal(list(client.list(data.bucket)), expected)
 
 
+@pytest.mark.parametrize("points", ["exact", "messy"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_split_after(client: s3turbo.Client, data: Data, layout: str, points: str) -> None:
+    """Split points seed a parallel listing: from an earlier listing (every
+    500th name), or messy (unsorted, duplicated, outside the path, s3:// form,
+    not keys at all). Either way every key comes exactly once, in order."""
+    expected = data.refs[layout]
+    names = [e["name"] for e in expected]
+    pts = names[499::500]
+    if points == "messy":
+        other = data.refs["hex" if layout != "hex" else "date"]
+        pts = (pts[::-1] + pts[:3] + [f"s3://{names[1000]}", names[0], names[-1], names[7] + "~",
+               f"{data.bucket}/", other[0]["name"], other[-1]["name"]])
+    path = f"{data.bucket}/{layout}/"
+    check_columns(client.list_columns(path, split_after=pts, workers=8), expected)
+    assert_entries_equal(list(client.list(path, parallel=True, split_after=pts)), expected)
+    assert_entries_equal(list(client.list(path, parallel=True, sorted=False, split_after=pts)), expected,
+                         ordered=False)
+    r = client.du(path, depth=1, split_after=pts)
+    assert (r.count, r.size) == (len(expected), sum(e["size"] for e in expected))
+    assert r.by_prefix == client.du(path, depth=1, parallel=False).by_prefix
+
+
+def test_split_after_errors(client: s3turbo.Client, data: Data) -> None:
+    """Bad split points fail before any request, naming the point."""
+    path = f"{data.bucket}/hex/"
+    with pytest.raises(ValueError, match="other-bucket/x.*not in the listed bucket"):
+        client.list_columns(path, split_after=[f"{data.bucket}/hex/a", "other-bucket/x"])
+    with pytest.raises(ValueError, match="other-bucket/x"):
+        client.du(path, split_after=["other-bucket/x"])
+    with pytest.raises(ValueError, match="parallel"):
+        client.list_columns(path, parallel=False, split_after=[f"{data.bucket}/hex/a"])
+    with pytest.raises(ValueError, match="parallel"):
+        list(client.list(path, split_after=[f"{data.bucket}/hex/a"]))
+    with pytest.raises(ValueError, match="parallel"):
+        client.du(path, parallel=False, split_after=[f"{data.bucket}/hex/a"])
+    with pytest.raises(TypeError, match="not a single str"):
+        client.list_columns(path, split_after=f"{data.bucket}/hex/a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="each split point"):
+        client.list_columns(path, split_after=[b"x"])  # type: ignore[list-item]
+    # An empty list is no points: the listing is the adaptive one.
+    check_columns(client.list_columns(path, split_after=[]), data.refs["hex"])
+
+
 # --------------------------------------------------------------------------
 # du / count
 # --------------------------------------------------------------------------

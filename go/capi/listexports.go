@@ -108,12 +108,14 @@ func (s *pageStream) table(pages []listing.Page) *C.s3t_table {
 // a key prefix). Pages are streamed: take them with s3t_list_next (a
 // bounded queue keeps memory constant; a slow reader slows the listing).
 // Flags: recursive, parallel, sorted, and columns (tables of names, sizes
-// and mtimes only, for readers that want nothing else). Progress: items =
-// keys, requests.
+// and mtimes only, for readers that want nothing else). points (npoints
+// keys, concatenated with npoints+1 offsets) are split points for a
+// parallel listing (listing.Options.SplitAfter). Progress: items = keys,
+// requests.
 //
 //export s3t_list_start
 func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_t, workers C.int32_t,
-	out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	points *C.char, poffs *C.int64_t, npoints C.int64_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c := getClient(uint64(client))
 	if c == nil {
@@ -125,6 +127,9 @@ func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 	}
 	f := int(flags)
 	opt := listing.Options{Workers: int(workers), Sorted: f&listSorted != 0}
+	if opt.SplitAfter, err = splitPoints(p.Bucket, points, poffs, npoints); err != nil {
+		return fail(errOut, err)
+	}
 	if opt.Workers <= 0 {
 		opt.Workers = c.Concurrency
 	}
@@ -206,14 +211,36 @@ func s3t_list_next(h C.uint64_t, timeout C.double, out **C.s3t_table) (status C.
 	return 1
 }
 
+// splitPoints turns split points given as paths (bucket/key, like the
+// names a listing returns) into keys, all of which must be in bucket.
+func splitPoints(bucket string, points *C.char, poffs *C.int64_t, npoints C.int64_t) ([]string, error) {
+	paths, err := splitStrings(points, poffs, npoints)
+	if err != nil {
+		return nil, fmt.Errorf("split points: %w", err)
+	}
+	keys := make([]string, len(paths))
+	for i, s := range paths {
+		q, err := objpath.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("split point %d: %w", i, err)
+		}
+		if q.Bucket != bucket {
+			return nil, fmt.Errorf("split point %q is in bucket %q, not in the listed bucket %q: %w",
+				s, q.Bucket, bucket, s3err.ErrInvalid)
+		}
+		keys[i] = q.Key
+	}
+	return keys, nil
+}
+
 // s3t_du_start computes total size and count under a path, and per group
 // of depth components when depth > 0. Result table: strings [group],
 // ints [size, count]; row 0 is the total (group = the path). count =
-// requests.
+// requests. points/poffs/npoints are split points, as for s3t_list_start.
 //
 //export s3t_du_start
 func s3t_du_start(client C.uint64_t, path *C.char, n C.int64_t, depth C.int32_t, parallel C.int32_t, workers C.int32_t,
-	out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	points *C.char, poffs *C.int64_t, npoints C.int64_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c := getClient(uint64(client))
 	if c == nil {
@@ -227,6 +254,9 @@ func s3t_du_start(client C.uint64_t, path *C.char, n C.int64_t, depth C.int32_t,
 		return fail(errOut, fmt.Errorf("depth must be >= 0, got %d: %w", depth, s3err.ErrInvalid))
 	}
 	opt := listing.Options{Workers: int(workers)}
+	if opt.SplitAfter, err = splitPoints(p.Bucket, points, poffs, npoints); err != nil {
+		return fail(errOut, err)
+	}
 	if opt.Workers <= 0 {
 		opt.Workers = c.Concurrency
 	}

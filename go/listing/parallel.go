@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,16 @@ type Options struct {
 	// partial), so this bounds the request overhead over the minimum
 	// (keys/1000).
 	MinSplitPages int
+	// SplitAfter are keys to cut the key space at before the first request
+	// (for example every 1000th key of an earlier listing of the same
+	// prefix): with good ones every worker has a range of its own from the
+	// start, instead of after the splitter has discovered the layout.
+	// Discovery and work stealing go on as usual, so stale or skewed points
+	// cost speed, never keys. Points outside prefix are ignored; order and
+	// duplicates do not matter. Each range costs about half a request over
+	// the minimum (its last page is partial), so a point per ~10 pages or
+	// more is plenty.
+	SplitAfter []string
 }
 
 // krange is a key range (lo, hi]: keys > lo and, unless open, <= hi.
@@ -133,6 +144,12 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.levels = map[int]*levelInfo{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
+	if pts := seedPoints(prefix, opt.SplitAfter); len(pts) > 0 {
+		for _, p := range pts {
+			l.learn(p)
+		}
+		l.apply(l.ranges[0], pts)
+	}
 	stop := context.AfterFunc(ctx, func() {
 		l.mu.Lock()
 		l.cond.Broadcast()
@@ -166,6 +183,19 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 		return st, fmt.Errorf("listing s3://%s/%s: %w", bucket, prefix, err)
 	}
 	return st, nil
+}
+
+// seedPoints returns the points of Options.SplitAfter that cut inside
+// prefix, sorted and without duplicates.
+func seedPoints(prefix string, points []string) []string {
+	var pts []string
+	for _, p := range points {
+		if len(p) > len(prefix) && strings.HasPrefix(p, prefix) {
+			pts = append(pts, p)
+		}
+	}
+	sort.Strings(pts)
+	return slices.Compact(pts)
 }
 
 func (l *lister) fail(err error) {

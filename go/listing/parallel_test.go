@@ -111,6 +111,14 @@ func TestParallelLayouts(t *testing.T) {
 			if len(ref) != len(keys) {
 				t.Fatalf("serial walk found %d keys, created %d", len(ref), len(keys))
 			}
+			// Split points as an earlier listing gives them (every 600th
+			// key), and a messy set: unsorted, duplicated, outside the
+			// keys, not keys at all, the first and last key.
+			var exact []string
+			for i := 599; i < len(ref); i += 600 {
+				exact = append(exact, ref[i])
+			}
+			messy := []string{ref[len(ref)-1], ref[2000], "", ref[0], ref[2000], "~~~", ref[2000] + "\x00", "!", ref[10] + "zz"}
 			for _, tc := range []struct {
 				name string
 				opt  Options
@@ -119,6 +127,9 @@ func TestParallelLayouts(t *testing.T) {
 				{"eager-splits-sorted", Options{Workers: 8, MinSplitPages: 1, Sorted: true}},
 				{"eager-splits-unsorted", Options{Workers: 8, MinSplitPages: 1}},
 				{"defaults", Options{Workers: 16}},
+				{"split-after-sorted", Options{Workers: 8, Sorted: true, SplitAfter: exact}},
+				{"split-after-one-worker", Options{Workers: 1, SplitAfter: exact}},
+				{"split-after-messy", Options{Workers: 8, MinSplitPages: 1, SplitAfter: messy}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					var got []string
@@ -154,6 +165,9 @@ func TestParallelLayouts(t *testing.T) {
 					if st.Keys != int64(len(keys)) {
 						t.Errorf("Stats.Keys = %d", st.Keys)
 					}
+					if n := len(tc.opt.SplitAfter); n > 0 && st.Ranges < n/2 {
+						t.Errorf("%d split points gave only %d ranges: not used", n, st.Ranges)
+					}
 					minReq := (len(keys) + MaxKeys - 1) / MaxKeys
 					if st.Requests < minReq || st.Requests > 4*minReq+3*st.Ranges+20 {
 						t.Errorf("requests = %d (min %d, ranges %d, discovery %d)", st.Requests, minReq, st.Ranges, st.Discovery)
@@ -181,7 +195,10 @@ func TestParallelPrefixAndEmpty(t *testing.T) {
 	} {
 		t.Run(tc.prefix, func(t *testing.T) {
 			var got []string
-			_, err := Parallel(context.Background(), client.S3, name, tc.prefix, Options{Workers: 4, MinSplitPages: 1, Sorted: true}, func(p Page) error {
+			// Split points outside the prefix, or equal to it, are ignored.
+			opt := Options{Workers: 4, MinSplitPages: 1, Sorted: true,
+				SplitAfter: []string{"zz", "data/x", "a", tc.prefix, "data/x", "datab"}}
+			_, err := Parallel(context.Background(), client.S3, name, tc.prefix, opt, func(p Page) error {
 				for _, e := range p.Entries {
 					got = append(got, e.Key)
 				}

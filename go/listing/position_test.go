@@ -1,6 +1,9 @@
 package listing
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestPositionRoundTrip(t *testing.T) {
 	alpha := []byte("0123456789abcdef")
@@ -33,6 +36,24 @@ func TestGroupOf(t *testing.T) {
 	} {
 		if got := groupOf(tc.key, tc.prefix, tc.depth); got != tc.want {
 			t.Errorf("groupOf(%q, %q, %d) = %q, want %q", tc.key, tc.prefix, tc.depth, got, tc.want)
+		}
+	}
+}
+
+func TestSeedPoints(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		in     []string
+		want   []string
+	}{
+		{"", nil, nil},
+		{"", []string{"b", "a", "b", ""}, []string{"a", "b"}},
+		{"data/", []string{"data/", "data/x", "dat", "data0", "zz", "data/b", "data/x"}, []string{"data/b", "data/x"}},
+		{"p", []string{"q", "o"}, nil},
+	} {
+		got := seedPoints(tc.prefix, tc.in)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("seedPoints(%q, %q) = %q, want %q", tc.prefix, tc.in, got, tc.want)
 		}
 	}
 }

@@ -45,10 +45,10 @@ int32_t s3t_get_provide(uint64_t h, int64_t *idx, char **bufs, int64_t *lens, in
 int32_t s3t_get_codes(uint64_t h, int32_t *codes, int64_t n);
 int32_t s3t_get_item_error(uint64_t h, int64_t i, char **err);
 int32_t s3t_list_start(uint64_t client, char *path, int64_t n, int32_t flags, int32_t workers,
-                       uint64_t *out, char **err);
+                       char *points, int64_t *poffs, int64_t npoints, uint64_t *out, char **err);
 int32_t s3t_list_next(uint64_t h, double timeout, s3t_table **out);
 int32_t s3t_du_start(uint64_t client, char *path, int64_t n, int32_t depth, int32_t parallel, int32_t workers,
-                     uint64_t *out, char **err);
+                     char *points, int64_t *poffs, int64_t npoints, uint64_t *out, char **err);
 int32_t s3t_tar_start(uint64_t client, char *src, int64_t slen, char *dst, int64_t dlen,
                       uint64_t *out, char **err);
 int32_t s3t_buckets_start(uint64_t client, uint64_t *out, char **err);
@@ -77,7 +77,7 @@ int32_t s3t_download_start(uint64_t client, char *srcs, int64_t *soffs, char *ds
 int32_t s3t_cpuprofile(char *path, int64_t n, char **err);
 """
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 LIBNAME = "libs3turbo.so"
 
 # Operation states returned by s3t_op_wait.

@@ -84,6 +84,16 @@ def _bytes(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
+def _split_points(points: Optional[Sequence[str]]) -> tuple[Any, Any, int]:
+    """Split points (``bucket/key`` paths) as the engine takes them."""
+    if not points:
+        return ffi.NULL, ffi.NULL, 0
+    if isinstance(points, (str, bytes)):
+        raise TypeError("split_after must be a sequence of paths, not a single str")
+    buf, offs, _ = _ffi.encode_strings([_path(p, "each split point") for p in points])
+    return buf, offs, len(points)
+
+
 def _mtime(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
 
@@ -270,10 +280,14 @@ class Client:
 
     # -- listing at scale ---------------------------------------------------
 
-    def _list_op(self, path: str, flags: int, workers: int) -> Operation:
+    def _list_op(self, path: str, flags: int, workers: int,
+                 split_after: Optional[Sequence[str]] = None) -> Operation:
         raw = _bytes(_path(path))
+        if split_after is not None and (flags & _ffi.LIST_PARALLEL == 0 or flags & _ffi.LIST_RECURSIVE == 0):
+            raise ValueError("split_after needs a recursive parallel listing (parallel=True)")
+        pts, poffs, n = _split_points(split_after)
         out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_list_start, self._h, raw, len(raw), flags, workers, out)
+        _ffi.call(_ffi.lib().s3t_list_start, self._h, raw, len(raw), flags, workers, pts, poffs, n, out)
         return Operation(out[0])
 
     def list(
@@ -284,6 +298,7 @@ class Client:
         sorted: bool = True,
         progress: bool = False,
         workers: int = 0,
+        split_after: Optional[Sequence[str]] = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield every entry under ``path`` as pages arrive, in constant memory.
 
@@ -299,12 +314,22 @@ class Client:
         with how far ahead other ranges run); ``sorted=False`` yields pages as
         they come, each page in order. Breaking out of the loop or Ctrl-C
         cancels the listing.
+
+        ``split_after`` (parallel only) seeds the split: paths (``bucket/key``,
+        like the names a listing returns) to cut the key space at before the
+        first request, e.g. every 10 000th name of an earlier listing of the
+        same path. With good points every worker is busy from the first round
+        trip instead of after the layout has been discovered; discovery and
+        work stealing go on as usual, so stale points cost speed, never keys.
+        Points outside ``path`` are ignored; order and duplicates do not
+        matter. Each point costs about half a request (its range's last page
+        is partial).
         """
         flags = _ffi.LIST_RECURSIVE if recursive else 0
         if parallel:
             flags |= _ffi.LIST_PARALLEL | (_ffi.LIST_SORTED if sorted else 0)
         L = _ffi.lib()
-        op = self._list_op(path, flags, workers)
+        op = self._list_op(path, flags, workers, split_after)
         tp = ffi.new("s3t_table **")
         try:
             with _progress(f"listing {path}", progress) as bar:
@@ -327,7 +352,8 @@ class Client:
         finally:
             op.free()
 
-    def list_columns(self, path: str, parallel: bool = True, progress: bool = False, workers: int = 0) -> ListResult:
+    def list_columns(self, path: str, parallel: bool = True, progress: bool = False, workers: int = 0,
+                     split_after: Optional[Sequence[str]] = None) -> ListResult:
         """List every key under ``path`` at once, as sorted columns.
 
         The bulk form of :meth:`list` for when the caller wants everything:
@@ -336,12 +362,15 @@ class Client:
         Pages stream from Go and are collected as they come, so the engine
         buffers nothing; parallel ranges are disjoint and each page is
         sorted, so ordering whole pages by their first key sorts the result.
+        ``split_after`` seeds a parallel listing's split (see :meth:`list`):
+        ``client.list_columns(p, split_after=last.names[::10_000])`` re-lists
+        a known prefix with every worker busy from the start.
         """
         flags = _ffi.LIST_RECURSIVE | _ffi.LIST_COLUMNS | (_ffi.LIST_PARALLEL if parallel else 0)
         L = _ffi.lib()
         pages: list[tuple[str, list[str], bytes, bytes]] = []
         tp = ffi.new("s3t_table **")
-        with self._list_op(path, flags, workers) as op, _progress(f"listing {path}", progress) as bar:
+        with self._list_op(path, flags, workers, split_after) as op, _progress(f"listing {path}", progress) as bar:
             while True:
                 state = L.s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
                 bar.tick(op)
@@ -372,7 +401,7 @@ class Client:
         return ListResult(all_names, sizes, mtimes, requests)
 
     def du(self, path: str, depth: int = 0, parallel: bool = True, progress: bool = False,
-           workers: int = 0) -> DuResult:
+           workers: int = 0, split_after: Optional[Sequence[str]] = None) -> DuResult:
         """Total size and object count under ``path``, computed in Go.
 
         No key crosses into Python: memory stays small however many keys
@@ -380,11 +409,16 @@ class Client:
         folders below ``path`` (``by_prefix``), like ``du -d N``: a key in
         fewer folders counts under its deepest folder, a key directly under
         ``path`` under ``path`` itself. ``path`` is a verbatim key prefix:
-        use ``bucket/data/`` for the folder ``data``.
+        use ``bucket/data/`` for the folder ``data``. ``split_after`` seeds a
+        parallel listing's split, as for :meth:`list`.
         """
         raw = _bytes(_path(path))
+        if split_after is not None and not parallel:
+            raise ValueError("split_after needs a parallel listing (parallel=True)")
+        pts, poffs, n = _split_points(split_after)
         out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_du_start, self._h, raw, len(raw), depth, 1 if parallel else 0, workers, out)
+        _ffi.call(_ffi.lib().s3t_du_start, self._h, raw, len(raw), depth, 1 if parallel else 0, workers,
+                  pts, poffs, n, out)
         with Operation(out[0]) as op, _progress(f"du {path}", progress) as bar:
             op.run(on_tick=bar.tick)
             (groups,), (sizes, counts), requests = op.table()
