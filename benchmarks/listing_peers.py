@@ -29,8 +29,13 @@ from typing import Any, Callable, Optional
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-PYTHON_LISTERS = ("boto3", "obstore", "s3turbo-serial", "s3turbo-parallel", "s3turbo-du")
-LISTERS = ("boto3", "s5cmd", "obstore", "s3turbo-serial", "s3turbo-parallel", "oracle")
+PYTHON_LISTERS = ("boto3", "obstore", "s3turbo-serial", "s3turbo-parallel", "s3turbo-oracle-split", "s3turbo-du")
+LISTERS = ("boto3", "s5cmd", "obstore", "s3turbo-serial", "s3turbo-parallel", "s3turbo-oracle-split", "oracle")
+# s3turbo-oracle-split is s3turbo's parallel list_columns seeded (split_after)
+# with the oracle's own 64 ranges: the same client with a perfect split, so
+# that s3turbo-parallel / s3turbo-oracle-split measures the adaptive splitter
+# alone, and s3turbo-oracle-split / oracle the client's own cost.
+SPLITS_ENV = "S3TURBO_BENCH_SPLITS"  # file with the oracle's split points (JSON), for the child
 
 
 # ------------------------------------------------------------ in the child
@@ -111,12 +116,13 @@ def _turbo(endpoint: str, method: str) -> Any:
     return client
 
 
-def list_s3turbo(endpoint: str, bucket: str, parallel: bool) -> dict[str, Any]:
+def list_s3turbo(endpoint: str, bucket: str, parallel: bool, split_after: Optional[list[str]] = None) -> dict[str, Any]:
     client = _turbo(endpoint, "list_columns")
     if client is None:
         return {"skip": "s3turbo.Client.list_columns(path, parallel) is not implemented yet"}
     t = time.perf_counter()
-    res = client.list_columns(bucket, parallel=parallel)
+    res = client.list_columns(bucket, parallel=parallel, split_after=split_after) if split_after is not None \
+        else client.list_columns(bucket, parallel=parallel)
     sec = time.perf_counter() - t
     # Verify in chunks, like the other peers, so the check adds no peak memory:
     # the result must already be sorted (list_columns promises it); hash in order.
@@ -141,11 +147,21 @@ def du_s3turbo(endpoint: str, bucket: str) -> dict[str, Any]:
             "client_requests": int(getattr(res, "requests", -1))}
 
 
+def list_s3turbo_oracle_split(endpoint: str, bucket: str) -> dict[str, Any]:
+    """s3turbo's parallel listing seeded with the oracle's split points."""
+    with open(os.environ[SPLITS_ENV]) as f:
+        keys = json.load(f)["split_after"]
+    res = list_s3turbo(endpoint, bucket, parallel=True, split_after=[f"{bucket}/{k}" for k in keys])
+    res["split_points"] = len(keys)
+    return res
+
+
 CHILD: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "boto3": list_boto3,
     "obstore": list_obstore,
     "s3turbo-serial": lambda e, b: list_s3turbo(e, b, parallel=False),
     "s3turbo-parallel": lambda e, b: list_s3turbo(e, b, parallel=True),
+    "s3turbo-oracle-split": list_s3turbo_oracle_split,
     "s3turbo-du": du_s3turbo,
 }
 
@@ -201,7 +217,18 @@ def _spawn(cmd: list[str], env: Optional[dict[str, str]] = None) -> tuple[bytes,
 def run(lister: str, endpoint: str, bucket: str, layout: str, n: int, seed: int = 1,
         oracle_workers: int = 64) -> dict[str, Any]:
     """Run one lister in a fresh process; its JSON plus peak_rss_bytes and wall_seconds."""
-    if lister in CHILD:
+    if lister == "s3turbo-oracle-split":
+        from latency import find_tool
+
+        splits = subprocess.run([find_tool("oracle", "S3TURBO_ORACLE"), "-splits", "-layout", layout, "-n", str(n),
+                                 "-seed", str(seed), "-workers", str(oracle_workers)],
+                                check=True, capture_output=True).stdout
+        with tempfile.NamedTemporaryFile("wb", suffix=".json") as f:
+            f.write(splits)
+            f.flush()
+            out, wall, rss, _ = _spawn([sys.executable, __file__, lister, endpoint, bucket], env={SPLITS_ENV: f.name})
+        res = json.loads(out.decode().strip().splitlines()[-1])
+    elif lister in CHILD:
         out, wall, rss, _ = _spawn([sys.executable, __file__, lister, endpoint, bucket])
         res = json.loads(out.decode().strip().splitlines()[-1])
     elif lister == "s5cmd":

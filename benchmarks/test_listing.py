@@ -84,7 +84,8 @@ def target(synth: SynthList, request: Any) -> Iterator[Target]:
 
 def _missing(lister: str) -> str:
     """Why an s3turbo lister cannot run yet ('' if it can)."""
-    method = {"s3turbo-serial": "list_columns", "s3turbo-parallel": "list_columns", "s3turbo-du": "du"}.get(lister)
+    method = {"s3turbo-serial": "list_columns", "s3turbo-parallel": "list_columns",
+              "s3turbo-oracle-split": "list_columns", "s3turbo-du": "du"}.get(lister)
     if method and not hasattr(s3turbo.Client, method):
         return f"s3turbo.Client.{method} is not implemented yet"
     return ""

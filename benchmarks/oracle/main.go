@@ -52,9 +52,19 @@ func main() {
 	workers := flag.Int("workers", 64, "concurrent ranges")
 	pageSize := flag.Int("page", 1000, "keys per request (max-keys)")
 	encoding := flag.String("encoding", "url", `encoding-type to ask for: "url" (what S3 clients ask for) or "none"`)
+	splits := flag.Bool("splits", false, `print the oracle's split points as JSON {"split_after": [key, ...]} and exit `+
+		"(for running the same split through another lister)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("oracle: ")
+	if *splits {
+		set, err := layouts.Generate(*layout, *n, *seed)
+		if err != nil {
+			log.Fatal(err)
+		}
+		json.NewEncoder(os.Stdout).Encode(map[string][]string{"split_after": splitAfter(set, *workers, *pageSize)})
+		return
+	}
 	if *endpoint == "" {
 		log.Fatal("-endpoint is required")
 	}
@@ -90,11 +100,7 @@ type Result struct {
 // URL-encoded keys when urlKeys.
 func run(endpoint, bucket string, set *layouts.Set, w, pageSize int, urlKeys bool) (*Result, error) {
 	n := set.Len()
-	pageSize = max(1, min(pageSize, 1000))
-	// Ranges are whole pages, so the run makes exactly ceil(n / pageSize)
-	// requests: the minimum any lister can make.
-	pages := (n + pageSize - 1) / pageSize
-	w = max(1, min(w, pages))
+	pageSize, w = clamp(n, w, pageSize)
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConns: w, MaxIdleConnsPerHost: w, DisableCompression: true, ForceAttemptHTTP2: false,
 	}}
@@ -108,7 +114,7 @@ func run(endpoint, bucket string, set *layouts.Set, w, pageSize int, urlKeys boo
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < w; i++ {
-		lo, hi := min(n, i*pages/w*pageSize), min(n, (i+1)*pages/w*pageSize)
+		lo, hi := bounds(n, w, pageSize, i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -124,6 +130,35 @@ func run(endpoint, bucket string, set *layouts.Set, w, pageSize int, urlKeys boo
 		return nil, fmt.Errorf("listed %d keys, want %d", keys.Load(), n)
 	}
 	return &Result{Keys: keys.Load(), Seconds: elapsed.Seconds(), Requests: requests.Load(), Bytes: size.Load(), Workers: w}, nil
+}
+
+// clamp bounds the page size to S3's 1000 and the workers to the pages.
+func clamp(n, w, pageSize int) (int, int) {
+	pageSize = max(1, min(pageSize, 1000))
+	pages := (n + pageSize - 1) / pageSize
+	return pageSize, max(1, min(w, pages))
+}
+
+// bounds is range i of w over n keys, [lo, hi) as key indexes: ranges are
+// whole pages, so a run makes exactly ceil(n / pageSize) requests, the
+// minimum any lister can make.
+func bounds(n, w, pageSize, i int) (lo, hi int) {
+	pages := (n + pageSize - 1) / pageSize
+	return min(n, i*pages/w*pageSize), min(n, (i+1)*pages/w*pageSize)
+}
+
+// splitAfter is the key before each range but the first: the split points
+// that give another lister the oracle's ranges.
+func splitAfter(set *layouts.Set, w, pageSize int) []string {
+	n := set.Len()
+	pageSize, w = clamp(n, w, pageSize)
+	var out []string
+	for i := 1; i < w; i++ {
+		if lo, _ := bounds(n, w, pageSize, i); lo > 0 && lo < n {
+			out = append(out, set.Key(lo-1))
+		}
+	}
+	return out
 }
 
 // listRange lists keys [lo, hi) of set, checking each against the expected key.

@@ -128,3 +128,33 @@ func TestURLDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitAfter(t *testing.T) {
+	for _, tc := range []struct {
+		n, workers, page int
+		want             []int // indexes of the keys the ranges start after
+	}{
+		{10, 3, 2, []int{1, 5}},        // 5 pages: ranges of 1, 2 and 2 pages
+		{10, 64, 2, []int{1, 3, 5, 7}}, // no more ranges than pages
+		{5000, 7, 1000, []int{999, 1999, 2999, 3999}},
+		{999, 4, 1000, nil}, // one page: one range
+		{0, 4, 1000, nil},
+	} {
+		set, _ := layouts.Generate("date", tc.n, 1)
+		var want []string
+		for _, i := range tc.want {
+			want = append(want, set.Key(i))
+		}
+		got := splitAfter(set, tc.workers, tc.page)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("n=%d w=%d page=%d: got %q, want %q", tc.n, tc.workers, tc.page, got, want)
+		}
+		// They are where run's ranges start.
+		_, w := clamp(tc.n, tc.workers, tc.page)
+		for i, k := range got {
+			if lo, _ := bounds(tc.n, w, tc.page, i+1); set.Key(lo-1) != k {
+				t.Errorf("point %d = %q, range %d starts after %q", i, k, i+1, set.Key(lo-1))
+			}
+		}
+	}
+}
