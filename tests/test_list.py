@@ -238,6 +238,9 @@ def test_split_after_errors(client: s3turbo.Client, data: Data) -> None:
         client.list_columns(path, split_after=[b"x"])  # type: ignore[list-item]
     # An empty list is no points: the listing is the adaptive one.
     check_columns(client.list_columns(path, split_after=[]), data.refs["hex"])
+    # Any iterable of paths will do, a generator too.
+    names = [e["name"] for e in data.refs["hex"]]
+    check_columns(client.list_columns(path, split_after=(n for n in names[::700])), data.refs["hex"])
 
 
 # --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Optional, Sequence, Union, overload
+from typing import Any, Iterable, Iterator, Literal, Optional, Sequence, Union, overload
 
 from . import _ffi
 from ._ffi import Operation, ffi
@@ -84,14 +84,17 @@ def _bytes(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-def _split_points(points: Optional[Sequence[str]]) -> tuple[Any, Any, int]:
-    """Split points (``bucket/key`` paths) as the engine takes them."""
-    if not points:
+def _split_points(points: Optional[Iterable[str]]) -> tuple[Any, Any, int]:
+    """Split points (``bucket/key`` paths, any iterable) as the engine takes them."""
+    if points is None:
         return ffi.NULL, ffi.NULL, 0
     if isinstance(points, (str, bytes)):
         raise TypeError("split_after must be a sequence of paths, not a single str")
-    buf, offs, _ = _ffi.encode_strings([_path(p, "each split point") for p in points])
-    return buf, offs, len(points)
+    items = [_path(p, "each split point") for p in points]
+    if not items:
+        return ffi.NULL, ffi.NULL, 0
+    buf, offs, _ = _ffi.encode_strings(items)
+    return buf, offs, len(items)
 
 
 def _mtime(ns: int) -> _dt.datetime:
@@ -281,7 +284,7 @@ class Client:
     # -- listing at scale ---------------------------------------------------
 
     def _list_op(self, path: str, flags: int, workers: int,
-                 split_after: Optional[Sequence[str]] = None) -> Operation:
+                 split_after: Optional[Iterable[str]] = None) -> Operation:
         raw = _bytes(_path(path))
         if split_after is not None and (flags & _ffi.LIST_PARALLEL == 0 or flags & _ffi.LIST_RECURSIVE == 0):
             raise ValueError("split_after needs a recursive parallel listing (parallel=True)")
@@ -298,7 +301,7 @@ class Client:
         sorted: bool = True,
         progress: bool = False,
         workers: int = 0,
-        split_after: Optional[Sequence[str]] = None,
+        split_after: Optional[Iterable[str]] = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield every entry under ``path`` as pages arrive, in constant memory.
 
@@ -353,7 +356,7 @@ class Client:
             op.free()
 
     def list_columns(self, path: str, parallel: bool = True, progress: bool = False, workers: int = 0,
-                     split_after: Optional[Sequence[str]] = None) -> ListResult:
+                     split_after: Optional[Iterable[str]] = None) -> ListResult:
         """List every key under ``path`` at once, as sorted columns.
 
         The bulk form of :meth:`list` for when the caller wants everything:
@@ -401,7 +404,7 @@ class Client:
         return ListResult(all_names, sizes, mtimes, requests)
 
     def du(self, path: str, depth: int = 0, parallel: bool = True, progress: bool = False,
-           workers: int = 0, split_after: Optional[Sequence[str]] = None) -> DuResult:
+           workers: int = 0, split_after: Optional[Iterable[str]] = None) -> DuResult:
         """Total size and object count under ``path``, computed in Go.
 
         No key crosses into Python: memory stays small however many keys
