@@ -121,8 +121,7 @@ def list_s3turbo(endpoint: str, bucket: str, parallel: bool, split_after: Option
     if client is None:
         return {"skip": "s3turbo.Client.list_columns(path, parallel) is not implemented yet"}
     t = time.perf_counter()
-    res = client.list_columns(bucket, parallel=parallel, split_after=split_after) if split_after is not None \
-        else client.list_columns(bucket, parallel=parallel)
+    res = client.list_columns(bucket, parallel=parallel, split_after=split_after)
     sec = time.perf_counter() - t
     # Verify in chunks, like the other peers, so the check adds no peak memory:
     # the result must already be sorted (list_columns promises it); hash in order.

@@ -84,10 +84,13 @@ def _bytes(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-def _split_points(points: Optional[Iterable[str]]) -> tuple[Any, Any, int]:
-    """Split points (``bucket/key`` paths, any iterable) as the engine takes them."""
+def _split_points(points: Optional[Iterable[str]], parallel: bool) -> tuple[Any, Any, int]:
+    """Split points (``bucket/key`` paths, any iterable) as the engine takes
+    them; only a (recursive) parallel listing takes any."""
     if points is None:
         return ffi.NULL, ffi.NULL, 0
+    if not parallel:
+        raise ValueError("split_after needs a recursive parallel listing (parallel=True)")
     if isinstance(points, (str, bytes)):
         raise TypeError("split_after must be a sequence of paths, not a single str")
     items = [_path(p, "each split point") for p in points]
@@ -286,9 +289,7 @@ class Client:
     def _list_op(self, path: str, flags: int, workers: int,
                  split_after: Optional[Iterable[str]] = None) -> Operation:
         raw = _bytes(_path(path))
-        if split_after is not None and (flags & _ffi.LIST_PARALLEL == 0 or flags & _ffi.LIST_RECURSIVE == 0):
-            raise ValueError("split_after needs a recursive parallel listing (parallel=True)")
-        pts, poffs, n = _split_points(split_after)
+        pts, poffs, n = _split_points(split_after, bool(flags & _ffi.LIST_PARALLEL and flags & _ffi.LIST_RECURSIVE))
         out = ffi.new("uint64_t *")
         _ffi.call(_ffi.lib().s3t_list_start, self._h, raw, len(raw), flags, workers, pts, poffs, n, out)
         return Operation(out[0])
@@ -416,9 +417,7 @@ class Client:
         parallel listing's split, as for :meth:`list`.
         """
         raw = _bytes(_path(path))
-        if split_after is not None and not parallel:
-            raise ValueError("split_after needs a parallel listing (parallel=True)")
-        pts, poffs, n = _split_points(split_after)
+        pts, poffs, n = _split_points(split_after, parallel)
         out = ffi.new("uint64_t *")
         _ffi.call(_ffi.lib().s3t_du_start, self._h, raw, len(raw), depth, 1 if parallel else 0, workers,
                   pts, poffs, n, out)
