@@ -123,10 +123,16 @@ COLUMN_MODES: dict[str, dict[str, Any]] = {
 def check_columns(r: ListResult, expected: list[dict[str, Any]], ordered: bool = True) -> None:
     """list_columns' result against boto3_list(); ordered=False compares rows
     (name, size, mtime) regardless of their order."""
-    assert isinstance(r, ListResult)
+    assert isinstance(r, ListResult) and isinstance(r.names, s3turbo.Names)
     assert len(r) == len(expected)
     assert len(r.names) == len(r.sizes) == len(r.mtimes_ns) == len(expected)
     rows = list(zip(r.names, r.sizes, r.mtimes_ns))
+    # Random access into the page-chunked column agrees with iterating it.
+    names = [n for n, _, _ in rows]
+    assert r.names.tolist() == names
+    for i in sorted({0, 999, 1000, 1001, len(names) // 2, len(names) - 1} & set(range(len(names)))):
+        assert r.names[i] == names[i] and r.names[i - len(names)] == names[i]
+    assert r.names[990:2010] == names[990:2010] and r.names[::997] == names[::997]
     if not ordered:
         rows.sort(key=lambda row: row[0].encode("utf-8", "surrogateescape"))
     assert [n for n, _, _ in rows] == [e["name"] for e in expected]

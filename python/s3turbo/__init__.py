@@ -10,6 +10,7 @@ from ._ffi import CancelledError, CorruptDataError, InternalError, ObjectChanged
 from typing import Any
 
 from .client import Client, DuResult, ListResult, Writer
+from .columns import Names
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "CorruptDataError",
     "DuResult",
     "ListResult",
+    "Names",
     "InternalError",
     "ObjectChangedError",
     "S3FileSystem",

@@ -8,10 +8,11 @@ for long operations (so Ctrl-C becomes a cancel).
 
 from __future__ import annotations
 
+import array
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from cffi import FFI
 
@@ -232,24 +233,37 @@ def encode_strings(items: list[str]) -> tuple[Any, Any, bytes]:
     return ffi.from_buffer(raw), offs, raw
 
 
+def split_strings(buf: Any, n: int, offsets: Callable[[], Sequence[int]]) -> list[str]:
+    """Decode n strings laid out as the engine writes a string column: each
+    followed by a '\\n' separator, string i at [offsets[i], offsets[i+1]-1).
+    ``buf`` is any buffer; ``offsets`` is called only if a string holds a
+    newline (then one split cannot tell the strings apart)."""
+    if not n:
+        return []
+    parts = str(buf, "utf-8", "surrogateescape").split("\n")
+    if len(parts) == n + 1:  # no string holds a newline: one split did it all
+        parts.pop()
+        return parts
+    raw, offs = bytes(buf), offsets()
+    return [raw[offs[i] : offs[i + 1] - 1].decode("utf-8", "surrogateescape") for i in range(n)]
+
+
 def _strings(data: Any, off: Any, n: int) -> list[str]:
-    """Decode one string column: each string is followed by a '\\n' separator."""
+    """Decode one string column of an s3t_table."""
     end = off[n]
     if not end:
         return [""] * n
     # Decoded straight from the engine's buffer: no intermediate bytes copy.
-    parts = str(ffi.buffer(data, end), "utf-8", "surrogateescape").split("\n")
-    if len(parts) == n + 1:  # no string holds a newline: one split did it all
-        parts.pop()
-        return parts
-    raw = ffi.buffer(data, end)[:]
-    offs = ffi.unpack(off, n + 1)
-    return [raw[offs[i] : offs[i + 1] - 1].decode("utf-8", "surrogateescape") for i in range(n)]
+    return split_strings(ffi.buffer(data, end), n, lambda: ffi.unpack(off, n + 1))
 
 
-def strings_column(t: Any, i: int) -> list[str]:
-    """Decode string column i of an s3t_table (without freeing it)."""
-    return _strings(t.str[i], t.str_off[i], t.nrows)
+def take_string_column(t: Any, i: int) -> tuple[bytes, "array.array[int]"]:
+    """Copy string column i of an s3t_table (without freeing it) as it is laid
+    out: the strings, each followed by '\\n', and n+1 int64 offsets."""
+    n = t.nrows
+    offs = array.array("q")
+    offs.frombytes(ffi.buffer(t.str_off[i], 8 * (n + 1)))
+    return ffi.buffer(t.str[i], offs[n])[:], offs
 
 
 def take_table(t: Any) -> tuple[list[list[str]], list[list[int]]]:

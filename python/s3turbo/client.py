@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator, Literal, Optional, Sequence, Union, 
 
 from . import _ffi
 from ._ffi import Operation, ffi
+from .columns import Names
 from ._progress import maybe as _progress
 
 MiB = 1 << 20
@@ -108,11 +109,14 @@ def _mtime(ns: int) -> _dt.datetime:
 class ListResult:
     """A whole listing as columns, sorted by key (see Client.list_columns).
 
-    ``sizes`` and ``mtimes_ns`` are ``array.array("q")`` (8 bytes a key;
-    ``numpy.frombuffer(r.sizes, dtype=numpy.int64)`` views them without a copy).
+    ``names`` is a :class:`~s3turbo.columns.Names` column: a compact,
+    read-only ``Sequence[str]`` decoded on access (``names.tolist()`` for a
+    list). ``sizes`` and ``mtimes_ns`` are ``array.array("q")`` (8 bytes a
+    key; ``numpy.frombuffer(r.sizes, dtype=numpy.int64)`` views them without
+    a copy).
     """
 
-    names: list[str]
+    names: Names
     sizes: "array.array[int]"
     mtimes_ns: "array.array[int]"
     requests: int
@@ -361,18 +365,19 @@ class Client:
         """List every key under ``path`` at once, as sorted columns.
 
         The bulk form of :meth:`list` for when the caller wants everything:
-        names (``bucket/key``), sizes and modification times (ns since the
-        epoch) as compact int64 arrays, and the number of LIST requests made.
-        Pages stream from Go and are collected as they come, so the engine
-        buffers nothing; parallel ranges are disjoint and each page is
-        sorted, so ordering whole pages by their first key sorts the result.
+        names (``bucket/key``) as a compact :class:`~s3turbo.Names` column
+        decoded on access, sizes and modification times (ns since the epoch)
+        as int64 arrays, and the number of LIST requests made. Pages stream
+        from Go and are collected as they come, so the engine buffers
+        nothing; parallel ranges are disjoint and each page is sorted, so
+        ordering whole pages by their first key sorts the result.
         ``split_after`` seeds a parallel listing's split (see :meth:`list`):
         ``client.list_columns(p, split_after=last.names[::10_000])`` re-lists
         a known prefix with every worker busy from the start.
         """
         flags = _ffi.LIST_RECURSIVE | _ffi.LIST_COLUMNS | (_ffi.LIST_PARALLEL if parallel else 0)
         L = _ffi.lib()
-        pages: list[tuple[str, list[str], bytes, bytes]] = []
+        pages: list[tuple[bytes, tuple[bytes, "array.array[int]"], bytes, bytes]] = []
         tp = ffi.new("s3t_table **")
         with self._list_op(path, flags, workers, split_after) as op, _progress(f"listing {path}", progress) as bar:
             while True:
@@ -383,8 +388,8 @@ class Client:
                     try:
                         n = t.nrows
                         if n:
-                            names = _ffi.strings_column(t, 0)
-                            pages.append((names[0], names, ffi.buffer(t.ints[0], 8 * n)[:],
+                            data, offs = _ffi.take_string_column(t, 0)
+                            pages.append((data[: offs[1] - 1], (data, offs), ffi.buffer(t.ints[0], 8 * n)[:],
                                           ffi.buffer(t.ints[1], 8 * n)[:]))
                     finally:
                         L.s3t_table_free(t)
@@ -396,13 +401,11 @@ class Client:
             _, _, requests = op.progress()
         if parallel:
             pages.sort(key=lambda p: p[0])
-        all_names: list[str] = []
         sizes, mtimes = array.array("q"), array.array("q")
-        for _, names, sz, mt in pages:
-            all_names.extend(names)
+        for _, _, sz, mt in pages:
             sizes.frombytes(sz)
             mtimes.frombytes(mt)
-        return ListResult(all_names, sizes, mtimes, requests)
+        return ListResult(Names([p[1] for p in pages]), sizes, mtimes, requests)
 
     def du(self, path: str, depth: int = 0, parallel: bool = True, progress: bool = False,
            workers: int = 0, split_after: Optional[Iterable[str]] = None) -> DuResult:
