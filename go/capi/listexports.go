@@ -127,6 +127,9 @@ func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 	}
 	f := int(flags)
 	opt := listing.Options{Workers: int(workers), Sorted: f&listSorted != 0}
+	if f&listColumns != 0 {
+		opt.Omit = listing.ETag // slim tables carry no ETags
+	}
 	if opt.SplitAfter, err = splitPoints(p.Bucket, points, poffs, npoints); err != nil {
 		return fail(errOut, err)
 	}
@@ -152,11 +155,11 @@ func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 		var err error
 		switch {
 		case f&listRecursive == 0:
-			st, err = listing.WalkCounted(ctx, c.S3, p.Bucket, p.Key, "/", &o.list, emit)
+			st, err = listing.WalkCounted(ctx, c.S3, p.Bucket, p.Key, "/", opt.Omit, &o.list, emit)
 		case f&listParallel != 0:
 			st, err = listing.ParallelCounted(ctx, c.S3, p.Bucket, p.Key, opt, &o.list, emit)
 		default:
-			st, err = listing.WalkCounted(ctx, c.S3, p.Bucket, p.Key, "", &o.list, emit)
+			st, err = listing.WalkCounted(ctx, c.S3, p.Bucket, p.Key, "", opt.Omit, &o.list, emit)
 		}
 		o.count.Store(int64(st.Requests))
 		return err

@@ -81,12 +81,13 @@ func Du(ctx context.Context, api API, bucket, prefix string, depth int, parallel
 		return nil
 	}
 	opt.Sorted = false
+	opt.Omit |= ETag | Mtime
 	var st Stats
 	var err error
 	if parallel {
 		st, err = ParallelCounted(ctx, api, bucket, prefix, opt, c, add)
 	} else {
-		st, err = WalkCounted(ctx, api, bucket, prefix, "", c, add)
+		st, err = WalkCounted(ctx, api, bucket, prefix, "", opt.Omit, c, add)
 	}
 	return res, st, err
 }

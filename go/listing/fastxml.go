@@ -53,11 +53,13 @@ var emptyListResult = []byte(`<ListBucketResult></ListBucketResult>`)
 // bodyPool recycles response buffers (a page is ~100-300 KB).
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-type fastParser struct{}
+// fastParser parses ListObjectsV2 pages with parseListXML, skipping the
+// entry fields in omit.
+type fastParser struct{ omit Fields }
 
 func (fastParser) ID() string { return "S3TurboFastListParse" }
 
-func (fastParser) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
+func (f fastParser) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
 	middleware.DeserializeOutput, middleware.Metadata, error) {
 	out, md, err := next.HandleDeserialize(ctx, in)
 	if err != nil {
@@ -79,7 +81,7 @@ func (fastParser) HandleDeserialize(ctx context.Context, in middleware.Deseriali
 		return out, md, fmt.Errorf("reading ListObjectsV2 response: %w", rerr)
 	}
 	raw := buf.Bytes()
-	if p, perr := parseListXML(raw); perr == nil {
+	if p, perr := parseListOmit(raw, true, f.omit); perr == nil {
 		fastHits.Add(1)
 		md.Set(fastPageKey{}, p)
 		resp.Body = io.NopCloser(bytes.NewReader(emptyListResult))
@@ -91,11 +93,13 @@ func (fastParser) HandleDeserialize(ctx context.Context, in middleware.Deseriali
 	return out, md, nil
 }
 
-// withFastParse is a per-call option installing fastParser.
-func withFastParse(o *s3.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Deserialize.Insert(fastParser{}, "OperationDeserializer", middleware.After)
-	})
+// withFastParse returns a per-call option installing fastParser.
+func withFastParse(omit Fields) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Deserialize.Insert(fastParser{omit: omit}, "OperationDeserializer", middleware.After)
+		})
+	}
 }
 
 var errScan = errors.New("unexpected XML")
@@ -297,7 +301,11 @@ func parseListXML(b []byte) (*fastPage, error) { return parseList(b, true) }
 
 // parseList is parseListXML; fast=false parses every <Contents> element
 // with the generic walk (to test the fast path against).
-func parseList(b []byte, fast bool) (*fastPage, error) {
+func parseList(b []byte, fast bool) (*fastPage, error) { return parseListOmit(b, fast, 0) }
+
+// parseListOmit is parseList leaving the fields in omit empty in entries
+// the fast path parses (it still checks their elements are well formed).
+func parseListOmit(b []byte, fast bool, omit Fields) (*fastPage, error) {
 	s := &xmlScanner{b: b}
 	name, closing, self, ok, err := s.next()
 	if err != nil || !ok || closing || self || string(name) != "ListBucketResult" {
@@ -306,6 +314,7 @@ func parseList(b []byte, fast bool) (*fastPage, error) {
 	p := &fastPage{}
 	pp := parserPool.Get().(*pageParser)
 	pp.s, pp.arena, pp.spans, pp.tc, pp.urlKeys = s, make([]byte, 0, pp.arenaCap(len(b))), pp.spans[:0], timeCache{}, false
+	pp.omit = omit
 	defer parserPool.Put(pp)
 	for {
 		name, closing, self, ok, err := s.next()
@@ -375,6 +384,9 @@ type pageParser struct {
 	// urlKeys: keys are URL-encoded (EncodingType=url came first) and are
 	// decoded into the arena.
 	urlKeys bool
+	// omit: fields contentsOne leaves empty (their text is not copied or
+	// parsed).
+	omit Fields
 }
 
 // parserPool recycles pageParsers: their spans are copied out by finish,
@@ -430,7 +442,7 @@ func (s *xmlScanner) leafRaw(name []byte, self bool) (raw []byte, err error) {
 	if rest := s.b[s.pos:]; len(rest) >= len(name)+3 && rest[1] == '/' && rest[len(name)+2] == '>' &&
 		bytes.Equal(rest[2:len(name)+2], name) {
 		s.pos += len(name) + 3
-	} else if _, closing, _, ok, err := s.next(); err != nil || !ok || !closing {
+	} else if end, closing, _, ok, err := s.next(); err != nil || !ok || !closing || !bytes.Equal(end, name) {
 		return nil, errScan
 	}
 	return raw, nil
@@ -594,7 +606,7 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 			}
 			t0 := pos + len("<ETag>")
 			// Usually &quot;<32 hex>&quot;.
-			if t1 = textEndNear(b, t0, 44); t1 < 0 || pp.appendText(b[t0:t1]) != nil {
+			if t1 = textEndNear(b, t0, 44); t1 < 0 || (pp.omit&ETag == 0 && pp.appendText(b[t0:t1]) != nil) {
 				break
 			}
 			sp.etag1, haveETag = len(pp.arena), true
@@ -627,14 +639,16 @@ func (pp *pageParser) contentsOne(b []byte, pos int) (next int, ok bool) {
 			}
 			t0 := pos + len("<LastModified>")
 			// Usually 2006-01-02T15:04:05.000Z.
-			if t1 = textEndNear(b, t0, 24); t1 < 0 {
+			if t1 = textEndNear(b, t0, 24); t1 < 0 || !tagAt(b, t1, "</LastModified>") {
 				break
 			}
-			v, err := pp.tc.parse(b[t0:t1])
-			if err != nil || !tagAt(b, t1, "</LastModified>") {
-				break
+			if pp.omit&Mtime == 0 {
+				v, err := pp.tc.parse(b[t0:t1])
+				if err != nil {
+					break
+				}
+				e.Mtime = v
 			}
-			e.Mtime = v
 			pos = t1 + len("</LastModified>")
 			continue
 		case 'C':

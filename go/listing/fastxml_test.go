@@ -58,6 +58,7 @@ func TestParseListXMLRejects(t *testing.T) {
 		"keyless":      `<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>`,
 		"bad-time":     `<ListBucketResult><Contents><Key>a</Key><LastModified>yesterday</LastModified></Contents></ListBucketResult>`,
 		"stray-closer": `<ListBucketResult></Contents></ListBucketResult>`,
+		"mismatched":   `<ListBucketResult><Contents><Key>a</Key><LastModified>2024-01-02T03:04:05.000Z</ETag><Size>1</Size></Contents></ListBucketResult>`,
 	} {
 		if _, err := parseListXML([]byte(doc)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -217,5 +218,68 @@ func TestParsedKeysOutliveTheParser(t *testing.T) {
 	}
 	if e := first.Contents[0]; e.Key != "aaaa" || e.ETag != `"aaaa"` {
 		t.Fatalf("first page's entry changed to %+v", e)
+	}
+}
+
+// TestParseListOmit: a parse told to omit fields leaves them empty on the
+// fast path and agrees with the full parse on everything else.
+func TestParseListOmit(t *testing.T) {
+	docs := map[string][]byte{
+		"bench": benchPage(),
+		"mixed": []byte(`<ListBucketResult><EncodingType>url</EncodingType>` +
+			`<Contents><Key>a%3Db</Key><LastModified>2024-01-02T03:04:05.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>7</Size></Contents>` +
+			`<Contents><Key>c</Key><Size>1</Size><Owner><ID>o</ID></Owner></Contents>` + // generic walk: every field
+			`<Contents><Key>d</Key><ETag/><Size>2</Size></Contents>` +
+			`<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes><IsTruncated>true</IsTruncated></ListBucketResult>`),
+	}
+	for _, tc := range []struct {
+		name string
+		omit Fields
+	}{
+		{"none", 0}, {"etag", ETag}, {"mtime", Mtime}, {"both", ETag | Mtime},
+	} {
+		for name, doc := range docs {
+			full, err := parseList(doc, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := parseListOmit(doc, true, tc.omit)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", tc.name, name, err)
+			}
+			if len(got.Contents) != len(full.Contents) || !reflect.DeepEqual(got.Prefixes, full.Prefixes) ||
+				got.IsTruncated != full.IsTruncated || got.KeysDecoded != full.KeysDecoded {
+				t.Fatalf("%s/%s: page %+v, full parse %+v", tc.name, name, got, full)
+			}
+			for i, e := range got.Contents {
+				want := full.Contents[i]
+				generic := name == "mixed" && e.Key == "c" // not the fast path: nothing skipped
+				if tc.omit&ETag != 0 && !generic {
+					want.ETag = ""
+				}
+				if tc.omit&Mtime != 0 && !generic {
+					want.Mtime = 0
+				}
+				if e != want {
+					t.Errorf("%s/%s entry %d: %+v, want %+v", tc.name, name, i, e, want)
+				}
+			}
+		}
+	}
+	// Omitted fields are still checked for their closing tags.
+	bad := []byte(`<ListBucketResult><Contents><Key>a</Key><LastModified>2024-01-02T03:04:05.000Z</ETag><Size>1</Size></Contents></ListBucketResult>`)
+	if _, err := parseListOmit(bad, true, ETag|Mtime); err == nil {
+		t.Error("mismatched LastModified element accepted")
+	}
+}
+
+func BenchmarkParseListXMLOmit(b *testing.B) {
+	doc := benchPage()
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseListOmit(doc, true, ETag|Mtime); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

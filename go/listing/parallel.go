@@ -47,6 +47,9 @@ type Options struct {
 	// the minimum (its last page is partial), so a point per ~10 pages or
 	// more is plenty.
 	SplitAfter []string
+	// Omit are entry fields the caller does not use: emitted entries may
+	// leave them empty (du omits ETag and Mtime).
+	Omit Fields
 }
 
 // krange is a key range (lo, hi]: keys > lo and, unless open, <= hi.
@@ -410,7 +413,7 @@ func (l *lister) listRange(r *krange) error {
 			in.Delimiter = aws.String(l.opt.Delimiter)
 		}
 		t0 := time.Now()
-		entries, out, err := page(l.ctx, l.api, in)
+		entries, out, err := page(l.ctx, l.api, in, l.opt.Omit)
 		took := time.Since(t0)
 		l.counter.Requests.Add(1)
 		if err != nil {

@@ -215,7 +215,7 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 		Delimiter:    aws.String("/"),
 		EncodingType: types.EncodingTypeUrl,
 		MaxKeys:      aws.Int32(MaxKeys),
-	})
+	}, ETag|Mtime) // a probe looks at keys only
 	l.counter.Requests.Add(1)
 	l.discovery.Add(1)
 	if err != nil {
