@@ -377,7 +377,7 @@ class Client:
         """
         flags = _ffi.LIST_RECURSIVE | _ffi.LIST_COLUMNS | (_ffi.LIST_PARALLEL if parallel else 0)
         L = _ffi.lib()
-        pages: list[tuple[bytes, tuple[bytes, "array.array[int]"], bytes, bytes]] = []
+        pages: list[tuple[bytes, "array.array[int]", bytes, bytes]] = []
         tp = ffi.new("s3t_table **")
         with self._list_op(path, flags, workers, split_after) as op, _progress(f"listing {path}", progress) as bar:
             while True:
@@ -389,7 +389,7 @@ class Client:
                         n = t.nrows
                         if n:
                             data, offs = _ffi.take_string_column(t, 0)
-                            pages.append((data[: offs[1] - 1], (data, offs), ffi.buffer(t.ints[0], 8 * n)[:],
+                            pages.append((data, offs, ffi.buffer(t.ints[0], 8 * n)[:],
                                           ffi.buffer(t.ints[1], 8 * n)[:]))
                     finally:
                         L.s3t_table_free(t)
@@ -400,12 +400,12 @@ class Client:
                     raise _ffi.error_for(-state, "invalid listing handle")
             _, _, requests = op.progress()
         if parallel:
-            pages.sort(key=lambda p: p[0])
+            pages.sort(key=lambda p: p[0][: p[1][1] - 1])  # by each page's first name (its bytes)
         sizes, mtimes = array.array("q"), array.array("q")
         for _, _, sz, mt in pages:
             sizes.frombytes(sz)
             mtimes.frombytes(mt)
-        return ListResult(Names([p[1] for p in pages]), sizes, mtimes, requests)
+        return ListResult(Names([(data, offs) for data, offs, _, _ in pages]), sizes, mtimes, requests)
 
     def du(self, path: str, depth: int = 0, parallel: bool = True, progress: bool = False,
            workers: int = 0, split_after: Optional[Iterable[str]] = None) -> DuResult:

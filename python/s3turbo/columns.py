@@ -46,19 +46,6 @@ class Names(Sequence[str]):
             n += len(offs) - 1
         self._n = n
 
-    @classmethod
-    def from_strings(cls, names: Sequence[str]) -> "Names":
-        """A column holding ``names`` (for tests and for building results by hand)."""
-        if not names:
-            return cls()
-        encoded = [s.encode("utf-8", "surrogateescape") + b"\n" for s in names]
-        offs = array.array("q", [0])
-        pos = 0
-        for e in encoded:
-            pos += len(e)
-            offs.append(pos)
-        return cls([(b"".join(encoded), offs)])
-
     def __len__(self) -> int:
         return self._n
 
