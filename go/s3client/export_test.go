@@ -3,6 +3,8 @@ package s3client
 import (
 	"context"
 	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // LeanFor reports whether GETs from bucket take the lean path (tests only).
@@ -22,6 +24,20 @@ func (g *Getter) EndpointFor(ctx context.Context, bucket, key string) (string, b
 	}
 	u := ep.objectURL(key)
 	return u.String() + " " + ep.signName + "/" + ep.signRegion, true
+}
+
+// ListURLFor returns the URL a lean ListObjectsV2 of in is sent to, "" if
+// it would go through the SDK (tests only).
+func (l *Lister) ListURLFor(ctx context.Context, in *s3.ListObjectsV2Input) string {
+	if !l.g.leanList || !leanListInput(in) {
+		return ""
+	}
+	ep := l.g.endpoint(ctx, *in.Bucket)
+	if ep.useSDK {
+		return ""
+	}
+	u := ep.listURL(in)
+	return u.String() + " " + ep.signName + "/" + ep.signRegion
 }
 
 // HTTPClient exposes the client's lean transport (tests only).

@@ -27,8 +27,8 @@ import (
 // emptySHA256 is the SHA-256 of an empty payload (a GET has no body).
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-// Getter performs GetObject requests without the SDK's per-request
-// middleware stack: the bucket's endpoint is resolved once with the SDK's
+// Getter performs GetObject requests (and, for the listing engine,
+// ListObjectsV2: see Lister) without the SDK's per-request middleware stack: the bucket's endpoint is resolved once with the SDK's
 // own resolver, each request is signed with the SDK's SigV4 signer and sent
 // on the client's HTTP transport, and failures are retried by the SDK's
 // retryer and returned as the same error types the SDK returns (so
@@ -47,6 +47,7 @@ type Getter struct {
 	signer        *v4.Signer
 	anon          bool
 	requesterPays bool
+	leanList      bool // ListObjectsV2 may take the lean path too
 
 	mu  sync.Mutex
 	eps map[string]*bucketEndpoint
@@ -63,12 +64,13 @@ type bucketEndpoint struct {
 
 func newGetter(sdk *s3.Client, hc *http.Client, requesterPays bool) *Getter {
 	if os.Getenv("S3TURBO_SDK_GET") == "1" {
-		hc = nil // escape hatch and A/B switch: every GET through the SDK
+		hc = nil // escape hatch and A/B switch: every GET and LIST through the SDK
 	}
 	o := sdk.Options()
 	g := &Getter{
 		sdk: sdk, opts: o, hc: hc, requesterPays: requesterPays,
-		anon: o.Credentials == nil || aws.IsCredentialsProvider(o.Credentials, aws.AnonymousCredentials{}),
+		leanList: hc != nil && os.Getenv("S3TURBO_SDK_LIST") != "1", // the same, for LISTs alone
+		anon:     o.Credentials == nil || aws.IsCredentialsProvider(o.Credentials, aws.AnonymousCredentials{}),
 		signer: v4.NewSigner(func(so *v4.SignerOptions) {
 			so.DisableURIPathEscaping = true // S3 signs the path as sent, escaped once
 		}),
@@ -94,7 +96,7 @@ func (g *Getter) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...f
 		return g.sdk.GetObject(ctx, in)
 	}
 	if ep.resolvedErr != nil {
-		return nil, opError(ep.resolvedErr)
+		return nil, opError("GetObject", ep.resolvedErr)
 	}
 	return g.get(ctx, ep, in)
 }
@@ -170,14 +172,20 @@ func (ep *bucketEndpoint) objectURL(key string) url.URL {
 
 // escapePath percent-encodes a key for a request path: everything but
 // unreserved characters and "/" (as the SDK does for S3 keys).
-func escapePath(s string) string {
+func escapePath(s string) string { return escape(s, true) }
+
+// escapeQuery percent-encodes a query value: everything but unreserved
+// characters (as SigV4 canonicalizes it).
+func escapeQuery(s string) string { return escape(s, false) }
+
+func escape(s string, keepSlash bool) string {
 	const hex = "0123456789ABCDEF"
 	var sb strings.Builder
 	sb.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '/' {
+			c == '-' || c == '_' || c == '.' || c == '~' || c == '/' && keepSlash {
 			sb.WriteByte(c)
 			continue
 		}
@@ -190,45 +198,79 @@ func escapePath(s string) string {
 
 func (g *Getter) get(ctx context.Context, ep *bucketEndpoint, in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
 	u := ep.objectURL(*in.Key)
+	return withRetries(ctx, g, "GetObject", func() (*s3.GetObjectOutput, error) { return g.once(ctx, ep, u, in) })
+}
+
+// withRetries calls try until it succeeds, the SDK's retryer gives up on
+// its error, or ctx ends; failures are wrapped as operation op's.
+func withRetries[T any](ctx context.Context, g *Getter, op string, try func() (T, error)) (T, error) {
 	retryer := g.opts.Retryer
 	attempts := 1
 	if retryer != nil {
 		attempts = max(1, retryer.MaxAttempts())
 	}
+	var zero T
 	for attempt := 1; ; attempt++ {
-		out, err := g.once(ctx, ep, u, in)
+		out, err := try()
 		if err == nil {
 			return out, nil
 		}
 		if attempt >= attempts || ctx.Err() != nil || !retryer.IsErrorRetryable(err) {
-			return nil, opError(err)
+			return zero, opError(op, err)
 		}
 		delay, derr := retryer.RetryDelay(attempt, err)
 		if derr != nil {
-			return nil, opError(err)
+			return zero, opError(op, err)
 		}
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, opError(fmt.Errorf("%w (retrying after: %w)", ctx.Err(), err))
+			return zero, opError(op, fmt.Errorf("%w (retrying after: %w)", ctx.Err(), err))
 		}
 	}
 }
 
 // once sends one signed GET.
 func (g *Getter) once(ctx context.Context, ep *bucketEndpoint, u url.URL, in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
+	resp, err := g.send(ctx, ep, u, func(h http.Header) {
+		if in.Range != nil {
+			h.Set("Range", *in.Range)
+		}
+		if in.IfMatch != nil {
+			h.Set("If-Match", *in.IfMatch)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
+		return nil, responseError(resp)
+	}
+	out := &s3.GetObjectOutput{Body: resp.Body}
+	if resp.ContentLength >= 0 {
+		out.ContentLength = aws.Int64(resp.ContentLength)
+	}
+	if v := resp.Header.Get("Content-Range"); v != "" {
+		out.ContentRange = aws.String(v)
+	}
+	if v := resp.Header.Get("ETag"); v != "" {
+		out.ETag = aws.String(v)
+	}
+	return out, nil
+}
+
+// send sends one signed GET of u with the headers set sets (nil: none)
+// and the client's own (user agent, requester-pays).
+func (g *Getter) send(ctx context.Context, ep *bucketEndpoint, u url.URL, set func(http.Header)) (*http.Response, error) {
 	req := &http.Request{
 		Method: http.MethodGet, URL: &u, Host: u.Host, Header: make(http.Header, 8),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 	}
 	req = req.WithContext(ctx)
-	if in.Range != nil {
-		req.Header.Set("Range", *in.Range)
-	}
-	if in.IfMatch != nil {
-		req.Header.Set("If-Match", *in.IfMatch)
+	if set != nil {
+		set(req.Header)
 	}
 	if g.requesterPays {
 		req.Header.Set("X-Amz-Request-Payer", "requester")
@@ -248,20 +290,7 @@ func (g *Getter) once(ctx context.Context, ep *bucketEndpoint, u url.URL, in *s3
 	if err != nil {
 		return nil, &smithyhttp.RequestSendError{Err: err}
 	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
-		return nil, responseError(resp)
-	}
-	out := &s3.GetObjectOutput{Body: resp.Body}
-	if resp.ContentLength >= 0 {
-		out.ContentLength = aws.Int64(resp.ContentLength)
-	}
-	if v := resp.Header.Get("Content-Range"); v != "" {
-		out.ContentRange = aws.String(v)
-	}
-	if v := resp.Header.Get("ETag"); v != "" {
-		out.ETag = aws.String(v)
-	}
-	return out, nil
+	return resp, nil
 }
 
 // responseError turns an error response into the SDK's error types: an
@@ -301,11 +330,11 @@ func responseError(resp *http.Response) error {
 	}
 }
 
-// opError wraps err the way the SDK wraps an operation's failure.
-func opError(err error) error {
+// opError wraps err the way the SDK wraps operation op's failure.
+func opError(op string, err error) error {
 	var oe *smithy.OperationError
 	if errors.As(err, &oe) {
 		return err
 	}
-	return &smithy.OperationError{ServiceID: "S3", OperationName: "GetObject", Err: err}
+	return &smithy.OperationError{ServiceID: "S3", OperationName: op, Err: err}
 }

@@ -72,7 +72,10 @@ type Client struct {
 	// Get serves GetObject for the data paths (batch GETs, ranges,
 	// downloads, tar reads) without the SDK's per-request overhead; it
 	// behaves like S3.GetObject.
-	Get         *Getter
+	Get *Getter
+	// List serves the listing engine: the SDK client, plus lean
+	// ListObjectsV2 requests (see Lister).
+	List        *Lister
 	Concurrency int
 	PartSize    int64
 	CoalesceGap int64 // see Options.CoalesceGap
@@ -236,6 +239,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		gap = *o.CoalesceGap
 	}
 	hc, _ := cfg.HTTPClient.(*http.Client) // another client type: Getter falls back to the SDK
-	return &Client{S3: client, Get: newGetter(client, hc, o.RequesterPays), Concurrency: o.MaxConcurrency,
+	get := newGetter(client, hc, o.RequesterPays)
+	return &Client{S3: client, Get: get, List: &Lister{Client: client, g: get}, Concurrency: o.MaxConcurrency,
 		PartSize: o.PartSize, CoalesceGap: gap, transport: transport}, nil
 }
