@@ -201,7 +201,7 @@ func s3t_ls_start(client C.uint64_t, path *C.char, n C.int64_t, out *C.uint64_t,
 		return fail(errOut, err)
 	}
 	*out = C.uint64_t(startOp("s3://"+p.String(), func(ctx context.Context, o *op) error {
-		entries, st, err := listing.Dir(ctx, c.S3, p.Bucket, p.Key, listing.Options{Workers: c.Concurrency})
+		entries, st, err := listing.Dir(ctx, c.List, p.Bucket, p.Key, listing.Options{Workers: c.Concurrency})
 		o.count.Store(int64(st.Requests))
 		if err != nil {
 			return err

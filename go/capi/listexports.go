@@ -155,11 +155,11 @@ func s3t_list_start(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 		var err error
 		switch {
 		case f&listRecursive == 0:
-			st, err = listing.WalkCounted(ctx, c.S3, p.Bucket, p.Key, "/", opt.Omit, &o.list, emit)
+			st, err = listing.WalkCounted(ctx, c.List, p.Bucket, p.Key, "/", opt.Omit, &o.list, emit)
 		case f&listParallel != 0:
-			st, err = listing.ParallelCounted(ctx, c.S3, p.Bucket, p.Key, opt, &o.list, emit)
+			st, err = listing.ParallelCounted(ctx, c.List, p.Bucket, p.Key, opt, &o.list, emit)
 		default:
-			st, err = listing.WalkCounted(ctx, c.S3, p.Bucket, p.Key, "", opt.Omit, &o.list, emit)
+			st, err = listing.WalkCounted(ctx, c.List, p.Bucket, p.Key, "", opt.Omit, &o.list, emit)
 		}
 		o.count.Store(int64(st.Requests))
 		return err
@@ -264,7 +264,7 @@ func s3t_du_start(client C.uint64_t, path *C.char, n C.int64_t, depth C.int32_t,
 		opt.Workers = c.Concurrency
 	}
 	*out = C.uint64_t(startOp("s3://"+p.String(), func(ctx context.Context, o *op) error {
-		res, st, err := listing.Du(ctx, c.S3, p.Bucket, p.Key, int(depth), parallel != 0, opt, &o.list)
+		res, st, err := listing.Du(ctx, c.List, p.Bucket, p.Key, int(depth), parallel != 0, opt, &o.list)
 		o.count.Store(int64(st.Requests))
 		if err != nil {
 			return err

@@ -142,6 +142,18 @@ func seed(ctx context.Context) error {
 	return firstErr
 }
 
+// forAPIs runs test against both ways the engine fetches pages: the lean
+// path (client.List, what the C API uses) and the SDK with the fast parser
+// installed (client.S3, used where the lean path does not apply).
+func forAPIs(t *testing.T, test func(*testing.T, listing.API)) {
+	for _, a := range []struct {
+		name string
+		api  listing.API
+	}{{"lean", client.List}, {"sdk", client.S3}} {
+		t.Run(a.name, func(t *testing.T) { test(t, a.api) })
+	}
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(testserver.Main(m, "listing", bucket, func(srv *testserver.Server, c *s3client.Client) error {
 		server, client = srv, c
@@ -236,7 +248,9 @@ func checkEntries(t *testing.T, got, want []listing.Entry) {
 	}
 }
 
-func TestDirAgainstReference(t *testing.T) {
+func TestDirAgainstReference(t *testing.T) { forAPIs(t, testDirAgainstReference) }
+
+func testDirAgainstReference(t *testing.T, api listing.API) {
 	tests := []struct {
 		name   string
 		prefix string
@@ -266,7 +280,7 @@ func TestDirAgainstReference(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, st, err := listing.Dir(context.Background(), client.S3, bucket, tc.prefix)
+			got, st, err := listing.Dir(context.Background(), api, bucket, tc.prefix)
 			if err != nil {
 				t.Fatalf("Dir(%q): class %d: %v", tc.prefix, s3err.Classify(err), err)
 			}
@@ -286,7 +300,9 @@ func TestDirAgainstReference(t *testing.T) {
 // byte for byte, each listed under its own prefix. (versitygw ignores
 // EncodingType=url and sends raw keys, so this also checks that Dir only
 // decodes responses that declare the encoding.)
-func TestDirEncodedKeysExact(t *testing.T) {
+func TestDirEncodedKeysExact(t *testing.T) { forAPIs(t, testDirEncodedKeysExact) }
+
+func testDirEncodedKeysExact(t *testing.T, api listing.API) {
 	for _, tc := range encCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -295,7 +311,7 @@ func TestDirEncodedKeysExact(t *testing.T) {
 			if i := strings.IndexByte(tc.leaf, '/'); i >= 0 {
 				want = listing.Entry{Key: prefix + "/" + tc.leaf[:i], IsDir: true}
 			}
-			got, _, err := listing.Dir(context.Background(), client.S3, bucket, prefix)
+			got, _, err := listing.Dir(context.Background(), api, bucket, prefix)
 			if err != nil {
 				t.Fatalf("Dir(%q): class %d: %v", prefix, s3err.Classify(err), err)
 			}
@@ -314,7 +330,9 @@ func keysOf(es []listing.Entry) []string {
 	return ks
 }
 
-func TestDirObjectAndErrors(t *testing.T) {
+func TestDirObjectAndErrors(t *testing.T) { forAPIs(t, testDirObjectAndErrors) }
+
+func testDirObjectAndErrors(t *testing.T, api listing.API) {
 	tests := []struct {
 		name     string
 		bucket   string
@@ -349,7 +367,7 @@ func TestDirObjectAndErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, st, err := listing.Dir(context.Background(), client.S3, tc.bucket, tc.prefix)
+			got, st, err := listing.Dir(context.Background(), api, tc.bucket, tc.prefix)
 			if c := s3err.Classify(err); c != tc.wantCode {
 				t.Fatalf("Dir(%q, %q): class %d (%v), want %d", tc.bucket, tc.prefix, c, err, tc.wantCode)
 			}

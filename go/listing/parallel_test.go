@@ -100,7 +100,7 @@ func TestParallelLayouts(t *testing.T) {
 			populate(t, name, keys)
 			// The serial walk is the reference (it is the SDK paginator).
 			var ref []string
-			if _, err := Walk(context.Background(), client.S3, name, "", "", func(p Page) error {
+			if _, err := Walk(context.Background(), client.List, name, "", "", func(p Page) error {
 				for _, e := range p.Entries {
 					ref = append(ref, e.Key)
 				}
@@ -134,7 +134,7 @@ func TestParallelLayouts(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					var got []string
 					var sizes int64
-					st, err := Parallel(context.Background(), client.S3, name, "", tc.opt, func(p Page) error {
+					st, err := Parallel(context.Background(), client.List, name, "", tc.opt, func(p Page) error {
 						for i, e := range p.Entries {
 							if i > 0 && e.Key <= p.Entries[i-1].Key {
 								t.Errorf("page not sorted at %q", e.Key)
@@ -198,7 +198,7 @@ func TestParallelPrefixAndEmpty(t *testing.T) {
 			// Split points outside the prefix, or equal to it, are ignored.
 			opt := Options{Workers: 4, MinSplitPages: 1, Sorted: true,
 				SplitAfter: []string{"zz", "data/x", "a", tc.prefix, "data/x", "datab"}}
-			_, err := Parallel(context.Background(), client.S3, name, tc.prefix, opt, func(p Page) error {
+			_, err := Parallel(context.Background(), client.List, name, tc.prefix, opt, func(p Page) error {
 				for _, e := range p.Entries {
 					got = append(got, e.Key)
 				}
@@ -233,7 +233,7 @@ func populateViaPut(t *testing.T, name string, keys []string) {
 
 func TestFastParserUsedAgainstServer(t *testing.T) {
 	h0, m0 := FastParseStats()
-	if _, _, err := Dir(context.Background(), client.S3, bucket, ""); err != nil {
+	if _, _, err := Dir(context.Background(), client.List, bucket, ""); err != nil {
 		t.Fatal(err)
 	}
 	h1, m1 := FastParseStats()
@@ -243,7 +243,7 @@ func TestFastParserUsedAgainstServer(t *testing.T) {
 }
 
 func TestParallelMissingBucket(t *testing.T) {
-	_, err := Parallel(context.Background(), client.S3, bucket+"-nope", "", Options{Workers: 4}, func(Page) error { return nil })
+	_, err := Parallel(context.Background(), client.List, bucket+"-nope", "", Options{Workers: 4}, func(Page) error { return nil })
 	if err == nil {
 		t.Fatal("expected an error")
 	}
@@ -267,7 +267,7 @@ func TestDu(t *testing.T) {
 	}{{"serial", false}, {"parallel", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c Counter
-			res, st, err := Du(context.Background(), client.S3, name, "", 1, tc.parallel, Options{Workers: 8, MinSplitPages: 1}, &c)
+			res, st, err := Du(context.Background(), client.List, name, "", 1, tc.parallel, Options{Workers: 8, MinSplitPages: 1}, &c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +296,7 @@ func TestDirParallelMatchesSerial(t *testing.T) {
 	}
 	name := bucket + "-dirpar"
 	populate(t, name, keys)
-	want, _, err := Dir(context.Background(), client.S3, name, "lvl")
+	want, _, err := Dir(context.Background(), client.List, name, "lvl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestDirParallelMatchesSerial(t *testing.T) {
 		{"defaults", Options{Workers: 16}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, st, err := Dir(context.Background(), client.S3, name, "lvl/", tc.opt)
+			got, st, err := Dir(context.Background(), client.List, name, "lvl/", tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package listing
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -33,37 +34,47 @@ const (
 	Mtime
 )
 
+// RawLister is an API that can also fetch a ListObjectsV2 page's XML
+// itself, without the SDK's per-request middleware (s3client.Lister).
+// handled is false when it does not apply to in: the SDK call is used.
+type RawLister interface {
+	ListObjectsV2Raw(ctx context.Context, in *s3.ListObjectsV2Input, body *bytes.Buffer) (handled bool, err error)
+}
+
 // page fetches one ListObjectsV2 page and decodes it into entries
-// (objects, then common prefixes with IsDir set), through the fast parser
-// when the API is the real SDK client, else from the SDK's output. Fields
-// in omit may be left empty.
+// (objects, then common prefixes with IsDir set): through RawLister and the
+// fast parser when the API has it, else through the SDK with the fast
+// parser installed (the real SDK client), else from the SDK's output. A
+// raw body the fast parser does not understand goes through the SDK again
+// (one more request), which parses what S3 may send. Fields in omit may be
+// left empty. Of the output only IsTruncated, NextContinuationToken and
+// EncodingType are set on the fast paths.
 func page(ctx context.Context, api API, in *s3.ListObjectsV2Input, omit Fields) ([]Entry, *s3.ListObjectsV2Output, error) {
+	if rl, ok := api.(RawLister); ok {
+		buf := bodyPool.Get().(*bytes.Buffer)
+		handled, err := rl.ListObjectsV2Raw(ctx, in, buf)
+		if err != nil {
+			bodyPool.Put(buf)
+			return nil, nil, err
+		}
+		if handled {
+			p, perr := parseListOmit(buf.Bytes(), true, omit)
+			bodyPool.Put(buf) // the page holds copies, not views, of the body
+			if perr == nil {
+				fastHits.Add(1)
+				return fastEntries(p)
+			}
+			fastMisses.Add(1)
+		} else {
+			bodyPool.Put(buf)
+		}
+	}
 	out, err := api.ListObjectsV2(ctx, in, withFastParse(omit))
 	if err != nil {
 		return nil, nil, err
 	}
 	if fp, ok := out.ResultMetadata.Get(fastPageKey{}).(*fastPage); ok {
-		encoded := fp.EncodingType == string(types.EncodingTypeUrl)
-		entries := fp.Contents
-		for i := fp.KeysDecoded; i < len(entries); i++ {
-			if encoded {
-				if entries[i].Key, err = decodeKey(&entries[i].Key, true); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-		for _, pre := range fp.Prefixes {
-			if encoded {
-				if pre, err = decodeKey(&pre, true); err != nil {
-					return nil, nil, err
-				}
-			}
-			entries = append(entries, Entry{Key: pre, IsDir: true})
-		}
-		out.IsTruncated = aws.Bool(fp.IsTruncated)
-		out.NextContinuationToken = aws.String(fp.NextToken)
-		out.EncodingType = types.EncodingType(fp.EncodingType)
-		return entries, out, nil
+		return fastEntries(fp)
 	}
 	encoded := out.EncodingType == types.EncodingTypeUrl
 	entries := make([]Entry, 0, len(out.Contents)+len(out.CommonPrefixes))
@@ -86,6 +97,32 @@ func page(ctx context.Context, api API, in *s3.ListObjectsV2Input, omit Fields) 
 		}
 		entries = append(entries, Entry{Key: key, IsDir: true})
 	}
+	return entries, out, nil
+}
+
+// fastEntries turns a fast-parsed page into entries (keys URL-decoded
+// when the page's are encoded) and the output fields callers read.
+func fastEntries(fp *fastPage) ([]Entry, *s3.ListObjectsV2Output, error) {
+	encoded := fp.EncodingType == string(types.EncodingTypeUrl)
+	entries := fp.Contents
+	var err error
+	for i := fp.KeysDecoded; i < len(entries); i++ {
+		if encoded {
+			if entries[i].Key, err = decodeKey(&entries[i].Key, true); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for _, pre := range fp.Prefixes {
+		if encoded {
+			if pre, err = decodeKey(&pre, true); err != nil {
+				return nil, nil, err
+			}
+		}
+		entries = append(entries, Entry{Key: pre, IsDir: true})
+	}
+	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(fp.IsTruncated), NextContinuationToken: aws.String(fp.NextToken),
+		EncodingType: types.EncodingType(fp.EncodingType)}
 	return entries, out, nil
 }
 
