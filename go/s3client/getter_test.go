@@ -48,6 +48,27 @@ func getOnce(ctx context.Context, api interface {
 		etag: aws.ToString(out.ETag)}
 }
 
+// checkOpError checks a lean request's outcome: err's class, and for an
+// error its S3 code, HTTP status and the operation its message names, as
+// the SDK's would be. It reports whether err is an error.
+func checkOpError(t *testing.T, err error, op string, class s3err.Code, api string, status int) bool {
+	t.Helper()
+	if s3err.Classify(err) != class {
+		t.Fatalf("err %v (class %v), want class %v", err, s3err.Classify(err), class)
+	}
+	if err == nil {
+		return false
+	}
+	var se interface{ HTTPStatusCode() int }
+	if s3err.APICode(err) != api || !errors.As(err, &se) || se.HTTPStatusCode() != status {
+		t.Errorf("err %v: want API code %q, status %d", err, api, status)
+	}
+	if !strings.Contains(err.Error(), op) {
+		t.Errorf("err %q does not name the operation %s", err, op)
+	}
+	return true
+}
+
 // TestGetterMatchesSDK: every GET the engine sends, answered through the
 // lean path and through the SDK, gives the same bytes, headers and errors.
 func TestGetterMatchesSDK(t *testing.T) {
@@ -198,17 +219,7 @@ func TestGetterRetries(t *testing.T) {
 			if got := payer.Load().(string); got != "requester|/b/d/x%20y|bytes=0-4" {
 				t.Errorf("request payer|path|range = %q", got)
 			}
-			if s3err.Classify(err) != tt.wantErr {
-				t.Fatalf("err %v (class %v), want class %v", err, s3err.Classify(err), tt.wantErr)
-			}
-			if err != nil {
-				var se interface{ HTTPStatusCode() int }
-				if s3err.APICode(err) != tt.wantAPI || !errors.As(err, &se) || se.HTTPStatusCode() != tt.wantStatus {
-					t.Errorf("err %v: want API code %q, status %d", err, tt.wantAPI, tt.wantStatus)
-				}
-				if !strings.Contains(err.Error(), "GetObject") {
-					t.Errorf("err %q does not name the operation", err)
-				}
+			if checkOpError(t, err, "GetObject", tt.wantErr, tt.wantAPI, tt.wantStatus) {
 				return
 			}
 			b, _ := io.ReadAll(out.Body)

@@ -263,18 +263,7 @@ func TestListerRequests(t *testing.T) {
 			if got := tries.Load(); got != tt.wantTries {
 				t.Errorf("%d requests, want %d", got, tt.wantTries)
 			}
-			if s3err.Classify(err) != tt.wantErr {
-				t.Fatalf("err %v (class %v), want class %v", err, s3err.Classify(err), tt.wantErr)
-			}
-			if err != nil {
-				var se interface{ HTTPStatusCode() int }
-				if s3err.APICode(err) != tt.wantAPI || !errors.As(err, &se) || se.HTTPStatusCode() != tt.wantStatus {
-					t.Errorf("err %v: want API code %q, status %d", err, tt.wantAPI, tt.wantStatus)
-				}
-				if !strings.Contains(err.Error(), "ListObjectsV2") {
-					t.Errorf("err %q does not name the operation", err)
-				}
-			} else if body.String() != page {
+			if !checkOpError(t, err, "ListObjectsV2", tt.wantErr, tt.wantAPI, tt.wantStatus) && body.String() != page {
 				t.Errorf("body %q, want the page", body.String())
 			}
 			// The SDK's request for the same input, to the same server.
