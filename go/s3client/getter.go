@@ -28,8 +28,9 @@ import (
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // Getter performs GetObject requests (and, for the listing engine,
-// ListObjectsV2: see Lister) without the SDK's per-request middleware stack: the bucket's endpoint is resolved once with the SDK's
-// own resolver, each request is signed with the SDK's SigV4 signer and sent
+// ListObjectsV2: see Lister) without the SDK's per-request middleware
+// stack: the bucket's endpoint is resolved once with the SDK's own
+// resolver, each request is signed with the SDK's SigV4 signer and sent
 // on the client's HTTP transport, and failures are retried by the SDK's
 // retryer and returned as the same error types the SDK returns (so
 // s3err.Classify and callers cannot tell the difference). Profiling showed
