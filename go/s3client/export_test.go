@@ -40,5 +40,13 @@ func (l *Lister) ListURLFor(ctx context.Context, in *s3.ListObjectsV2Input) stri
 	return u.String() + " " + ep.signName + "/" + ep.signRegion
 }
 
+// SetMaxListBody sets the largest LIST response read and returns a
+// function restoring the old limit (tests only).
+func SetMaxListBody(n int64) (restore func()) {
+	old := maxListBody
+	maxListBody = n
+	return func() { maxListBody = old }
+}
+
 // HTTPClient exposes the client's lean transport (tests only).
 func (g *Getter) HTTPClient() *http.Client { return g.hc }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
 // Lister is the client as the listing engine sees it: the SDK client (for
@@ -24,6 +27,11 @@ type Lister struct {
 	*s3.Client
 	g *Getter
 }
+
+// maxListBody bounds a LIST response read into memory: a page of 1 000
+// keys of at most 1 KiB each is ~1.5 MB, so anything far larger is not a
+// listing page (a variable so that tests can lower it).
+var maxListBody int64 = 64 << 20
 
 // leanListInput reports whether in sets only the fields the lean path
 // sends (compared by reflection, so that a field a newer SDK adds is
@@ -69,11 +77,15 @@ func (l *Lister) ListObjectsV2Raw(ctx context.Context, in *s3.ListObjectsV2Input
 			return struct{}{}, responseError(resp)
 		}
 		defer resp.Body.Close()
-		if n := resp.ContentLength; n > 0 && n < 64<<20 {
+		if n := resp.ContentLength; n > 0 && n <= maxListBody {
 			body.Grow(int(n) + bytes.MinRead)
 		}
-		if _, err := body.ReadFrom(resp.Body); err != nil {
+		if _, err := body.ReadFrom(io.LimitReader(resp.Body, maxListBody+1)); err != nil {
 			return struct{}{}, &bodyReadError{fmt.Errorf("reading the ListObjectsV2 response: %w", err)}
+		}
+		if int64(body.Len()) > maxListBody {
+			return struct{}{}, fmt.Errorf("ListObjectsV2 response from %s is over %d bytes, not a listing page: %w",
+				u.Host, maxListBody, s3err.ErrCorrupt)
 		}
 		return struct{}{}, nil
 	})

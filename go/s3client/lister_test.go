@@ -217,6 +217,7 @@ func TestListerRequests(t *testing.T) {
 		{"500 exhausts retries", 9, 500, "InternalError", 3, s3err.IO, "InternalError", 500},
 		{"403 not retried", 9, 403, "AccessDenied", 1, s3err.Permission, "AccessDenied", 403},
 		{"404 not retried", 9, 404, "NoSuchBucket", 1, s3err.NotFound, "NoSuchBucket", 404},
+		{"oversized body not retried", 9, 200, "", 1, s3err.Corrupt, "", 0},
 	}
 	const page = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name>` +
 		`<IsTruncated>false</IsTruncated><Contents><Key>d/a%20b/k</Key><Size>3</Size></Contents></ListBucketResult>`
@@ -238,6 +239,10 @@ func TestListerRequests(t *testing.T) {
 					return
 				}
 				if int(n) <= tt.failures {
+					if tt.status == 200 { // a body over the (lowered) limit
+						io.WriteString(w, page+strings.Repeat(" ", 1000))
+						return
+					}
 					if tt.status == 0 {
 						w.Header().Set("Content-Length", fmt.Sprint(len(page)))
 						io.WriteString(w, page[:len(page)/2])
@@ -255,6 +260,7 @@ func TestListerRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer s3client.SetMaxListBody(int64(len(page) + 100))()
 			var body bytes.Buffer
 			handled, err := c.List.ListObjectsV2Raw(context.Background(), in, &body)
 			if !handled {
