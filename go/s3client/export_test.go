@@ -29,11 +29,8 @@ func (g *Getter) EndpointFor(ctx context.Context, bucket, key string) (string, b
 // ListURLFor returns the URL a lean ListObjectsV2 of in is sent to, "" if
 // it would go through the SDK (tests only).
 func (l *Lister) ListURLFor(ctx context.Context, in *s3.ListObjectsV2Input) string {
-	if !l.g.leanList || !leanListInput(in) {
-		return ""
-	}
-	ep := l.g.endpoint(ctx, *in.Bucket)
-	if ep.useSDK {
+	ep := l.leanEndpoint(ctx, in)
+	if ep == nil {
 		return ""
 	}
 	u := ep.listURL(in)

@@ -46,6 +46,18 @@ func leanListInput(in *s3.ListObjectsV2Input) bool {
 	return reflect.DeepEqual(c, s3.ListObjectsV2Input{})
 }
 
+// leanEndpoint returns where the lean path sends in, or nil when in goes
+// through the SDK.
+func (l *Lister) leanEndpoint(ctx context.Context, in *s3.ListObjectsV2Input) *bucketEndpoint {
+	if !l.g.leanList || in.Bucket == nil || !leanListInput(in) {
+		return nil
+	}
+	if ep := l.g.endpoint(ctx, *in.Bucket); !ep.useSDK {
+		return ep
+	}
+	return nil
+}
+
 // ListObjectsV2Raw sends in as a ListObjectsV2 request on the lean path and
 // writes the response's XML body into body (reset first). handled is false
 // when the lean path does not apply (see Getter: ARNs, S3 Express, other
@@ -56,11 +68,8 @@ func leanListInput(in *s3.ListObjectsV2Input) bool {
 // is read.
 func (l *Lister) ListObjectsV2Raw(ctx context.Context, in *s3.ListObjectsV2Input, body *bytes.Buffer) (handled bool, err error) {
 	g := l.g
-	if !g.leanList || in.Bucket == nil || !leanListInput(in) {
-		return false, nil
-	}
-	ep := g.endpoint(ctx, *in.Bucket)
-	if ep.useSDK {
+	ep := l.leanEndpoint(ctx, in)
+	if ep == nil {
 		return false, nil
 	}
 	if ep.resolvedErr != nil {
