@@ -81,16 +81,27 @@ func (f fastParser) HandleDeserialize(ctx context.Context, in middleware.Deseria
 		return out, md, fmt.Errorf("reading ListObjectsV2 response: %w", rerr)
 	}
 	raw := buf.Bytes()
-	if p, perr := parseListOmit(raw, true, f.omit); perr == nil {
-		fastHits.Add(1)
+	if p := fastParse(raw, f.omit); p != nil {
 		md.Set(fastPageKey{}, p)
 		resp.Body = io.NopCloser(bytes.NewReader(emptyListResult))
 		bodyPool.Put(buf) // the page holds copies, not views, of the body
 	} else {
-		fastMisses.Add(1)
 		resp.Body = io.NopCloser(bytes.NewReader(raw))
 	}
 	return out, md, nil
+}
+
+// fastParse parses a ListObjectsV2 body with the fast parser, counting hits
+// and misses (FastParseStats); nil when it does not understand the body
+// (the SDK's parser is then used).
+func fastParse(raw []byte, omit Fields) *fastPage {
+	p, err := parseListOmit(raw, true, omit)
+	if err != nil {
+		fastMisses.Add(1)
+		return nil
+	}
+	fastHits.Add(1)
+	return p
 }
 
 // withFastParse returns a per-call option installing fastParser.

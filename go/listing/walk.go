@@ -53,20 +53,16 @@ func page(ctx context.Context, api API, in *s3.ListObjectsV2Input, omit Fields) 
 	if rl, ok := api.(RawLister); ok {
 		buf := bodyPool.Get().(*bytes.Buffer)
 		handled, err := rl.ListObjectsV2Raw(ctx, in, buf)
+		var p *fastPage
+		if err == nil && handled {
+			p = fastParse(buf.Bytes(), omit)
+		}
+		bodyPool.Put(buf) // the page holds copies, not views, of the body
 		if err != nil {
-			bodyPool.Put(buf)
 			return nil, nil, err
 		}
-		if handled {
-			p, perr := parseListOmit(buf.Bytes(), true, omit)
-			bodyPool.Put(buf) // the page holds copies, not views, of the body
-			if perr == nil {
-				fastHits.Add(1)
-				return fastEntries(p)
-			}
-			fastMisses.Add(1)
-		} else {
-			bodyPool.Put(buf)
+		if p != nil {
+			return fastEntries(p)
 		}
 	}
 	out, err := api.ListObjectsV2(ctx, in, withFastParse(omit))
