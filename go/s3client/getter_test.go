@@ -18,6 +18,23 @@ import (
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
+// failure is how a request failed, comparable between the lean path and
+// the SDK: the error's class, S3 code and HTTP status (zero on success).
+type failure struct {
+	code   s3err.Code
+	api    string
+	status int
+}
+
+func failureOf(err error) failure {
+	f := failure{code: s3err.Classify(err), api: s3err.APICode(err)}
+	var se interface{ HTTPStatusCode() int }
+	if errors.As(err, &se) {
+		f.status = se.HTTPStatusCode()
+	}
+	return f
+}
+
 // getResult is what a GetObject call produced, comparable between the lean
 // path and the SDK.
 type getResult struct {
@@ -25,9 +42,7 @@ type getResult struct {
 	clen   int64
 	crange string
 	etag   string
-	code   s3err.Code
-	api    string
-	status int
+	failure
 }
 
 func getOnce(ctx context.Context, api interface {
@@ -35,12 +50,7 @@ func getOnce(ctx context.Context, api interface {
 }, in *s3.GetObjectInput) getResult {
 	out, err := api.GetObject(ctx, in)
 	if err != nil {
-		r := getResult{code: s3err.Classify(err), api: s3err.APICode(err)}
-		var se interface{ HTTPStatusCode() int }
-		if errors.As(err, &se) {
-			r.status = se.HTTPStatusCode()
-		}
-		return r
+		return getResult{failure: failureOf(err)}
 	}
 	defer out.Body.Close()
 	b, _ := io.ReadAll(out.Body)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,18 +29,7 @@ type listResult struct {
 	truncated bool
 	hasNext   bool
 	next      string // the continuation token (compared only when paging)
-	code      s3err.Code
-	api       string
-	status    int
-}
-
-func errResult(err error) listResult {
-	r := listResult{code: s3err.Classify(err), api: s3err.APICode(err)}
-	var se interface{ HTTPStatusCode() int }
-	if errors.As(err, &se) {
-		r.status = se.HTTPStatusCode()
-	}
-	return r
+	failure
 }
 
 func listLean(t *testing.T, ctx context.Context, c *s3client.Client, in *s3.ListObjectsV2Input) listResult {
@@ -52,7 +40,7 @@ func listLean(t *testing.T, ctx context.Context, c *s3client.Client, in *s3.List
 		t.Fatalf("the lean path did not handle %+v", in)
 	}
 	if err != nil {
-		return errResult(err)
+		return listResult{failure: failureOf(err)}
 	}
 	var x struct {
 		IsTruncated           bool
@@ -81,7 +69,7 @@ func listLean(t *testing.T, ctx context.Context, c *s3client.Client, in *s3.List
 func listSDK(ctx context.Context, c *s3client.Client, in *s3.ListObjectsV2Input) listResult {
 	out, err := c.S3.ListObjectsV2(ctx, in)
 	if err != nil {
-		return errResult(err)
+		return listResult{failure: failureOf(err)}
 	}
 	var r listResult
 	for _, o := range out.Contents {
