@@ -133,6 +133,12 @@ func printTimeline(w *os.File, calls []listsim.Call, slot time.Duration) {
 			}
 		}
 	}
+	if n, err := strconv.Atoi(os.Getenv("LISTSIM_HEAD")); err == nil && n > 0 { // the first calls, to see the ramp-up
+		sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
+		for _, c := range calls[:min(n, len(calls))] {
+			fmt.Fprintf(w, "    %5.0fms %v %q after %q: %d\n", float64(c.Start)/1e6, c.Delimiter, c.Prefix, c.StartAfter, c.Count)
+		}
+	}
 	if os.Getenv("LISTSIM_TAIL") != "" { // the last calls, to see what the tail lists
 		sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
 		for _, c := range calls[max(0, len(calls)-tailN()):] {

@@ -354,3 +354,70 @@ func TestEstimateCache(t *testing.T) {
 		prev = got
 	}
 }
+
+// TestTrailingCut checks that names after the listing directory's last
+// folder (loose files sorting after every folder, as in the skewed
+// layout) get a range of their own when an open range is split along
+// folders, and only then.
+func TestTrailingCut(t *testing.T) {
+	folders := []string{"hot/", "p00/", "p01/"}
+	tests := []struct {
+		name  string
+		probe *dirInfo // the root's probe (nil: none)
+		want  string   // trailing("")
+	}{
+		{"files after the last folder", &dirInfo{folders: folders, first: "hot/", last: "top-000948.json", upto: "top-000948.json"}, "p01/" + maxRune},
+		{"the last folder is the last name", &dirInfo{folders: folders, first: "a.txt", last: "p01/"}, ""},
+		{"flat directory", &dirInfo{first: "a", last: "z"}, ""},
+		{"not probed", nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			if tc.probe != nil {
+				l.dirs[""] = &dirInfo{probing: true}
+				l.probed("", tc.probe)
+			}
+			if got := l.trailing(""); got != tc.want {
+				t.Fatalf("trailing = %q, want %q", got, tc.want)
+			}
+		})
+	}
+
+	splits := []struct {
+		name      string
+		open      bool
+		cursor    string
+		wantTrail bool
+	}{
+		{"open range in the first folder", true, "hot/8000", true},
+		{"open range past the folders", true, "top-000999.json", false},
+		{"closed range", false, "hot/8000", false},
+	}
+	for _, tc := range splits {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			l.dirs[""] = &dirInfo{probing: true}
+			l.probed("", &dirInfo{folders: folders, first: "hot/", last: "top-000948.json", upto: "top-000948.json"})
+			for _, k := range []string{"hot/0000", "hot/ffff", "p00/x", "top-000948.json"} {
+				l.learn(k)
+			}
+			v := &krange{first: "hot/0000", cursor: tc.cursor, open: tc.open}
+			if !tc.open {
+				v.hi = "p01/"
+			}
+			points := l.splitPoints(v, 3, &span{dir: "", pc: 0.5, ph: 3})
+			if !slices.IsSorted(points) || len(slices.Compact(slices.Clone(points))) != len(points) {
+				t.Fatalf("cuts %q are not strictly increasing", points)
+			}
+			for _, p := range points {
+				if p <= v.cursor || !v.open && p >= v.hi {
+					t.Fatalf("cut %q outside the range (%q, %q]", p, v.cursor, v.hi)
+				}
+			}
+			if got := slices.Contains(points, "p01/"+maxRune); got != tc.wantTrail {
+				t.Fatalf("cuts %q: trailing cut present = %v, want %v", points, got, tc.wantTrail)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package listing
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -579,6 +580,20 @@ func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
 	return next
 }
 
+// trailing returns the cut after dir's last folder when its probe saw
+// names past that folder (files after it), else "". Caller holds mu.
+func (l *lister) trailing(dir string) string {
+	d := l.shape(dir)
+	if d == nil || len(d.folders) == 0 {
+		return ""
+	}
+	f := d.folders[len(d.folders)-1]
+	if d.last <= f || strings.HasPrefix(d.last, f) {
+		return ""
+	}
+	return f + maxRune
+}
+
 // span is a range's remaining extent in folder positions of dir.
 type span struct {
 	dir    string
@@ -910,6 +925,18 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			m := l.unpos(sp.pc+(sp.ph-sp.pc)*float64(j)/float64(pieces), sp.dir, alpha, 0)
 			if m != "" && m > v.cursor && (v.open || m < v.hi) && (len(points) == 0 || m > points[len(points)-1]) {
 				points = append(points, m)
+			}
+		}
+		if v.open {
+			// Names after the directory's last folder (loose files at the
+			// end of the key space) sit at its end in folder positions, as
+			// if they took no room: give them a range of their own now,
+			// not when the range before reaches them at the very end.
+			if t := l.trailing(sp.dir); t > v.cursor {
+				i := sort.SearchStrings(points, t)
+				if i == len(points) || points[i] != t {
+					points = slices.Insert(points, i, t)
+				}
 			}
 		}
 		if len(points) == 0 {
