@@ -133,17 +133,20 @@ func printTimeline(w *os.File, calls []listsim.Call, slot time.Duration) {
 			}
 		}
 	}
+	// calls is sorted by start (above).
 	if n, err := strconv.Atoi(os.Getenv("LISTSIM_HEAD")); err == nil && n > 0 { // the first calls, to see the ramp-up
-		sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
-		for _, c := range calls[:min(n, len(calls))] {
-			fmt.Fprintf(w, "    %5.0fms %v %q after %q: %d\n", float64(c.Start)/1e6, c.Delimiter, c.Prefix, c.StartAfter, c.Count)
-		}
+		printCalls(w, calls[:min(n, len(calls))])
 	}
 	if os.Getenv("LISTSIM_TAIL") != "" { // the last calls, to see what the tail lists
-		sort.Slice(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
-		for _, c := range calls[max(0, len(calls)-tailN()):] {
-			fmt.Fprintf(w, "    %5.0fms %v %q after %q: %d\n", float64(c.Start)/1e6, c.Delimiter, c.Prefix, c.StartAfter, c.Count)
-		}
+		printCalls(w, calls[max(0, len(calls)-tailN()):])
+	}
+}
+
+// printCalls prints one line per call: start, delimiter, prefix, start-after
+// and the entries returned.
+func printCalls(w *os.File, calls []listsim.Call) {
+	for _, c := range calls {
+		fmt.Fprintf(w, "    %5.0fms %v %q after %q: %d\n", float64(c.Start)/1e6, c.Delimiter, c.Prefix, c.StartAfter, c.Count)
 	}
 }
 

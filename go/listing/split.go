@@ -933,8 +933,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			// if they took no room: give them a range of their own now,
 			// not when the range before reaches them at the very end.
 			if t := l.trailing(sp.dir); t > v.cursor {
-				i := sort.SearchStrings(points, t)
-				if i == len(points) || points[i] != t {
+				if i, found := slices.BinarySearch(points, t); !found {
 					points = slices.Insert(points, i, t)
 				}
 			}
