@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
+	"github.com/s3turbo/s3turbo/benchmarks/internal/listsim"
+	"github.com/s3turbo/s3turbo/go/listing"
+)
+
+// Virtual time (testing/synctest): inside a bubble the clock moves only
+// when every goroutine waits, so the simulated server's latency is exact
+// and the lister's own CPU, the machine's load and a VM's stolen time are
+// all invisible. A run then measures the splitter alone, in round trips of
+// the simulated latency. Wall-clock runs of cmd listsim on this 2-core VM
+// moved by ±0.2 in their ratio to the oracle (half its CPU was stolen at
+// times); virtual runs of one build repeat within a round trip or two
+// (goroutines woken at the same instant still run in varying order).
+
+// virtualRun lists set in virtual time with opt and then the oracle's
+// perfect split, and returns the parallel run and the oracle's round
+// trips. It fails t if a key is lost or listed twice.
+func virtualRun(t *testing.T, set *layouts.Set, latency time.Duration, opt listing.Options, trace bool) (run Run, oracleRounds float64) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		var err error
+		run, err = simulate(&listsim.API{Set: set, Latency: latency, Trace: trace}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ow, err := oracle(&listsim.API{Set: set, Latency: latency}, opt.Workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oracleRounds = ow.Seconds() / latency.Seconds()
+	})
+	return run, oracleRounds
+}
+
+// TestVirtualRounds guards the splitter's round trips at the benchmark's
+// scale (1 M keys, 64 workers, 30 ms): a change that makes discovery or
+// the tail much slower fails here, without a benchmark run. The bounds
+// are loose (about 1.25x what the splitter took when they were set, hex
+// 18, date 22-24, deep 26-32 round trips under -race, skewed 20-21;
+// the oracle takes 16): they catch regressions, not noise. Round trips in
+// virtual time are not a timed test: no wall clock is read.
+func TestVirtualRounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 M keys per layout")
+	}
+	const latency = 30 * time.Millisecond
+	for _, tc := range []struct {
+		layout    string
+		maxRounds float64
+	}{
+		{"hex", 22},
+		{"date", 30},
+		{"deep", 40},
+		{"skewed", 26},
+	} {
+		t.Run(tc.layout, func(t *testing.T) {
+			set, err := layouts.Generate(tc.layout, 1_000_000, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, oracleRounds := virtualRun(t, set, latency, listing.Options{Workers: 64}, false)
+			rounds := r.Wall.Seconds() / latency.Seconds()
+			t.Logf("%s: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges, %d probes",
+				tc.layout, rounds, oracleRounds, r.PerMin(), r.Ranges, r.Discovery)
+			if rounds > tc.maxRounds {
+				t.Errorf("%s took %.0f round trips, want <= %.0f (the oracle takes %.0f)", tc.layout, rounds, tc.maxRounds, oracleRounds)
+			}
+			if r.PerMin() > 1.2 {
+				t.Errorf("%s made %.3fx the minimum requests, want <= 1.2", tc.layout, r.PerMin())
+			}
+		})
+	}
+}
+
+// TestVirtual is a tool for working on the splitter, off unless
+// LISTSIM_VIRTUAL names layouts. It prints one line per layout (round
+// trips, the oracle's, requests, probes, ranges) and, with
+// LISTSIM_TIMELINE set, the calls per round trip as cmd listsim -timeline
+// does (LISTSIM_HEAD, LISTSIM_TAIL and LISTSIM_PROBES work as there):
+//
+//	LISTSIM_VIRTUAL=deep,date go test -count=1 -run 'TestVirtual$' -v ./benchmarks/listsim
+//
+// LISTSIM_LATENCY sets the latency (default 30ms), LISTSIM_N the keys
+// (default 1 M), LISTSIM_MINSPLIT Options.MinSplitPages. For an A/B, build
+// each tree's test binary (go test -c -o /tmp/a ./benchmarks/listsim) and
+// run both a few times: the order goroutines wake in still varies.
+func TestVirtual(t *testing.T) {
+	names := os.Getenv("LISTSIM_VIRTUAL")
+	if names == "" {
+		t.Skip("set LISTSIM_VIRTUAL=hex,date,deep,skewed to run the simulator in virtual time")
+	}
+	latency := 30 * time.Millisecond
+	if s := os.Getenv("LISTSIM_LATENCY"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latency = d
+	}
+	n := 1_000_000
+	if s := os.Getenv("LISTSIM_N"); s != "" {
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			t.Fatalf("LISTSIM_N: %v", err)
+		}
+	}
+	opt := listing.Options{Workers: 64}
+	if s := os.Getenv("LISTSIM_MINSPLIT"); s != "" {
+		if _, err := fmt.Sscan(s, &opt.MinSplitPages); err != nil {
+			t.Fatalf("LISTSIM_MINSPLIT: %v", err)
+		}
+	}
+	timeline := os.Getenv("LISTSIM_TIMELINE") != ""
+	for _, name := range strings.Split(names, ",") {
+		set, err := layouts.Generate(name, n, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, oracleRounds := virtualRun(t, set, latency, opt, timeline)
+		rounds := r.Wall.Seconds() / latency.Seconds()
+		t.Logf("VIRTUAL %s rounds %.1f oracle %.1f vs-oracle %.3f requests %d per-min %.3f discovery %d ranges %d",
+			name, rounds, oracleRounds, oracleRounds/rounds, r.Requests, r.PerMin(), r.Discovery, r.Ranges)
+		if timeline {
+			printTimeline(os.Stdout, r.Calls, latency)
+		}
+	}
+}
