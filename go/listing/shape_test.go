@@ -421,3 +421,63 @@ func TestTrailingCut(t *testing.T) {
 		})
 	}
 }
+
+// TestNeedDir: when a range worth splitting finds no cut because the rest
+// of it lies in one folder nobody probed, the folder to probe is that one
+// (the shallowest unknown folder on the cursor's path), not the known
+// folder of the span's directory holding it, and it is probed however
+// small its level's folders are on average: before, a 10 M-key deep
+// listing ended with two such ranges listed page by page for ~15 round
+// trips while 62 workers waited.
+func TestNeedDir(t *testing.T) {
+	newLister := func() *lister {
+		l := testLister()
+		probeDir(l, "", "org-0/")
+		probeDir(l, "org-0/", "org-0/t0/", "org-0/t1/", "org-0/t2/")
+		probeDir(l, "org-0/t0/", "org-0/t0/p0/", "org-0/t0/p1/")
+		probeDir(l, "org-0/t1/", "org-0/t1/p0/", "org-0/t1/p1/")
+		for _, k := range []string{"org-0/t0/p0/r0/f-000.bin", "org-0/t1/p1/r9/f-999.bin"} {
+			l.learn(k)
+		}
+		return l
+	}
+	folders := []struct {
+		name, key, dir, want string
+	}{
+		{"unknown project", "org-0/t1/p1/r3/f-001.bin", "org-0/", "org-0/t1/p1/"},
+		{"from the root", "org-0/t1/p1/r3/f-001.bin", "", "org-0/t1/p1/"},
+		{"team assumed from its probed siblings", "org-0/t2/p0/f", "org-0/", "org-0/t2/p0/"},
+		{"key directly in dir", "org-0/file", "org-0/", ""},
+	}
+	for _, tc := range folders {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := newLister().unknownFolder(tc.key, tc.dir); got != tc.want {
+				t.Fatalf("unknownFolder(%q, %q) = %q, want %q", tc.key, tc.dir, got, tc.want)
+			}
+		})
+	}
+
+	l := newLister()
+	l.planned = 10 // a few pages over many folders: every project is "small"
+	if !l.small("org-0/t1/p1/") {
+		t.Fatal("setup: org-0/t1/p1/ should count as small")
+	}
+	v := &krange{first: "org-0/t0/p0/r0/f-000.bin", cursor: "org-0/t1/p1/r3/f-001.bin", hi: "org-0/t2/",
+		pages: 3, seen: 3000, active: true}
+	l.ranges = []*krange{v}
+	alpha := l.alphabet()
+	pc, ok1 := l.hpos(v.cursor, "org-0/", alpha, 0)
+	ph, ok2 := l.hpos(v.hi, "org-0/", alpha, 0)
+	if !ok1 || !ok2 {
+		t.Fatal("setup: positions unknown")
+	}
+	if points := l.splitPoints(v, 4, &span{dir: "org-0/", pc: pc, ph: ph}); len(points) != 0 {
+		t.Fatalf("cuts %q inside a folder of unknown shape", points)
+	}
+	if v.needDir != "org-0/t1/p1/" {
+		t.Fatalf("needDir = %q, want org-0/t1/p1/", v.needDir)
+	}
+	if dir, ok := l.neededProbe(); !ok || dir != "org-0/t1/p1/" {
+		t.Fatalf("neededProbe = %q, %v; want org-0/t1/p1/, true", dir, ok)
+	}
+}

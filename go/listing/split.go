@@ -296,7 +296,9 @@ func (l *lister) neededProbe() (string, bool) {
 		if r.done || !r.active || r.pages == 0 || r.seen == 0 || (r.pages < 2 && !r.open) {
 			continue
 		}
-		if r.needDir != "" && l.dirs[r.needDir] == nil && !l.small(r.needDir) {
+		if r.needDir != "" && l.dirs[r.needDir] == nil {
+			// However small its siblings: the range was estimated worth
+			// splitting, and all of it lies in this folder.
 			return r.needDir, true
 		}
 		d0 := l.topDir(r)
@@ -940,9 +942,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 		if len(points) == 0 {
 			// The rest lies in one folder of unknown shape: learn it.
-			if f := l.shape(sp.dir).folders; int(sp.pc) < len(f) {
-				v.needDir = f[int(sp.pc)]
-			}
+			v.needDir = l.unknownFolder(v.cursor, sp.dir)
 		}
 		return points
 	}
@@ -990,4 +990,17 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 	}
 	return points
+}
+
+// unknownFolder is the shallowest folder below dir on key's path whose
+// shape is not known (nor assumed): the one whose probe would give cuts
+// inside it. "" when every folder on the path is known.
+func (l *lister) unknownFolder(key, dir string) string {
+	for nested(key, dir) {
+		dir = key[:len(dir)+strings.IndexByte(key[len(dir):], '/')+1]
+		if l.shape(dir) == nil {
+			return dir
+		}
+	}
+	return ""
 }
