@@ -271,6 +271,12 @@ func nested(key, dir string) bool {
 	return len(key) > len(dir) && strings.IndexByte(key[len(dir):], '/') >= 0
 }
 
+// subfolder is the folder directly below dir that holds key (nested(key,
+// dir) must hold).
+func subfolder(key, dir string) string {
+	return key[:len(dir)+strings.IndexByte(key[len(dir):], '/')+1]
+}
+
 // neededProbe returns a directory whose folders would let a busy range
 // that cannot be estimated yet be measured and cut at folder boundaries
 // (caller holds mu). For the first range every directory on its cursor
@@ -320,7 +326,7 @@ func (l *lister) neededProbe() (string, bool) {
 		// folder, whose names the probe shows how to interpolate.
 		dir := d0
 		for nested(r.cursor, dir) {
-			dir = r.cursor[:len(dir)+strings.IndexByte(r.cursor[len(dir):], '/')+1]
+			dir = subfolder(r.cursor, dir)
 			if d := l.dirs[dir]; d == nil {
 				if whole || l.shape(dir) == nil && !l.small(dir) {
 					return dir, true
@@ -997,7 +1003,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 // inside it. "" when every folder on the path is known.
 func (l *lister) unknownFolder(key, dir string) string {
 	for nested(key, dir) {
-		dir = key[:len(dir)+strings.IndexByte(key[len(dir):], '/')+1]
+		dir = subfolder(key, dir)
 		if l.shape(dir) == nil {
 			return dir
 		}
