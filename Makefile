@@ -44,6 +44,7 @@ vet:
 
 test-go: tools vet
 	S3TURBO_REQUIRE_SERVER=1 $(GO) test -race -count=1 ./go/... ./benchmarks/...
+	LISTSIM_10M=1 $(GO) test -count=1 -run 'TestVirtualRounds10M' ./benchmarks/listsim
 
 test-py: build tools
 	$(PY) -m pytest -q tests
