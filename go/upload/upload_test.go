@@ -116,6 +116,8 @@ type hookAPI struct {
 	puts, parts, copies, completes, aborts, heads atomic.Int64
 	beforeComplete                                func(ctx context.Context, in *s3.CompleteMultipartUploadInput)
 	afterPart                                     func(n int32, err error) error
+	holdPart                                      int32        // this part's request waits until it is cancelled
+	loseAborts                                    atomic.Int64 // this many aborts succeed without reaching the server
 }
 
 func (h *hookAPI) PutObject(ctx context.Context, in *s3.PutObjectInput, o ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
@@ -130,6 +132,10 @@ func (h *hookAPI) HeadObject(ctx context.Context, in *s3.HeadObjectInput, o ...f
 
 func (h *hookAPI) UploadPart(ctx context.Context, in *s3.UploadPartInput, o ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
 	h.parts.Add(1)
+	if h.holdPart != 0 && aws.ToInt32(in.PartNumber) == h.holdPart {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	out, err := h.API.UploadPart(ctx, in, o...)
 	if h.afterPart != nil {
 		err = h.afterPart(aws.ToInt32(in.PartNumber), err)
@@ -152,6 +158,9 @@ func (h *hookAPI) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMu
 
 func (h *hookAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, o ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	h.aborts.Add(1)
+	if h.loseAborts.Add(-1) >= 0 {
+		return &s3.AbortMultipartUploadOutput{}, nil
+	}
 	return h.API.AbortMultipartUpload(ctx, in, o...)
 }
 

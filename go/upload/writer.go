@@ -532,12 +532,12 @@ func (w *Writer) complete() (string, error) {
 // failLocked ends the writer after err: stops and waits for the parts in
 // flight and aborts the multipart upload (with a fresh bounded context).
 func (w *Writer) failLocked(err error) {
+	inflight := len(w.sem) > 0
 	w.cancel()
 	w.wg.Wait()
 	if w.uploadID != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), abortTimeout)
-		w.prog.Requests.Add(1)
-		_, _ = abortUpload(ctx, w.api, w.bucket, w.key, w.uploadID)
+		_ = abortUpload(ctx, w.api, &w.prog, w.bucket, w.key, w.uploadID, inflight)
 		cancel()
 		w.uploadID = ""
 	}
@@ -548,6 +548,7 @@ func (w *Writer) failLocked(err error) {
 // upload, if any, is aborted within ctx. It does nothing after Close or a
 // failure (which already aborted). Later Writes fail.
 func (w *Writer) Abort(ctx context.Context) (err error) {
+	inflight := len(w.sem) > 0 // parts whose cancelled requests the server may still store
 	w.cancel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -561,8 +562,7 @@ func (w *Writer) Abort(ctx context.Context) (err error) {
 	}
 	w.wg.Wait()
 	if w.uploadID != "" {
-		w.prog.Requests.Add(1)
-		_, err = abortUpload(ctx, w.api, w.bucket, w.key, w.uploadID)
+		err = abortUpload(ctx, w.api, &w.prog, w.bucket, w.key, w.uploadID, inflight)
 		if err != nil && s3err.Classify(err) != s3err.NotFound {
 			err = fmt.Errorf("%s: aborting multipart upload: %w", w.name(), err)
 		} else {
