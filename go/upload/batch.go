@@ -484,7 +484,8 @@ func (b *batch) abort(it *item) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), abortTimeout)
 	defer cancel()
-	// Parts of a cancelled batch may have been in flight: check.
+	// Parts of the item may have been cancelled in flight (by a cancelled
+	// batch, or by a failed part stopping the others): check.
 	_ = abortUpload(ctx, b.api, b.prog, it.bucket, it.key, it.uploadID, true)
 }
 

@@ -118,6 +118,7 @@ type hookAPI struct {
 	afterPart                                     func(n int32, err error) error
 	holdPart                                      int32        // this part's request waits until it is cancelled
 	loseAborts                                    atomic.Int64 // this many aborts succeed without reaching the server
+	found                                         atomic.Int64 // ListParts calls that found the upload still there
 }
 
 func (h *hookAPI) PutObject(ctx context.Context, in *s3.PutObjectInput, o ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
@@ -154,6 +155,14 @@ func (h *hookAPI) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMu
 		h.beforeComplete(ctx, in)
 	}
 	return h.API.CompleteMultipartUpload(ctx, in, o...)
+}
+
+func (h *hookAPI) ListParts(ctx context.Context, in *s3.ListPartsInput, o ...func(*s3.Options)) (*s3.ListPartsOutput, error) {
+	out, err := h.API.ListParts(ctx, in, o...)
+	if err == nil {
+		h.found.Add(1)
+	}
+	return out, err
 }
 
 func (h *hookAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, o ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {

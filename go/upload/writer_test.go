@@ -201,8 +201,10 @@ func TestWriterAbort(t *testing.T) {
 			if _, err := w.Close(context.Background()); err == nil {
 				t.Error("Close after Abort succeeded")
 			}
-			if tc.size > part && api.aborts.Load() < 1 {
-				t.Errorf("%d aborts, want 1 or more", api.aborts.Load())
+			// One abort, and one more each time a check found the upload
+			// back (a part cancelled in flight, stored after the abort).
+			if want := 1 + api.found.Load(); tc.size > part && api.aborts.Load() != want {
+				t.Errorf("%d aborts, want %d", api.aborts.Load(), want)
 			}
 		})
 	}
@@ -249,8 +251,12 @@ func TestWriterAbortRechecks(t *testing.T) {
 			if n := api.aborts.Load(); n != tc.wantAborts {
 				t.Errorf("%d aborts, want %d", n, tc.wantAborts)
 			}
-			if _, _, reqs := w.Progress(); reqs < 2+2*tc.lose+1 {
-				t.Errorf("%d requests counted, want the create, parts, aborts and checks", reqs)
+			if n := api.found.Load(); n != tc.lose {
+				t.Errorf("the upload was found %d times after an abort, want %d", n, tc.lose)
+			}
+			// The create, parts 1 and 2, and each abort with its check.
+			if _, _, reqs := w.Progress(); reqs != 3+2*tc.wantAborts {
+				t.Errorf("%d requests counted, want %d", reqs, 3+2*tc.wantAborts)
 			}
 		})
 	}
