@@ -64,6 +64,9 @@ type krange struct {
 	// telling a dense flat folder of sequential names (found late, it would
 	// be listed page by page) from one the folder positions can measure.
 	leafKeys int64
+	// pathKeys[j]: keys listed so far inside the cursor's folder j+1
+	// levels below the prefix (see keysIn).
+	pathKeys []int64
 	hi       string
 	open     bool // no upper bound
 	seen     int64
@@ -458,6 +461,7 @@ func (l *lister) listRange(r *krange) error {
 			} else {
 				r.leafKeys = n
 			}
+			r.pathKeys = l.countPath(r.pathKeys, r.cursor, kept)
 			r.cursor = strings.Clone(kept[cut-1].Key)
 			if kept[cut-1].IsDir {
 				// Skip the rest of the folder: the next page starts after
@@ -509,6 +513,44 @@ func (l *lister) listRange(r *krange) error {
 			return nil // the probe's failure is the listing's (see runProbe)
 		}
 	}
+}
+
+// countPath returns pathKeys (see krange) updated for a page, kept (not
+// empty), listed after cursor: for each folder on the path of the page's
+// last key, the keys of the page inside it (a suffix of the sorted page),
+// added to the count so far when the cursor was already inside it.
+func (l *lister) countPath(pathKeys []int64, cursor string, kept []Entry) []int64 {
+	last := kept[len(kept)-1].Key
+	j := 0
+	for i := len(l.prefix); i < len(last); i++ {
+		if last[i] != '/' {
+			continue
+		}
+		dir := last[:i+1]
+		n := int64(len(kept) - sort.Search(len(kept), func(k int) bool { return kept[k].Key >= dir }))
+		switch {
+		case j == len(pathKeys):
+			pathKeys = append(pathKeys, n)
+		case strings.HasPrefix(cursor, dir):
+			pathKeys[j] += n
+		default:
+			pathKeys[j] = n
+		}
+		j++
+	}
+	return pathKeys[:j]
+}
+
+// keysIn is how many keys r has listed inside dir, a folder below the
+// prefix holding r's cursor (0 for any other). Caller holds mu.
+func (l *lister) keysIn(r *krange, dir string) int64 {
+	if !strings.HasPrefix(r.cursor, dir) {
+		return 0
+	}
+	if j := l.level(dir) - 1; j >= 0 && j < len(r.pathKeys) {
+		return r.pathKeys[j]
+	}
+	return 0
 }
 
 // dedupe drops common prefixes already emitted: when a range boundary cuts

@@ -3,6 +3,7 @@ package listing
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -93,3 +94,90 @@ func TestProbeBetweenPages(t *testing.T) {
 		})
 	}
 }
+
+// TestCountPath checks the keys a range has listed inside each folder on
+// its cursor's path: added up while the cursor stays inside a folder,
+// restarted from the page's own count when it moves to another.
+func TestCountPath(t *testing.T) {
+	page := func(keys ...string) []Entry {
+		var e []Entry
+		for _, k := range keys {
+			e = append(e, Entry{Key: k})
+		}
+		return e
+	}
+	tests := []struct {
+		name   string
+		before []int64
+		cursor string
+		page   []Entry
+		want   []int64
+	}{
+		{"first page", nil, "", page("a/x/1", "a/x/2", "a/y/1"), []int64{3, 1}},
+		{"same folders", []int64{3, 1}, "a/y/1", page("a/y/2", "a/y/3"), []int64{5, 3}},
+		{"next subfolder", []int64{5, 3}, "a/y/3", page("a/y/4", "a/z/1", "a/z/2"), []int64{8, 2}},
+		{"next folder", []int64{8, 2}, "a/z/2", page("a/z/3", "b/1"), []int64{1}},
+		{"deeper", []int64{1}, "b/1", page("b/2", "b/c/d/1"), []int64{3, 1, 1}},
+		{"file directly under the prefix", []int64{3, 1, 1}, "b/c/d/1", page("b/c/d/2", "z"), []int64{}},
+	}
+	l := testLister()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := l.countPath(append([]int64(nil), tc.before...), tc.cursor, tc.page)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("countPath = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	r := &krange{cursor: "a/y/1", pathKeys: []int64{3, 1}}
+	for dir, want := range map[string]int64{"a/": 3, "a/y/": 1, "a/x/": 0, "b/": 0, "a/y/q/": 0} {
+		if got := l.keysIn(r, dir); got != want {
+			t.Errorf("keysIn(%q) = %d, want %d", dir, got, want)
+		}
+	}
+}
+
+// TestProbeEarned: once the probe budget is spent, a range that cannot be
+// measured may still have the folder it lists probed, after it has listed
+// half of MinSplitPages inside that folder; before the budget is spent,
+// at once.
+func TestProbeEarned(t *testing.T) {
+	tests := []struct {
+		name   string
+		spent  bool
+		inTeam int64 // keys the range listed inside org-0/t1/
+		want   string
+	}{
+		{"budget left", false, 2000, "org-0/t1/"},
+		{"budget spent, 2 pages in the folder", true, 2000, ""},
+		{"budget spent, 4 pages in the folder", true, 4000, "org-0/t1/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			probeDir(l, "", "org-0/")
+			probeDir(l, "org-0/", "org-0/t0/", "org-0/t1/", "org-0/t2/")
+			l.counter = &Counter{}
+			l.pages = 90
+			if tc.spent {
+				l.discovery.Store(8 + 90/probeEvery)
+			}
+			// Inside the first folder it listed: folder positions cannot
+			// measure it until org-0/t1/ is probed.
+			r := &krange{start: "org-0/t1/", first: "org-0/t1/p0/r0/f-0001", cursor: "org-0/t1/p3/r2/f-0001", hi: "org-0/t2/",
+				seen: tc.inTeam, pages: int(tc.inTeam / MaxKeys), active: true, pathKeys: []int64{tc.inTeam, tc.inTeam, 500, 100}}
+			for _, k := range []string{r.first, r.cursor} {
+				l.learn(k)
+			}
+			l.ranges = []*krange{r}
+			if est, _, _ := l.estimate(r, l.alphabet()); est >= 0 {
+				t.Fatalf("setup: the range is measured (%.1f pages)", est)
+			}
+			dir, ok := l.neededProbe()
+			if dir != tc.want || ok != (tc.want != "") {
+				t.Fatalf("neededProbe = %q, %v; want %q", dir, ok, tc.want)
+			}
+		})
+	}
+}
+

@@ -291,18 +291,33 @@ func (l *lister) neededProbe() (string, bool) {
 	// first split cuts at can be learnt at once), so that discovery stays
 	// a small share of the budget however irregular the tree (a range
 	// that cannot be measured runs on, or is split by key bytes).
-	if l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery) {
-		return "", false
+	//
+	// Past that budget a range may still have the folder it is listing
+	// probed once it has listed half of MinSplitPages in it: a range that
+	// cannot be measured is never split, and one left inside a large
+	// folder nobody probed would list it page by page alone at the end
+	// (in virtual time, with probes answered at once so that the budget
+	// went in the first round trips, a deep listing took 68 round trips:
+	// one range listed a team nobody had probed alone for the last 44).
+	spent := l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery)
+	earn := max(2, l.opt.MinSplitPages/2)
+	earned := func(r *krange, dir string) bool {
+		return !spent || l.keysIn(r, dir) >= int64(earn)*MaxKeys
 	}
-	if dir, ok := l.startProbe(); ok {
-		return dir, true
+	if !spent {
+		if dir, ok := l.startProbe(); ok {
+			return dir, true
+		}
 	}
 	alpha := l.alphabet()
 	for _, r := range l.ranges {
 		if r.done || !r.active || r.pages == 0 || r.seen == 0 || (r.pages < 2 && !r.open) {
 			continue
 		}
-		if r.needDir != "" && l.dirs[r.needDir] == nil {
+		if spent && r.pages < earn {
+			continue
+		}
+		if r.needDir != "" && l.dirs[r.needDir] == nil && earned(r, r.needDir) {
 			// However small its siblings: the range was estimated worth
 			// splitting, and all of it lies in this folder.
 			return r.needDir, true
@@ -313,7 +328,10 @@ func (l *lister) neededProbe() (string, bool) {
 		}
 		est, _, _ := l.estimate(r, alpha)
 		if l.dirs[d0] == nil && (est < 0 || l.shape(d0) == nil) {
-			return d0, true // not even assumed, or the assumption failed
+			if earned(r, d0) {
+				return d0, true // not even assumed, or the assumption failed
+			}
+			continue
 		}
 		if est >= 0 {
 			continue // measured well enough
@@ -328,7 +346,7 @@ func (l *lister) neededProbe() (string, bool) {
 		for nested(r.cursor, dir) {
 			dir = subfolder(r.cursor, dir)
 			if d := l.dirs[dir]; d == nil {
-				if whole || l.shape(dir) == nil && !l.small(dir) {
+				if (whole || l.shape(dir) == nil && !l.small(dir)) && earned(r, dir) {
 					return dir, true
 				}
 			} else if d.probing && !whole {

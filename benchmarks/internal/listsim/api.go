@@ -35,6 +35,11 @@ type API struct {
 	Cores   int
 	Service func(entries int) time.Duration
 	Trace   bool // record every call in Calls()
+	// FreeProbes answers delimiter requests (the lister's probes) without
+	// the Latency wait: structure is learnt at once, and the probe budget
+	// is spent as fast as the lister asks (a stress on the splitter, and
+	// a bound on what faster discovery alone could gain).
+	FreeProbes bool
 
 	requests, inflight, peak atomic.Int64
 	once                     sync.Once
@@ -85,8 +90,10 @@ func (a *API) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ..
 	for p := a.peak.Load(); n > p && !a.peak.CompareAndSwap(p, n); p = a.peak.Load() {
 	}
 	start := time.Since(a.t0)
-	if err := sleep(ctx, a.Latency); err != nil {
-		return nil, err
+	if in.Delimiter == nil || !a.FreeProbes {
+		if err := sleep(ctx, a.Latency); err != nil {
+			return nil, err
+		}
 	}
 	q := Query{
 		Prefix: aws.ToString(in.Prefix), Delimiter: aws.ToString(in.Delimiter), StartAfter: aws.ToString(in.StartAfter),
