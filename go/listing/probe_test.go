@@ -181,3 +181,26 @@ func TestProbeEarned(t *testing.T) {
 	}
 }
 
+// TestProbeClearsRetry: a range that found no cut because its rest lies
+// in a folder nobody probed may be split as soon as that folder's probe
+// is back, not two pages later; other ranges keep waiting.
+func TestProbeClearsRetry(t *testing.T) {
+	api := &probeAPI{folders: []string{"a/x/", "a/y/"}}
+	l := testLister()
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	defer l.cancel()
+	l.api, l.bucket, l.counter = api, "bkt", &Counter{}
+	l.cond = sync.NewCond(&l.mu)
+	waiting := &krange{cursor: "a/x/0001", hi: "b/", pages: 3, retryAt: 5, needDir: "a/", active: true}
+	other := &krange{cursor: "b/c/0001", pages: 3, retryAt: 5, needDir: "b/c/", open: true, active: true}
+	l.ranges = []*krange{waiting, other}
+	l.mu.Lock()
+	ok := l.runProbe("a/")
+	l.mu.Unlock()
+	if !ok || len(api.prefixes) != 1 {
+		t.Fatalf("probe: ok %v, requests %q", ok, api.prefixes)
+	}
+	if waiting.retryAt != 0 || other.retryAt != 5 {
+		t.Fatalf("retryAt after probing a/: waiting %d (want 0), other %d (want 5)", waiting.retryAt, other.retryAt)
+	}
+}

@@ -186,6 +186,12 @@ func (l *lister) runProbe(dir string) bool {
 		return false
 	}
 	l.probed(dir, found)
+	for _, r := range l.ranges {
+		if r.needDir == dir {
+			// The cuts it lacked can be made now, not two pages later.
+			r.retryAt = 0
+		}
+	}
 	l.cond.Broadcast()
 	return true
 }
