@@ -320,9 +320,6 @@ func (l *lister) neededProbe() (string, bool) {
 		if r.done || !r.active || r.pages == 0 || r.seen == 0 || (r.pages < 2 && !r.open) {
 			continue
 		}
-		if spent && r.pages < earn {
-			continue
-		}
 		if r.needDir != "" && l.dirs[r.needDir] == nil && earned(r, r.needDir) {
 			// However small its siblings: the range was estimated worth
 			// splitting, and all of it lies in this folder.
