@@ -2,6 +2,7 @@ package listing
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -298,6 +299,69 @@ func TestNumberedCuts(t *testing.T) {
 		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
 			t.Errorf("numberedCuts(%q, %q, %v, %d) = %q, %v; want %q", tc.prev, tc.cursor, tc.step, tc.n, got, ok, tc.want)
 		}
+	}
+}
+
+// TestCounterBound checks where a cut string falls on a counter: the
+// bound of a range cut inside a folder of numbered names.
+func TestCounterBound(t *testing.T) {
+	c, ok := counterOf("d/part-01999-a.parquet", "d/part-02999-b.parquet")
+	if !ok || c.at != len("d/part-") || c.width != 5 || c.prev != 1999 || c.cur != 2999 {
+		t.Fatalf("counterOf = %+v, %v", c, ok)
+	}
+	tests := []struct {
+		bound string
+		want  float64
+		ok    bool
+	}{
+		{"d/part-04133", 4133, true},
+		{"d/part-04133-f.parquet", 4133, true},
+		{"d/part-06", 6000, true},            // before every part-06xxx
+		{"d/part-66r27b0dp0cu", 67000, true}, // past every part-66xxx (an old byte cut)
+		{"d/part-0-", 0, true},               // '-' sorts before the digits
+		{"d/part-", 0, true},
+		{"d/part", 0, false}, // shorter than the text before the counter
+		{"e/part-04133", 0, false},
+		{"d/zzz", 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := c.bound(tc.bound, "d/part-02999-b.parquet")
+		if ok != tc.ok || ok && got != tc.want {
+			t.Errorf("bound(%q) = %v, %v; want %v, %v", tc.bound, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestNumberedPiece checks a range cut inside a flat folder of numbered
+// names (a piece of a spike day): its remaining pages are counted on the
+// counter, and it is cut there, not by the names' bytes. Over the bytes,
+// with the letters of hashes and extensions in the alphabet, the 45 pages
+// left below read as 130, and the cuts fell between part-66999 and
+// part-67000 ("part-66r27b0dp0cu").
+func TestNumberedPiece(t *testing.T) {
+	const day = "year=2024/month=07/day=15/"
+	part := func(i int) string { return fmt.Sprintf("%spart-%05d-0edc7a22.parquet", day, i) }
+	l := testLister()
+	for i := 42929; i < 45000; i += 7 {
+		l.learn(part(i))
+	}
+	r := &krange{start: day + "part-42929", first: part(42929), prev: part(43928), cursor: part(44928),
+		hi: day + "part-89627", seen: 2000, pages: 2, leafKeys: 2000}
+	est, trusted, sp := l.measure(r, l.alphabet())
+	if math.Abs(est-44.699) > 0.01 || !trusted || sp == nil || sp.dense != est {
+		t.Fatalf("measure = %v, %v, %+v; want 44.7 pages on the counter, trusted", est, trusted, sp)
+	}
+	points := l.splitPoints(r, 3, sp)
+	want := []string{day + "part-59595", day + "part-74262"} // 44 928 + 14.9 and 29.8 pages of 1 000, less 1/64
+	if !slices.Equal(points, want) {
+		t.Fatalf("cuts %q, want %q", points, want)
+	}
+	// Bounded past the folder, the range's top is the month: folder
+	// positions (and denseLeaf) measure it, not the counter.
+	r.hi = "year=2024/month=07/day=16/"
+	r.est = estCache{}
+	if _, _, sp := l.measure(r, l.alphabet()); sp != nil && sp.dense == 0 {
+		t.Fatalf("a range bounded past the folder measured on folder positions: %+v", sp)
 	}
 }
 

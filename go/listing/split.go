@@ -710,6 +710,20 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 			return est, trusted, &span{dir: d0, pc: pc, ph: ph}
 		}
 	}
+	if top := l.topDir(r); !r.open && r.prev != "" && leafDir(r.prev) == top && leafDir(r.cursor) == top {
+		// A bounded range inside one flat folder of numbered names (a
+		// range cut from a spike day of part-NNNNN files): measured on the
+		// counter, a page being the last page's extent. Over the names'
+		// bytes it read 3-10x too large (the letters of hashes and
+		// extensions widen the alphabet past the digits), so such ranges
+		// were split again and again into pieces of a page or two.
+		if c, ok := counterOf(r.prev, r.cursor); ok {
+			if nh, ok := c.bound(r.hi, r.cursor); ok {
+				est := max(0, nh-float64(c.cur)) / float64(c.cur-c.prev)
+				return est, true, &span{dir: top, dense: est}
+			}
+		}
+	}
 	alpha = l.alphaFor(l.topDir(r))
 	hi, trusted := l.upper(r, alpha)
 	if !trusted {
@@ -861,19 +875,25 @@ func (l *lister) victim() (*krange, int, *span) {
 	return best, pieces, bestSpan
 }
 
-// numberedCuts handles sequential names (part-01999, part-02999): when
-// prev and cursor first differ inside a run of decimal digits as wide in
-// both (3 or more, with no hexadecimal letter next to it: not a hash), it
-// returns up to n cuts at cursor's number plus j*step times the
-// difference, less 1/64 (j = 1..n), each the name up to that run and the
-// number at the run's width (part-04983). ok is false for other names,
-// whose cuts come from interpolating their bytes: digits interpolated as
-// bytes of a larger alphabet carry at the wrong place (part-05/99).
-func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok bool) {
+// counter is a run of decimal digits numbering the names of a flat folder
+// (part-00000, part-00001, ...): the run's offset and width in the names,
+// and its values in the range's previous and current cursor.
+type counter struct {
+	at, width int
+	prev, cur int64
+}
+
+// counterOf finds the counter prev and cursor are numbered by: they first
+// differ inside a run of decimal digits as wide in both (3 or more, with
+// no hexadecimal letter next to it: not a hash), and cursor's number is
+// the larger. ok is false for other names, whose positions come from
+// interpolating their bytes: digits interpolated as bytes of a larger
+// alphabet carry at the wrong place (part-05/99).
+func counterOf(prev, cursor string) (c counter, ok bool) {
 	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	i := len(commonPrefix(prev, cursor))
 	if i >= len(prev) || i >= len(cursor) || !isDigit(prev[i]) || !isDigit(cursor[i]) {
-		return nil, false
+		return counter{}, false
 	}
 	a := i
 	for a > 0 && isDigit(cursor[a-1]) {
@@ -888,13 +908,46 @@ func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok b
 	}
 	width := end(cursor) - a
 	if width != end(prev)-a || width < 3 || width > 18 || hexLetter(cursor, a-1) || hexLetter(cursor, a+width) || hexLetter(prev, a+width) {
-		return nil, false // not a counter: a hash's digits, or too short to tell
+		return counter{}, false // not a counter: a hash's digits, or too short to tell
 	}
 	np, err1 := strconv.ParseInt(prev[a:a+width], 10, 64)
 	nc, err2 := strconv.ParseInt(cursor[a:a+width], 10, 64)
 	if err1 != nil || err2 != nil || nc <= np {
+		return counter{}, false
+	}
+	return counter{at: a, width: width, prev: np, cur: nc}, true
+}
+
+// bound is where cut string s falls on the counter of names sharing
+// name's text before it: part-04133 at 4133, part-06 at 6000 (before every
+// part-06xxx), part-66r (past every part-66xxx) at 67000. ok is false when
+// s does not share that text.
+func (c counter) bound(s, name string) (float64, bool) {
+	if len(s) < c.at || s[:c.at] != name[:c.at] {
+		return 0, false
+	}
+	v, k := 0.0, 0
+	for k < c.width && c.at+k < len(s) && s[c.at+k] >= '0' && s[c.at+k] <= '9' {
+		v = v*10 + float64(s[c.at+k]-'0')
+		k++
+	}
+	if k < c.width && c.at+k < len(s) && s[c.at+k] > '9' {
+		v++ // past every name with these leading digits
+	}
+	return v * math.Pow10(c.width-k), true
+}
+
+// numberedCuts handles sequential names (part-01999, part-02999): for
+// prev and cursor numbered by a counter (see counterOf) it returns up to n
+// cuts at cursor's number plus j*step times the difference, less 1/64
+// (j = 1..n), each the name up to that run and the number at the run's
+// width (part-04983). ok is false for other names.
+func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok bool) {
+	c, ok := counterOf(prev, cursor)
+	if !ok {
 		return nil, false
 	}
+	a, width, np, nc := c.at, c.width, c.prev, c.cur
 	for j := 1; j <= n; j++ {
 		// A little short of whole pages: a piece of exactly a page would
 		// take a second request to learn that it has ended.
