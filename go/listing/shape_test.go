@@ -275,8 +275,8 @@ func TestDenseLeafCarriedOn(t *testing.T) {
 	}
 }
 
-// TestNumberedCuts checks cuts among sequential names, and that other
-// names are left to byte interpolation.
+// TestNumberedCuts checks cuts among sequential names (numbered and
+// counter.cuts), and that other names are left to byte interpolation.
 func TestNumberedCuts(t *testing.T) {
 	tests := []struct {
 		prev, cursor string
@@ -295,9 +295,17 @@ func TestNumberedCuts(t *testing.T) {
 		{"d/a", "d/a", 1, 2, nil},
 	}
 	for _, tc := range tests {
-		got, ok := numberedCuts(tc.prev, tc.cursor, tc.step, tc.n)
+		c, per, ok := numbered(&krange{prev: tc.prev, cursor: tc.cursor})
+		var got []string
+		if ok {
+			var pages []float64
+			for j := 1; j <= tc.n; j++ {
+				pages = append(pages, float64(j)*tc.step)
+			}
+			got = c.cuts(tc.cursor, per, pages)
+		}
 		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
-			t.Errorf("numberedCuts(%q, %q, %v, %d) = %q, %v; want %q", tc.prev, tc.cursor, tc.step, tc.n, got, ok, tc.want)
+			t.Errorf("cuts after (%q, %q), step %v, n %d = %q, %v; want %q", tc.prev, tc.cursor, tc.step, tc.n, got, ok, tc.want)
 		}
 	}
 }
@@ -362,6 +370,27 @@ func TestNumberedPiece(t *testing.T) {
 	r.est = estCache{}
 	if _, _, sp := l.measure(r, l.alphabet()); sp != nil && sp.dense == 0 {
 		t.Fatalf("a range bounded past the folder measured on folder positions: %+v", sp)
+	}
+}
+
+// TestNumberedFromFirst checks that a piece whose start is not a name of
+// the counter's width (a cut interpolated over bytes, part-2b997q2) still
+// finds the counter, from its first key, and gallops on it.
+func TestNumberedFromFirst(t *testing.T) {
+	part := func(i int) string { return fmt.Sprintf("part-%05d-3f1c2a9e-c000.snappy.parquet", i) }
+	r := &krange{start: "part-2b997q2", first: part(30000), prev: "part-2b997q2", cursor: part(30999), seen: 1000, pages: 1, open: true}
+	c, per, ok := numbered(r)
+	if !ok || c.cur != 30999 || per != 1000 {
+		t.Fatalf("numbered = %+v, %v, %v; want the counter at 30999, 1000 a page", c, per, ok)
+	}
+	l := testLister()
+	for i := 30000; i < 31000; i += 7 {
+		l.learn(part(i))
+	}
+	got := l.splitPoints(r, 4, nil)
+	want := []string{"part-32968", "part-34937", "part-38874"} // 2, 4 and 8 pages on, less 1/64
+	if !slices.Equal(got, want) {
+		t.Fatalf("gallop %q, want %q", got, want)
 	}
 }
 

@@ -710,16 +710,16 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 			return est, trusted, &span{dir: d0, pc: pc, ph: ph}
 		}
 	}
-	if top := l.topDir(r); !r.open && r.prev != "" && leafDir(r.prev) == top && leafDir(r.cursor) == top {
+	if top := l.topDir(r); !r.open && leafDir(r.cursor) == top {
 		// A bounded range inside one flat folder of numbered names (a
 		// range cut from a spike day of part-NNNNN files): measured on the
 		// counter, a page being the last page's extent. Over the names'
 		// bytes it read 3-10x too large (the letters of hashes and
 		// extensions widen the alphabet past the digits), so such ranges
 		// were split again and again into pieces of a page or two.
-		if c, ok := counterOf(r.prev, r.cursor); ok {
+		if c, per, ok := numbered(r); ok {
 			if nh, ok := c.bound(r.hi, r.cursor); ok {
-				est := max(0, nh-float64(c.cur)) / float64(c.cur-c.prev)
+				est := max(0, nh-float64(c.cur)) / per
 				return est, true, &span{dir: top, dense: est}
 			}
 		}
@@ -937,28 +937,43 @@ func (c counter) bound(s, name string) (float64, bool) {
 	return v * math.Pow10(c.width-k), true
 }
 
-// numberedCuts handles sequential names (part-01999, part-02999): for
-// prev and cursor numbered by a counter (see counterOf) it returns up to n
-// cuts at cursor's number plus j*step times the difference, less 1/64
-// (j = 1..n), each the name up to that run and the number at the run's
-// width (part-04983). ok is false for other names.
-func numberedCuts(prev, cursor string, step float64, n int) (cuts []string, ok bool) {
-	c, ok := counterOf(prev, cursor)
-	if !ok {
-		return nil, false
+// numbered returns the counter r's names are numbered by (see counterOf)
+// and how far it runs over a page: measured from the previous cursor
+// (one page back), else from the range's first key when both lie in the
+// cursor's folder (a piece starting at a cut that is not a name of the
+// counter's width, such as a byte-interpolated one). ok is false for
+// names no counter numbers.
+func numbered(r *krange) (c counter, perPage float64, ok bool) {
+	leaf := leafDir(r.cursor)
+	if leafDir(r.prev) == leaf {
+		if c, ok := counterOf(r.prev, r.cursor); ok {
+			return c, float64(c.cur - c.prev), true
+		}
 	}
-	a, width, np, nc := c.at, c.width, c.prev, c.cur
-	for j := 1; j <= n; j++ {
-		// A little short of whole pages: a piece of exactly a page would
-		// take a second request to learn that it has ended.
-		x := nc + int64(math.Round(float64(j)*step*float64(nc-np)*(1-1.0/64)))
+	if r.seen > 1 && leafDir(r.first) == leaf {
+		if c, ok := counterOf(r.first, r.cursor); ok {
+			return c, float64(c.cur-c.prev) * MaxKeys / float64(r.seen-1), true
+		}
+	}
+	return counter{}, 0, false
+}
+
+// cuts returns the names (up to the counter: part-04983) at c's current
+// number plus each of pages times perPage, a little short (1/64) of whole
+// pages: a piece of exactly a page would take a second request to learn
+// that it has ended. Cuts past the counter's width are left out; name is
+// a name the counter numbers.
+func (c counter) cuts(name string, perPage float64, pages []float64) []string {
+	var cuts []string
+	for _, p := range pages {
+		x := c.cur + int64(math.Round(p*perPage*(1-1.0/64)))
 		s := strconv.FormatInt(x, 10)
-		if x <= nc || len(s) > width { // past the counter's width (or overflowed)
+		if x <= c.cur || len(s) > c.width { // past the counter's width (or overflowed)
 			break
 		}
-		cuts = append(cuts, cursor[:a]+strings.Repeat("0", width-len(s))+s)
+		cuts = append(cuts, name[:c.at]+strings.Repeat("0", c.width-len(s))+s)
 	}
-	return cuts, true
+	return cuts
 }
 
 // hexLetter reports whether s[i] exists and is a letter a-f or A-F.
@@ -989,8 +1004,12 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// folders after it.
 		// (apply drops cuts outside the range.)
 		step := max(1, sp.dense/float64(pieces))
-		if numbered, ok := numberedCuts(v.prev, v.cursor, step, pieces-1); ok {
-			return numbered
+		if c, per, ok := numbered(v); ok {
+			var pages []float64
+			for j := 1; j < pieces; j++ {
+				pages = append(pages, float64(j)*step)
+			}
+			return c.cuts(v.cursor, per, pages)
 		}
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
@@ -1044,6 +1063,14 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		for j := 1; j < pieces; j++ {
 			at = append(at, pc+(ph-pc)*float64(j)/float64(pieces))
 		}
+	} else if c, per, ok := numbered(v); ok {
+		// Galloping (below) over a counter's numbers: over the names'
+		// bytes the carry lands in letters (part-2b997q2 for part-32997).
+		var pages []float64
+		for d := 2.0; len(pages) < pieces-1 && d*per < math.Pow10(c.width); d *= 2 {
+			pages = append(pages, d)
+		}
+		return c.cuts(v.cursor, per, pages)
 	} else if pc > p0 && v.seen > 1 {
 		// The end is a guess that may overshoot by orders of magnitude:
 		// gallop (cuts 2, 4, 8, ... pages ahead) so empty pieces cost a
