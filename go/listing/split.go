@@ -713,7 +713,7 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 	if top := l.topDir(r); !r.open && leafDir(r.cursor) == top {
 		// A bounded range inside one flat folder of numbered names (a
 		// range cut from a spike day of part-NNNNN files): measured on the
-		// counter, a page being the last page's extent. Over the names'
+		// counter, a page being its run over a page (see numbered). Over the names'
 		// bytes it read 3-10x too large (the letters of hashes and
 		// extensions widen the alphabet past the digits), so such ranges
 		// were split again and again into pieces of a page or two.
