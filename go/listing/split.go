@@ -671,7 +671,8 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 	if r.pages == 0 || r.seen < 2 {
 		return -1, false, nil
 	}
-	if d0 := l.topDir(r); l.opt.Delimiter == "" && nested(r.cursor, d0) {
+	top := l.topDir(r)
+	if d0 := top; l.opt.Delimiter == "" && nested(r.cursor, d0) {
 		d := l.shape(d0)
 		if d == nil || len(d.folders) == 0 {
 			if d == nil {
@@ -710,7 +711,7 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 			return est, trusted, &span{dir: d0, pc: pc, ph: ph}
 		}
 	}
-	if top := l.topDir(r); !r.open && leafDir(r.cursor) == top {
+	if !r.open && leafDir(r.cursor) == top {
 		// A bounded range inside one flat folder of numbered names (a
 		// range cut from a spike day of part-NNNNN files): measured on the
 		// counter, a page being its run over a page (see numbered). Over the names'
@@ -724,7 +725,7 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 			}
 		}
 	}
-	alpha = l.alphaFor(l.topDir(r))
+	alpha = l.alphaFor(top)
 	hi, trusted := l.upper(r, alpha)
 	if !trusted {
 		if r.pages < 2 {
