@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
+	"math/rand"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -116,7 +119,6 @@ func TestVirtualRounds10M(t *testing.T) {
 	guardRounds(t, 10_000_000, 1.1, []roundsBound{{"hex", 185, false}, {"date", 185, false}, {"deep", 185, false}, {"skewed", 185, false}})
 }
 
-// TestVirtual is a tool for working on the splitter, off unless
 // TestVirtualNumberedFolder guards the requests of a listing of one flat
 // folder of numbered names, as Spark writes (part-00000-<uuid>-c000.snappy.parquet,
 // 100 pages), at the listing's root and below it. Galloping and cutting
@@ -155,6 +157,81 @@ func TestVirtualNumberedFolder(t *testing.T) {
 	}
 }
 
+// TestVirtualShapes guards listings of bucket shapes the benchmark's four
+// layouts do not have, each once found listed serially or far over the
+// request budget (virtual time, 64 workers, 30 ms):
+//
+//   - shards: 10 000 folders shards/NNNNNN/ of 20 names, of which the
+//     probe of shards/ saw 1 000. Measured from the bucket's root, the
+//     listing sat in the middle of its one folder and was never split
+//     (200 round trips, one range); past the truncated probe no probe
+//     could place a range. 14 round trips when set (the oracle 4).
+//   - uuids under a long common path (datasets/project-alpha/v1/raw/):
+//     positions read 12 bytes past the root, all of them the path: 29
+//     round trips; 8 when set.
+//   - 100 000 names logs/0000000.json: the folder's dense estimate cut past
+//     its end into empty pieces, 1.37x the minimum requests; 1.16x when set.
+//
+// Bounds are loose: they catch the failure, not noise.
+func TestVirtualShapes(t *testing.T) {
+	const latency = 30 * time.Millisecond
+	uuid := func(r *rand.Rand) string {
+		b := make([]byte, 16)
+		r.Read(b)
+		h := hex.EncodeToString(b)
+		return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	}
+	for _, tc := range []struct {
+		name      string
+		keys      func() []string
+		maxRounds float64
+		maxPerMin float64
+	}{
+		{"shards", func() []string {
+			var k []string
+			for s := 0; s < 10_000; s++ {
+				for f := 0; f < 20; f++ {
+					k = append(k, fmt.Sprintf("shards/%06d/%03d.bin", s, f))
+				}
+			}
+			return k
+		}, 24, 1.25},
+		{"long path", func() []string {
+			r := rand.New(rand.NewSource(7))
+			k := make([]string, 200_000)
+			for i := range k {
+				k[i] = "datasets/project-alpha/v1/raw/" + uuid(r)
+			}
+			slices.Sort(k)
+			return slices.Compact(k)
+		}, 16, 1.25},
+		{"logs", func() []string {
+			k := make([]string, 100_000)
+			for i := range k {
+				k[i] = fmt.Sprintf("logs/%07d.json", i)
+			}
+			return k
+		}, 16, 1.25},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := layouts.FromSorted(tc.keys())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, oracleRounds := virtualRun(t, set, latency, listing.Options{Workers: 64}, false, false)
+			rounds := r.Wall.Seconds() / latency.Seconds()
+			t.Logf("%s, %d keys: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges", tc.name, set.Len(), rounds, oracleRounds, r.PerMin(), r.Ranges)
+			if rounds > tc.maxRounds {
+				t.Errorf("%.0f round trips, want <= %.0f", rounds, tc.maxRounds)
+			}
+			if r.PerMin() > tc.maxPerMin {
+				t.Errorf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), tc.maxPerMin)
+			}
+		})
+	}
+}
+
+// TestVirtual is a tool for working on the splitter, off unless
 // LISTSIM_VIRTUAL names layouts. It prints one line per layout (round
 // trips, the oracle's, requests, probes, ranges) and, with
 // LISTSIM_TIMELINE set, the calls per round trip as cmd listsim -timeline

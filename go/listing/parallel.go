@@ -255,8 +255,9 @@ func (l *lister) alphabet() []byte {
 
 // upper returns r's upper bound, or for an open range a guess of the
 // largest key: the cursor with every digit raised to '9' (every character
-// to 'f' when all keys look hexadecimal), then the largest byte seen.
-// trusted is false for guesses other than the hexadecimal one.
+// to 'f' when the names below the listing's root look like hashes, see
+// hashLike), then the largest byte seen. trusted is false for guesses
+// other than the hash one.
 func (l *lister) upper(r *krange, alpha []byte) (hi string, trusted bool) {
 	if !r.open {
 		return r.hi, true
@@ -265,18 +266,13 @@ func (l *lister) upper(r *krange, alpha []byte) (hi string, trusted bool) {
 	if len(alpha) > 0 {
 		top = alpha[len(alpha)-1]
 	}
-	if len(r.cursor) <= len(l.prefix) {
-		return l.prefix + strings.Repeat(string(top), 16), false
+	root := l.root() // the text every key shares
+	if len(r.cursor) <= len(root) {
+		return root + strings.Repeat(string(top), 16), false
 	}
-	hexOnly := true
-	for _, b := range alpha {
-		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'f') && !strings.ContainsRune(l.prefix, rune(b)) {
-			hexOnly = false
-			break
-		}
-	}
+	hexOnly := hashLike(alpha, root)
 	g := []byte(r.cursor)
-	for i := len(l.prefix); i < len(g); i++ {
+	for i := len(root); i < len(g); i++ {
 		switch {
 		case hexOnly && (g[i] >= '0' && g[i] <= '9' || g[i] >= 'a' && g[i] <= 'f'):
 			g[i] = 'f'
@@ -286,7 +282,7 @@ func (l *lister) upper(r *krange, alpha []byte) (hi string, trusted bool) {
 	}
 	guess := string(g) + string(top)
 	if guess <= r.cursor {
-		return l.prefix + strings.Repeat(string(top), 16), false
+		return root + strings.Repeat(string(top), 16), false
 	}
 	return guess, hexOnly
 }

@@ -295,7 +295,7 @@ func TestNumberedCuts(t *testing.T) {
 		{"d/a", "d/a", 1, 2, nil},
 	}
 	for _, tc := range tests {
-		c, per, ok := numbered(&krange{prev: tc.prev, cursor: tc.cursor})
+		c, per, ok := numbered(&krange{prev: tc.prev, cursor: tc.cursor}, false)
 		var got []string
 		if ok {
 			var pages []float64
@@ -379,7 +379,7 @@ func TestNumberedPiece(t *testing.T) {
 func TestNumberedFromFirst(t *testing.T) {
 	part := func(i int) string { return fmt.Sprintf("part-%05d-3f1c2a9e-c000.snappy.parquet", i) }
 	r := &krange{start: "part-2b997q2", first: part(30000), prev: "part-2b997q2", cursor: part(30999), seen: 1000, pages: 1, open: true}
-	c, per, ok := numbered(r)
+	c, per, ok := numbered(r, false)
 	if !ok || c.cur != 30999 || per != 1000 {
 		t.Fatalf("numbered = %+v, %v, %v; want the counter at 30999, 1000 a page", c, per, ok)
 	}
@@ -572,5 +572,153 @@ func TestNeedDir(t *testing.T) {
 	}
 	if dir, ok := l.neededProbe(); !ok || dir != "org-0/t1/p1/" {
 		t.Fatalf("neededProbe = %q, %v; want org-0/t1/p1/, true", dir, ok)
+	}
+}
+
+// TestRoot checks the directory an open range is measured from: down
+// through folders that were their directory's only entry, and no further
+// than a complete probe shows.
+func TestRoot(t *testing.T) {
+	only := func(l *lister, dir, folder string) {
+		l.dirs[dir] = &dirInfo{probing: true}
+		l.probed(dir, &dirInfo{folders: []string{folder}, first: folder, last: folder})
+	}
+	tests := []struct {
+		name  string
+		setup func(*lister)
+		want  string
+	}{
+		{"nothing probed", func(*lister) {}, ""},
+		{"one folder chain", func(l *lister) {
+			only(l, "", "datasets/")
+			only(l, "datasets/", "datasets/raw/")
+		}, "datasets/raw/"},
+		{"two folders", func(l *lister) { probeDir(l, "", "a/", "b/") }, ""},
+		{"a loose name beside the folder", func(l *lister) {
+			l.dirs[""] = &dirInfo{probing: true}
+			l.probed("", &dirInfo{folders: []string{"a/"}, first: "a/", last: "readme.txt"})
+		}, ""},
+		{"truncated probe", func(l *lister) {
+			l.dirs[""] = &dirInfo{probing: true}
+			l.probed("", &dirInfo{folders: []string{"a/"}, first: "a/", last: "a/", upto: "a/"})
+		}, ""},
+		{"probe in flight below", func(l *lister) {
+			only(l, "", "a/")
+			l.dirs["a/"] = &dirInfo{probing: true}
+		}, "a/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			tc.setup(l)
+			if got := l.root(); got != tc.want {
+				t.Fatalf("root = %q, want %q", got, tc.want)
+			}
+			r := &krange{open: true, cursor: tc.want + "x"}
+			if got := l.topDir(r); got != tc.want {
+				t.Fatalf("topDir of an open range = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestStuckRanges checks ranges folder positions cannot place and no
+// probe will: past a truncated probe of their directory, or inside a
+// folder whose own probe was truncated. They are measured on a counter
+// their names share across folders (shards/NNNNNN/), galloping when open
+// and cut evenly when bounded, where they used to wait for ever: 10 000
+// shard folders, of which the probe saw 1 000, were listed serially.
+func TestStuckRanges(t *testing.T) {
+	shard := func(i, f int) string { return fmt.Sprintf("shards/%06d/%03d.bin", i, f) }
+	folders := func(n int) []string {
+		var f []string
+		for i := 0; i < n; i++ {
+			f = append(f, fmt.Sprintf("shards/%06d/", i))
+		}
+		return f
+	}
+	setup := func() *lister {
+		l := testLister()
+		l.dirs[""] = &dirInfo{probing: true}
+		l.probed("", &dirInfo{folders: []string{"shards/"}, first: "shards/", last: "shards/"})
+		f := folders(1000)
+		l.dirs["shards/"] = &dirInfo{probing: true}
+		l.probed("shards/", &dirInfo{folders: f, first: f[0], last: f[999], upto: f[999]})
+		return l
+	}
+	t.Run("open past the probe", func(t *testing.T) {
+		l := setup()
+		r := &krange{start: "shards/001000", first: shard(1000, 0), prev: shard(1049, 19), cursor: shard(1099, 19), seen: 2000, pages: 2, open: true}
+		est, trusted, sp := l.measure(r, l.alphabet())
+		if !math.IsInf(est, 1) || trusted || sp == nil || !sp.across {
+			t.Fatalf("measure = %v, %v, %+v; want +Inf untrusted, galloping on the counter", est, trusted, sp)
+		}
+		got := l.splitPoints(r, 4, sp)
+		want := []string{"shards/001197", "shards/001296", "shards/001493"} // 2, 4, 8 pages of 50 folders, less 1/64
+		if !slices.Equal(got, want) {
+			t.Fatalf("cuts %q, want %q", got, want)
+		}
+	})
+	t.Run("bounded past the probe", func(t *testing.T) {
+		l := setup()
+		r := &krange{start: "shards/001000", first: shard(1000, 0), prev: shard(1049, 19), cursor: shard(1099, 19), hi: "shards/002100", seen: 2000, pages: 2}
+		est, trusted, sp := l.measure(r, l.alphabet())
+		if math.Abs(est-20.02) > 0.001 || !trusted || sp == nil || !sp.across || sp.dense != est {
+			t.Fatalf("measure = %v, %v, %+v; want (2100-1099)/50 pages on the counter, trusted", est, trusted, sp)
+		}
+		got := l.splitPoints(r, 2, sp)
+		if want := []string{"shards/001592"}; !slices.Equal(got, want) {
+			t.Fatalf("cuts %q, want %q", got, want)
+		}
+	})
+	t.Run("inside a folder whose probe was truncated", func(t *testing.T) {
+		l := testLister()
+		probeDir(l, "", "logs/", "shards/")
+		f := folders(1000)
+		l.dirs["shards/"] = &dirInfo{probing: true}
+		l.probed("shards/", &dirInfo{folders: f, first: f[0], last: f[999], upto: f[999]})
+		r := &krange{start: "shards/", first: shard(0, 0), prev: shard(49, 19), cursor: shard(99, 19), seen: 2000, pages: 2, open: true}
+		if _, _, sp := l.measure(r, l.alphabet()); sp == nil || !sp.across {
+			t.Fatalf("measure's span %+v, want the counter across folders", sp)
+		}
+		// Waiting, not stuck, while the folder's own probe is unknown.
+		delete(l.dirs, "shards/")
+		l.gen++
+		if est, _, _ := l.measure(r, l.alphabet()); est != -1 {
+			t.Fatalf("measure = %v before the folder's probe, want -1 (wait for it)", est)
+		}
+	})
+}
+
+// TestHashLike checks which alphabets of a truncated probe's names are
+// taken for hashes, whose first names are a fair sample of the rest.
+func TestHashLike(t *testing.T) {
+	tests := []struct {
+		names  string
+		shared string
+		want   bool
+	}{
+		{"0123456789abcdef", "", true},
+		{"3f2a9c1e-77b1-4c1e-9a0d-5e2f1b7c8d90", "", true}, // a UUID
+		{"0123456789", "", false},                         // a sequence more likely
+		{"0123456789.json", "", false},
+		{"0123456789abcdef/", "", false},
+		{"0123456789abcdef/", "cas/", true}, // bytes of the text every name shares
+		{"0123456789ABCDEF", "", false},
+	}
+	for _, tc := range tests {
+		var seen [256]bool
+		for i := 0; i < len(tc.names); i++ {
+			seen[tc.names[i]] = true
+		}
+		var alpha []byte
+		for b := range seen {
+			if seen[b] {
+				alpha = append(alpha, byte(b))
+			}
+		}
+		if got := hashLike(alpha, tc.shared); got != tc.want {
+			t.Errorf("hashLike(%q, %q) = %v, want %v", alpha, tc.shared, got, tc.want)
+		}
 	}
 }

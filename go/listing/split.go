@@ -31,22 +31,33 @@ type dirInfo struct {
 
 // interpolable reports whether names inside flat directory d can be
 // interpolated: when its probe saw them all (first..last), or when they
-// look like hashes (hexadecimal), where a prefix of names is a fair
-// sample. Sequential names past a truncated probe (part-00000 ...
+// look like hashes or UUIDs (see hashLike), where a prefix of names is a
+// fair sample. Sequential names past a truncated probe (part-00000 ...
 // part-04999) would put every cut before the real ones.
 func (d *dirInfo) interpolable(dir string) bool {
 	if d.probing || len(d.folders) > 0 {
 		return false
 	}
-	if d.upto == "" {
-		return true
-	}
-	for _, b := range d.alpha {
-		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'f') {
+	return d.upto == "" || hashLike(d.alpha, "")
+}
+
+// hashLike reports whether names using the bytes alpha (besides those of
+// shared, text every name holds) look like hashes or UUIDs: lowercase
+// hexadecimal with at least one letter, and dashes. Their first names in
+// key order are then a fair sample of their density; digits alone are
+// more likely a sequence (logs/0000000 ...), whose first names are not.
+func hashLike(alpha []byte, shared string) bool {
+	letter := false
+	for _, b := range alpha {
+		switch {
+		case b >= 'a' && b <= 'f':
+			letter = true
+		case b >= '0' && b <= '9' || b == '-' || strings.IndexByte(shared, b) >= 0:
+		default:
 			return false
 		}
 	}
-	return true
+	return letter
 }
 
 // flatFrac is key's fraction of the way through flat directory d, named
@@ -157,7 +168,7 @@ func (l *lister) take() *krange {
 func (l *lister) split(v *krange, pieces int, sp *span) {
 	points := l.splitPoints(v, pieces, sp)
 	last := l.apply(v, points)
-	if last != nil && sp != nil && sp.dense > 0 {
+	if last != nil && sp != nil && sp.dense > 0 && !sp.across {
 		// The last piece lists on into the dense folder. It starts out
 		// knowing the keys listed there and cut off before it, so it is
 		// recognised (and cut) after its first page, the folder's estimate
@@ -261,15 +272,36 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 // topDir is the deepest directory (or the listing prefix) holding all of
 // r's listed and remaining keys.
 func (l *lister) topDir(r *krange) string {
-	if r.open {
-		return l.prefix
+	dir := l.prefix
+	if !r.open {
+		cp := commonPrefix(commonPrefix(r.first, r.cursor), r.hi)
+		if i := strings.LastIndexByte(cp, '/'); i+1 > len(l.prefix) {
+			dir = cp[:i+1]
+		}
 	}
-	cp := commonPrefix(commonPrefix(r.first, r.cursor), r.hi)
-	i := strings.LastIndexByte(cp, '/')
-	if i+1 <= len(l.prefix) {
-		return l.prefix
+	if root := l.root(); len(root) > len(dir) && strings.HasPrefix(root, dir) {
+		return root
 	}
-	return cp[:i+1]
+	return dir
+}
+
+// root is the deepest directory holding every key of the listing as far
+// as complete probes show: the prefix, or below it through folders that
+// were their directory's only entry (datasets/project/v1/raw/). Measured
+// from the prefix, a listing all in one folder sat in the middle of it
+// however far it got, waiting for a range to cross into a next folder
+// that does not exist (a bucket of 10 000 shards/NNNNNN/ folders listed
+// serially, 200 round trips; names under a long common path differ past
+// the 12 bytes positions read). Caller holds mu.
+func (l *lister) root() string {
+	dir := l.prefix
+	for {
+		d := l.dirs[dir]
+		if d == nil || d.probing || d.upto != "" || len(d.folders) != 1 || d.first != d.folders[0] || d.last != d.folders[0] {
+			return dir
+		}
+		dir = d.folders[0]
+	}
 }
 
 // nested reports whether key lies in a folder below dir (not directly in it).
@@ -631,6 +663,9 @@ type span struct {
 	// probe measured, estimated to hold this many more pages; cut inside
 	// it, a page apart or more, at the last page's extent.
 	dense float64
+	// across: the range is measured (dense > 0) or galloped (dense 0) on
+	// a counter its names share across folders (see byFolders' stuck).
+	across bool
 }
 
 // estCache is a range's last estimate and what it was computed from. An
@@ -674,41 +709,28 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 	top := l.topDir(r)
 	if d0 := top; l.opt.Delimiter == "" && nested(r.cursor, d0) {
 		d := l.shape(d0)
-		if d == nil || len(d.folders) == 0 {
-			if d == nil {
-				return -1, false, nil // wait for the probe
-			}
-		} else {
-			p0, ok0 := l.hpos(r.first, d0, alpha, 0)
-			pc, okc := l.hpos(r.cursor, d0, alpha, 0)
-			ph, okh, trusted := float64(len(d.folders)), true, d.upto == ""
-			if !r.open {
-				ph, okh = l.hpos(r.hi, d0, alpha, 0)
-				trusted = true
-			}
-			if !ok0 || !okc || !okh {
+		if d == nil {
+			return -1, false, nil // wait for the probe
+		}
+		if len(d.folders) > 0 {
+			est, trusted, sp, st := l.byFolders(r, d0, d, alpha)
+			switch st {
+			case measured:
+				return est, trusted, sp
+			case waiting:
 				return -1, false, nil
 			}
-			if leaf, ok := l.denseLeaf(r, d0); ok {
-				// Folder positions put the cursor at the middle of its
-				// folder however many pages it lists there. The rest of
-				// the folder is unknown: assume twice as much as listed in
-				// it (a wrong guess costs a request or two, an unsplit dense
-				// folder a round trip per page).
-				rest := 0.0
-				if pc > p0 {
-					rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
+			// No probe can place r among the folders (stuck): measure it
+			// on a counter its names share across folders, else over bytes.
+			if c, per, ok := numbered(r, true); ok {
+				if r.open {
+					return math.Inf(1), false, &span{dir: top, across: true}
 				}
-				dense := 2 * float64(r.leafKeys) / MaxKeys
-				return dense + rest, false, &span{dir: leaf, dense: dense}
+				if nh, ok := c.bound(r.hi, r.cursor); ok {
+					est := max(0, nh-float64(c.cur)) / per
+					return est, true, &span{dir: top, dense: est, across: true}
+				}
 			}
-			if pc <= p0 {
-				// Still inside the first folder it listed, whose extent the
-				// names do not tell: wait for the range to cross into the next.
-				return -1, false, nil
-			}
-			est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
-			return est, trusted, &span{dir: d0, pc: pc, ph: ph}
 		}
 	}
 	if !r.open && leafDir(r.cursor) == top {
@@ -718,7 +740,7 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 		// bytes it read 3-10x too large (the letters of hashes and
 		// extensions widen the alphabet past the digits), so such ranges
 		// were split again and again into pieces of a page or two.
-		if c, per, ok := numbered(r); ok {
+		if c, per, ok := numbered(r, false); ok {
 			if nh, ok := c.bound(r.hi, r.cursor); ok {
 				est := max(0, nh-float64(c.cur)) / per
 				return est, true, &span{dir: top, dense: est}
@@ -747,6 +769,62 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 		return math.Inf(1), false, nil
 	}
 	return float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys, true, nil
+}
+
+// folderState is what folder positions made of a range (see byFolders).
+type folderState int
+
+const (
+	measured folderState = iota
+	waiting              // for a probe that will place it
+	stuck                // past what probes saw, and no probe will place it
+)
+
+// byFolders measures r on its positions among the folders of d0 (whose
+// shape d has folders). A range it cannot measure is waiting when a probe
+// may yet place it, and stuck when none will: its keys lie past d0's
+// truncated probe, or inside a folder whose own probe was truncated (its
+// positions sit at the folder's middle however far the range gets: a
+// range over 10 000 shards/NNNNNN/ folders, whose probe saw 1 000, was
+// never split). Caller holds mu.
+func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha []byte) (float64, bool, *span, folderState) {
+	p0, ok0 := l.hpos(r.first, d0, alpha, 0)
+	pc, okc := l.hpos(r.cursor, d0, alpha, 0)
+	ph, okh, trusted := float64(len(d.folders)), true, d.upto == ""
+	if !r.open {
+		ph, okh = l.hpos(r.hi, d0, alpha, 0)
+		trusted = true
+	}
+	if !ok0 || !okc || !okh {
+		if p := l.dirs[d0]; p != nil && !p.probing && p.upto != "" {
+			return -1, false, nil, stuck
+		}
+		return -1, false, nil, waiting // an assumed shape: d0's own probe will tell
+	}
+	if leaf, ok := l.denseLeaf(r, d0); ok {
+		// Folder positions put the cursor at the middle of its
+		// folder however many pages it lists there. The rest of
+		// the folder is unknown: assume twice as much as listed in
+		// it (a wrong guess costs a request or two, an unsplit dense
+		// folder a round trip per page).
+		rest := 0.0
+		if pc > p0 {
+			rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
+		}
+		dense := 2 * float64(r.leafKeys) / MaxKeys
+		return dense + rest, false, &span{dir: leaf, dense: dense}, measured
+	}
+	if pc <= p0 {
+		// Still inside the first folder it listed, whose extent the names
+		// do not tell: wait for the range to cross into the next, or for
+		// that folder's probe.
+		if sd := l.shape(subfolder(r.cursor, d0)); sd != nil && len(sd.folders) > 0 && sd.upto != "" {
+			return -1, false, nil, stuck
+		}
+		return -1, false, nil, waiting
+	}
+	est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
+	return est, trusted, &span{dir: d0, pc: pc, ph: ph}, measured
 }
 
 // denseLeaf reports whether r's last two pages or more lay in one flat
@@ -944,14 +1022,14 @@ func (c counter) bound(s, name string) (float64, bool) {
 // cursor's folder (a piece starting at a cut that is not a name of the
 // counter's width, such as a byte-interpolated one). ok is false for
 // names no counter numbers.
-func numbered(r *krange) (c counter, perPage float64, ok bool) {
+func numbered(r *krange, across bool) (c counter, perPage float64, ok bool) {
 	leaf := leafDir(r.cursor)
-	if leafDir(r.prev) == leaf {
+	if across || leafDir(r.prev) == leaf {
 		if c, ok := counterOf(r.prev, r.cursor); ok {
 			return c, float64(c.cur - c.prev), true
 		}
 	}
-	if r.seen > 1 && leafDir(r.first) == leaf {
+	if r.seen > 1 && (across || leafDir(r.first) == leaf) {
 		if c, ok := counterOf(r.first, r.cursor); ok {
 			return c, float64(c.cur-c.prev) * MaxKeys / float64(r.seen-1), true
 		}
@@ -977,6 +1055,18 @@ func (c counter) cuts(name string, perPage float64, pages []float64) []string {
 	return cuts
 }
 
+// gallop returns up to pieces-1 cuts 2, 4, 8, ... pages ahead on c (see
+// cuts), within the counter's width: pieces that turn out empty cost a
+// logarithmic number of requests, pieces holding names get bounds and
+// are measured and split evenly later.
+func (c counter) gallop(name string, perPage float64, pieces int) []string {
+	var pages []float64
+	for d := 2.0; len(pages) < pieces-1 && d*perPage < math.Pow10(c.width); d *= 2 {
+		pages = append(pages, d)
+	}
+	return c.cuts(name, perPage, pages)
+}
+
 // hexLetter reports whether s[i] exists and is a letter a-f or A-F.
 func hexLetter(s string, i int) bool {
 	return i >= 0 && i < len(s) && (s[i] >= 'a' && s[i] <= 'f' || s[i] >= 'A' && s[i] <= 'F')
@@ -998,6 +1088,13 @@ func (l *lister) liveRanges() int {
 // else interpolated over key bytes. Caller holds mu.
 func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 	alpha := l.alphabet()
+	if sp != nil && sp.across && sp.dense == 0 {
+		// Open-ended on a counter across folders: gallop on it.
+		if c, per, ok := numbered(v, true); ok {
+			return c.gallop(v.cursor, per, pieces)
+		}
+		sp = nil
+	}
 	if sp != nil && sp.dense > 0 {
 		// Inside a dense folder of unmeasured names: cut its estimated
 		// rest evenly, a page apart or more at the last page's extent; the
@@ -1005,7 +1102,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// folders after it.
 		// (apply drops cuts outside the range.)
 		step := max(1, sp.dense/float64(pieces))
-		if c, per, ok := numbered(v); ok {
+		if c, per, ok := numbered(v, sp.across); ok {
 			var pages []float64
 			for j := 1; j < pieces; j++ {
 				pages = append(pages, float64(j)*step)
@@ -1055,7 +1152,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		if len(alpha) > 0 {
 			top = alpha[len(alpha)-1]
 		}
-		hi = l.prefix + strings.Repeat(string(top), 16)
+		hi = l.root() + strings.Repeat(string(top), 16)
 	}
 	base := commonPrefix(v.first, hi)
 	p0, pc, ph := position(v.first, base, alpha), position(v.cursor, base, alpha), position(hi, base, alpha)
@@ -1064,14 +1161,10 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		for j := 1; j < pieces; j++ {
 			at = append(at, pc+(ph-pc)*float64(j)/float64(pieces))
 		}
-	} else if c, per, ok := numbered(v); ok {
+	} else if c, per, ok := numbered(v, false); ok {
 		// Galloping (below) over a counter's numbers: over the names'
 		// bytes the carry lands in letters (part-2b997q2 for part-32997).
-		var pages []float64
-		for d := 2.0; len(pages) < pieces-1 && d*per < math.Pow10(c.width); d *= 2 {
-			pages = append(pages, d)
-		}
-		return c.cuts(v.cursor, per, pages)
+		return c.gallop(v.cursor, per, pieces)
 	} else if pc > p0 && v.seen > 1 {
 		// The end is a guess that may overshoot by orders of magnitude:
 		// gallop (cuts 2, 4, 8, ... pages ahead) so empty pieces cost a
