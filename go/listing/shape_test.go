@@ -700,7 +700,7 @@ func TestHashLike(t *testing.T) {
 	}{
 		{"0123456789abcdef", "", true},
 		{"3f2a9c1e-77b1-4c1e-9a0d-5e2f1b7c8d90", "", true}, // a UUID
-		{"0123456789", "", false},                         // a sequence more likely
+		{"0123456789", "", false},                          // a sequence more likely
 		{"0123456789.json", "", false},
 		{"0123456789abcdef/", "", false},
 		{"0123456789abcdef/", "cas/", true}, // bytes of the text every name shares
