@@ -1,0 +1,220 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/rand"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
+	"github.com/s3turbo/s3turbo/go/listing"
+)
+
+// shapes generates bucket shapes the benchmark's four layouts do not have,
+// by name, for TestVirtualShapes and TestVirtualSurvey: numbered folders
+// and names, UUIDs and hashes under long paths, timestamps, CloudTrail's
+// and ImageNet's layouts, a few huge folders among many tiny ones. Keys
+// come back sorted, without duplicates.
+func shapeKeys(name string) []string {
+	gen, ok := shapes()[name]
+	if !ok {
+		panic("no shape " + name)
+	}
+	k := gen()
+	slices.Sort(k)
+	return slices.Compact(k)
+}
+
+func shapes() map[string]func() []string {
+	rng := func() *rand.Rand { return rand.New(rand.NewSource(7)) }
+	uuid := func(r *rand.Rand) string {
+		b := make([]byte, 16)
+		r.Read(b)
+		h := hex.EncodeToString(b)
+		return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	}
+	return map[string]func() []string{
+		"logs7": func() []string {
+			var k []string
+			for i := 0; i < 100_000; i++ {
+				k = append(k, fmt.Sprintf("logs/%07d.json", i))
+			}
+			return k
+		},
+		"logsnoext": func() []string {
+			var k []string
+			for i := 0; i < 100_000; i++ {
+				k = append(k, fmt.Sprintf("logs/%07d", i))
+			}
+			return k
+		},
+		"uuidroot": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, uuid(r)+".json")
+			}
+			return k
+		},
+		"uuiddirs": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, "blobs/"+uuid(r))
+			}
+			return k
+		},
+		"root7": func() []string {
+			var k []string
+			for i := 0; i < 100_000; i++ {
+				k = append(k, fmt.Sprintf("%07d.json", i))
+			}
+			return k
+		},
+		"unpadded": func() []string {
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, fmt.Sprintf("img/%d.jpg", i))
+			}
+			return k
+		},
+		"imagenet": func() []string {
+			r := rng()
+			var k []string
+			for c := 0; c < 200; c++ {
+				cls := 1440764 + c*7919
+				for i := 0; i < 1000; i++ {
+					k = append(k, fmt.Sprintf("train/n%08d/n%08d_%d.JPEG", cls, cls, r.Intn(50000)*1000+i))
+				}
+			}
+			return k
+		},
+		"cas": func() []string {
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				s := sha256.Sum256([]byte(fmt.Sprint(i)))
+				h := hex.EncodeToString(s[:])
+				k = append(k, h[:2]+"/"+h[2:4]+"/"+h)
+			}
+			return k
+		},
+		"stamps": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := 0; i < 200_000; i++ {
+				k = append(k, fmt.Sprintf("events/%s-%06x.json", t0.Add(time.Duration(i)*1500*time.Millisecond).Format("2006-01-02T15:04:05.000Z"), r.Intn(1<<24)))
+			}
+			return k
+		},
+		"cloudtrail": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+			for _, reg := range []string{"eu-west-1", "us-east-1", "us-east-2", "us-west-2"} {
+				for d := 0; d < 365; d++ {
+					day := t0.AddDate(0, 0, d)
+					for i := 0; i < 100; i++ {
+						ts := day.Add(time.Duration(i) * 14 * time.Minute)
+						k = append(k, fmt.Sprintf("AWSLogs/123456789012/CloudTrail/%s/%s/123456789012_CloudTrail_%s_%s_%s.json.gz", reg, day.Format("2006/01/02"), reg, ts.Format("20060102T1504Z"), strings.ToUpper(hex.EncodeToString([]byte{byte(r.Intn(256)), byte(r.Intn(256)), byte(r.Intn(256)), byte(r.Intn(256))}))))
+					}
+				}
+			}
+			return k
+		},
+		"b64": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				b := make([]byte, 16)
+				r.Read(b)
+				k = append(k, base64.RawURLEncoding.EncodeToString(b))
+			}
+			return k
+		},
+		"longprefix": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, "datasets/project-alpha/v1/raw/"+uuid(r))
+			}
+			return k
+		},
+		"shards": func() []string {
+			var k []string
+			for s := 0; s < 10_000; s++ {
+				for f := 0; f < 20; f++ {
+					k = append(k, fmt.Sprintf("shards/%06d/%03d.bin", s, f))
+				}
+			}
+			return k
+		},
+		"spark": func() []string {
+			r := rng()
+			var k []string
+			for d := 1; d <= 30; d++ {
+				u := uuid(r)
+				for p := 0; p < 3000; p++ {
+					k = append(k, fmt.Sprintf("table/date=2024-01-%02d/part-%05d-%s-c000.snappy.parquet", d, p, u))
+				}
+			}
+			return k
+		},
+		"mixed": func() []string { // a few big dense folders among many tiny ones
+			r := rng()
+			var k []string
+			for d := 0; d < 2000; d++ {
+				n := 3
+				if d%400 == 7 {
+					n = 30_000
+				}
+				for i := 0; i < n; i++ {
+					k = append(k, fmt.Sprintf("users/u%05d/%s.bin", d, uuid(r)))
+				}
+			}
+			return k
+		},
+	}
+}
+
+// TestVirtualSurvey is a tool, off unless LISTSIM_SURVEY is set: it lists
+// every shape (or those LISTSIM_SURVEY names, comma-separated; "all" for
+// every one) in virtual time, 64 workers, 30 ms, and prints round trips,
+// the oracle's, requests over the minimum, ranges and probes.
+// LISTSIM_TIMELINE prints calls per round trip as TestVirtual does.
+//
+//	LISTSIM_SURVEY=all go test -count=1 -run TestVirtualSurvey -v ./benchmarks/listsim
+func TestVirtualSurvey(t *testing.T) {
+	only := os.Getenv("LISTSIM_SURVEY")
+	if only == "" {
+		t.Skip("set LISTSIM_SURVEY=all (or shape names) to survey bucket shapes in virtual time")
+	}
+	var names []string
+	for n := range shapes() {
+		if only == "all" || strings.Contains(","+only+",", ","+n+",") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	const latency = 30 * time.Millisecond
+	timeline := os.Getenv("LISTSIM_TIMELINE") != ""
+	for _, n := range names {
+		set, err := layouts.FromSorted(shapeKeys(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, or := virtualRun(t, set, latency, listing.Options{Workers: 64}, timeline, false)
+		rounds := r.Wall.Seconds() / latency.Seconds()
+		t.Logf("SURVEY %-10s keys %7d rounds %5.1f oracle %4.1f per-min %.3f ranges %d probes %d", n, set.Len(), rounds, or, r.PerMin(), r.Ranges, r.Discovery)
+		if timeline {
+			printTimeline(os.Stdout, r.Calls, latency)
+		}
+	}
+}
