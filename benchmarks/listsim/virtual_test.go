@@ -124,7 +124,6 @@ func TestVirtualRounds10M(t *testing.T) {
 // (part-2b997q2 for part-32997, "pas76t22c1tf" before every name) and
 // took 2.08x the minimum requests at the root; on the counter, 1.06x.
 func TestVirtualNumberedFolder(t *testing.T) {
-	const latency = 30 * time.Millisecond
 	for _, tc := range []struct {
 		pattern   string
 		maxPerMin float64
@@ -132,25 +131,12 @@ func TestVirtualNumberedFolder(t *testing.T) {
 		{"part-%05d-3f1c2a9e-77b1-4c1e-9a0d-5e2f1b7c8d90-c000.snappy.parquet", 1.15},
 		{"out/part-%05d-3f1c2a9e-77b1-4c1e-9a0d-5e2f1b7c8d90-c000.snappy.parquet", 1.15},
 	} {
-		t.Run(tc.pattern[:8], func(t *testing.T) {
-			keys := make([]string, 99_999) // part-99999 is the widest a 5-digit counter sorts right
-			for i := range keys {
-				keys[i] = fmt.Sprintf(tc.pattern, i)
-			}
-			set, err := layouts.FromSorted(keys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, oracleRounds := virtualRun(t, set, latency, listing.Options{Workers: 64}, false, false)
-			rounds := r.Wall.Seconds() / latency.Seconds()
-			t.Logf("%s: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges", tc.pattern, rounds, oracleRounds, r.PerMin(), r.Ranges)
-			if r.PerMin() > tc.maxPerMin {
-				t.Errorf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), tc.maxPerMin)
-			}
-			if rounds > 20 { // 100 pages; 9-12 round trips when set
-				t.Errorf("%.0f round trips, want <= 20", rounds)
-			}
-		})
+		keys := make([]string, 99_999) // part-99999 is the widest a 5-digit counter sorts right
+		for i := range keys {
+			keys[i] = fmt.Sprintf(tc.pattern, i)
+		}
+		// 100 pages; 9-12 round trips when set
+		t.Run(tc.pattern[:8], func(t *testing.T) { guardKeys(t, tc.pattern, keys, 20, tc.maxPerMin) })
 	}
 }
 
@@ -171,7 +157,6 @@ func TestVirtualNumberedFolder(t *testing.T) {
 //
 // Bounds are loose: they catch the failure, not noise.
 func TestVirtualShapes(t *testing.T) {
-	const latency = 30 * time.Millisecond
 	for _, tc := range []struct {
 		shape     string
 		maxRounds float64
@@ -181,21 +166,28 @@ func TestVirtualShapes(t *testing.T) {
 		{"longprefix", 16, 1.25},
 		{"logs7", 16, 1.25},
 	} {
-		t.Run(tc.shape, func(t *testing.T) {
-			set, err := layouts.FromSorted(shapeKeys(tc.shape))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, oracleRounds := virtualRun(t, set, latency, listing.Options{Workers: 64}, false, false)
-			rounds := r.Wall.Seconds() / latency.Seconds()
-			t.Logf("%s, %d keys: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges", tc.shape, set.Len(), rounds, oracleRounds, r.PerMin(), r.Ranges)
-			if rounds > tc.maxRounds {
-				t.Errorf("%.0f round trips, want <= %.0f", rounds, tc.maxRounds)
-			}
-			if r.PerMin() > tc.maxPerMin {
-				t.Errorf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), tc.maxPerMin)
-			}
-		})
+		t.Run(tc.shape, func(t *testing.T) { guardKeys(t, tc.shape, shapeKeys(tc.shape), tc.maxRounds, tc.maxPerMin) })
+	}
+}
+
+// guardKeys lists keys (sorted) in virtual time (64 workers, 30 ms) and
+// fails t when that takes more than maxRounds round trips or more than
+// maxPerMin times the minimum requests.
+func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin float64) {
+	t.Helper()
+	const latency = 30 * time.Millisecond
+	set, err := layouts.FromSorted(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, oracleRounds := virtualRun(t, set, latency, listing.Options{Workers: 64}, false, false)
+	rounds := r.Wall.Seconds() / latency.Seconds()
+	t.Logf("%s, %d keys: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges", name, set.Len(), rounds, oracleRounds, r.PerMin(), r.Ranges)
+	if rounds > maxRounds {
+		t.Errorf("%.0f round trips, want <= %.0f", rounds, maxRounds)
+	}
+	if r.PerMin() > maxPerMin {
+		t.Errorf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), maxPerMin)
 	}
 }
 
