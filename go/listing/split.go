@@ -707,13 +707,13 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 		return -1, false, nil
 	}
 	top := l.topDir(r)
-	if d0 := top; l.opt.Delimiter == "" && nested(r.cursor, d0) {
-		d := l.shape(d0)
+	if l.opt.Delimiter == "" && nested(r.cursor, top) {
+		d := l.shape(top)
 		if d == nil {
 			return -1, false, nil // wait for the probe
 		}
 		if len(d.folders) > 0 {
-			est, trusted, sp, st := l.byFolders(r, d0, d, alpha)
+			est, trusted, sp, st := l.byFolders(r, top, d, alpha)
 			switch st {
 			case measured:
 				return est, trusted, sp
@@ -726,8 +726,7 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 				if r.open {
 					return math.Inf(1), false, &span{dir: top, across: true}
 				}
-				if nh, ok := c.bound(r.hi, r.cursor); ok {
-					est := max(0, nh-float64(c.cur)) / per
+				if est, ok := c.rest(r, per); ok {
 					return est, true, &span{dir: top, dense: est, across: true}
 				}
 			}
@@ -741,8 +740,7 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 		// extensions widen the alphabet past the digits), so such ranges
 		// were split again and again into pieces of a page or two.
 		if c, per, ok := numbered(r, false); ok {
-			if nh, ok := c.bound(r.hi, r.cursor); ok {
-				est := max(0, nh-float64(c.cur)) / per
+			if est, ok := c.rest(r, per); ok {
 				return est, true, &span{dir: top, dense: est}
 			}
 		}
@@ -955,7 +953,8 @@ func (l *lister) victim() (*krange, int, *span) {
 }
 
 // counter is a run of decimal digits numbering the names of a flat folder
-// (part-00000, part-00001, ...): the run's offset and width in the names,
+// (part-00000, part-00001, ...), or folders (shards/000000/, see
+// numbered's across): the run's offset and width in the names,
 // and its values in the range's previous and current cursor.
 type counter struct {
 	at, width int
@@ -1016,12 +1015,25 @@ func (c counter) bound(s, name string) (float64, bool) {
 	return v * math.Pow10(c.width-k), true
 }
 
+// rest is the pages left in bounded range r on c, perPage numbers a page:
+// from its cursor's number to where its bound falls (see bound). ok is
+// false when the bound does not share the counter's text.
+func (c counter) rest(r *krange, perPage float64) (float64, bool) {
+	nh, ok := c.bound(r.hi, r.cursor)
+	if !ok {
+		return 0, false
+	}
+	return max(0, nh-float64(c.cur)) / perPage, true
+}
+
 // numbered returns the counter r's names are numbered by (see counterOf)
 // and how far it runs over a page: measured from the previous cursor
-// (one page back), else from the range's first key when both lie in the
-// cursor's folder (a piece starting at a cut that is not a name of the
-// counter's width, such as a byte-interpolated one). ok is false for
-// names no counter numbers.
+// (one page back), else from the range's first key (a piece starting at a
+// cut that is not a name of the counter's width, such as a
+// byte-interpolated one). Either must lie in the cursor's folder unless
+// across is set: then the counter may number folders (shards/001099/, for
+// a range folder positions cannot place). ok is false for names no
+// counter numbers.
 func numbered(r *krange, across bool) (c counter, perPage float64, ok bool) {
 	leaf := leafDir(r.cursor)
 	if across || leafDir(r.prev) == leaf {
