@@ -97,7 +97,11 @@ type lister struct {
 	// alphaList is alpha as a sorted list (nil: recompute); callers must
 	// not modify it.
 	alphaList []byte
-	err       error
+	// cols holds column alphabets (see columns.go); alphaGen counts
+	// changes to them and to alpha, for estimate's cache.
+	cols     columns
+	alphaGen int
+	err      error
 
 	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
 	shapes  map[string]*dirInfo // directory → its shape assumed from a sibling's (guarded by mu; see shape)
@@ -214,14 +218,22 @@ func (l *lister) fail(err error) {
 	l.cancel()
 }
 
-// learn adds a key's bytes to the alphabet used for interpolation. Caller
-// holds mu (or no worker runs yet).
-func (l *lister) learn(s string) {
+// learn adds a key's bytes to the alphabets used for interpolation.
+// Caller holds mu (or no worker runs yet).
+func (l *lister) learn(s string) { l.learnAfter("", s) }
+
+// learnAfter is learn for a name listed after prev on the same page ("":
+// none), which tells which columns are known (see columns.learn).
+func (l *lister) learnAfter(prev, s string) {
 	for i := 0; i < len(s); i++ {
 		if !l.alpha[s[i]] {
 			l.alpha[s[i]] = true
 			l.alphaList = nil
+			l.alphaGen++
 		}
+	}
+	if l.cols.learn(prev, s) {
+		l.alphaGen++
 	}
 }
 
@@ -238,19 +250,19 @@ func (l *lister) work() {
 	}
 }
 
-// alphabet returns the bytes seen in keys (sorted), for interpolation.
-func (l *lister) alphabet() []byte {
-	if l.alphaList != nil {
-		return l.alphaList
-	}
-	a := []byte{}
-	for b := 0; b < 256; b++ {
-		if l.alpha[b] {
-			a = append(a, byte(b))
+// alphabet returns the scale names are interpolated in: the column
+// alphabets learned so far, else the bytes seen in keys (sorted).
+func (l *lister) alphabet() scale {
+	if l.alphaList == nil {
+		a := []byte{}
+		for b := 0; b < 256; b++ {
+			if l.alpha[b] {
+				a = append(a, byte(b))
+			}
 		}
+		l.alphaList = a
 	}
-	l.alphaList = a
-	return a
+	return scale{fallback: l.alphaList, cols: &l.cols.list}
 }
 
 // upper returns r's upper bound, or for an open range a guess of the
@@ -258,19 +270,19 @@ func (l *lister) alphabet() []byte {
 // to 'f' when the names below the listing's root look like hashes, see
 // hashLike), then the largest byte seen. trusted is false for guesses
 // other than the hash one.
-func (l *lister) upper(r *krange, alpha []byte) (hi string, trusted bool) {
+func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 	if !r.open {
 		return r.hi, true
 	}
 	top := byte('~')
-	if len(alpha) > 0 {
-		top = alpha[len(alpha)-1]
+	if n := len(alpha.fallback); n > 0 {
+		top = alpha.fallback[n-1]
 	}
 	root := l.root() // the text every key shares
 	if len(r.cursor) <= len(root) {
 		return root + strings.Repeat(string(top), 16), false
 	}
-	hexOnly := hashLike(alpha, root)
+	hexOnly := hashLike(alpha.fallback, root)
 	g := []byte(r.cursor)
 	for i := len(root); i < len(g); i++ {
 		switch {
@@ -287,44 +299,56 @@ func (l *lister) upper(r *krange, alpha []byte) (hi string, trusted bool) {
 	return guess, hexOnly
 }
 
+// positionBytes is how many bytes past its base position reads: as many
+// digits of a ~40-byte alphabet as a float64 resolves.
+const positionBytes = 12
+
 // position maps s to [0,1) relative to base: the bytes after base read as
-// digits in the alphabet's base (0 is "end of string").
-func position(s, base string, alpha []byte) float64 {
+// digits, each in its column's alphabet (see scale; 0 is "end of string").
+func position(s, base string, alpha scale) float64 {
 	if !strings.HasPrefix(s, base) {
 		if s < base {
 			return 0
 		}
 		return 1
 	}
-	radix := float64(len(alpha) + 1)
-	v, scale := 0.0, 1.0
-	for i := len(base); i < len(s) && i < len(base)+12; i++ {
-		scale /= radix
-		d := sort.Search(len(alpha), func(j int) bool { return alpha[j] >= s[i] })
-		v += float64(d+1) * scale
+	depth, col := cursorAt(base)
+	v, unit := 0.0, 1.0
+	for i := len(base); i < len(s) && i < len(base)+positionBytes; i++ {
+		a, end := alpha.at(depth, col)
+		unit /= float64(len(a) + end)
+		d := sort.Search(len(a), func(j int) bool { return a[j] >= s[i] })
+		v += float64(d+end) * unit
+		col++
+		if s[i] == '/' {
+			depth, col = depth+1, 0
+		}
 	}
 	return v
 }
 
 // unposition is position's inverse: a string under base at position v.
-func unposition(v float64, base string, alpha []byte) string {
-	radix := float64(len(alpha) + 1)
+func unposition(v float64, base string, alpha scale) string {
 	var sb strings.Builder
 	sb.WriteString(base)
-	if math.IsNaN(v) || len(alpha) == 0 {
+	if math.IsNaN(v) || len(alpha.fallback) == 0 {
 		return base
 	}
-	for i := 0; i < 12 && v > 0; i++ {
-		v *= radix
+	depth, col := cursorAt(base)
+	for i := 0; i < positionBytes && v > 0; i++ {
+		a, end := alpha.at(depth, col)
+		v *= float64(len(a) + end)
 		d := int(math.Floor(v))
 		v -= float64(d)
-		if d <= 0 {
-			break
+		if d -= end; d < 0 {
+			break // the end of the name
 		}
-		if d > len(alpha) {
-			d = len(alpha)
+		d = min(d, len(a)-1)
+		sb.WriteByte(a[d])
+		col++
+		if a[d] == '/' {
+			depth, col = depth+1, 0
 		}
-		sb.WriteByte(alpha[d-1])
 	}
 	s := sb.String()
 	for !utf8.ValidString(s) && len(s) > len(base) {
@@ -464,11 +488,13 @@ func (l *lister) listRange(r *krange) error {
 				// every key under it.
 				r.cursor += maxRune
 			}
-			// A sample of the page teaches the alphabet as well as every key.
+			// A sample of the page teaches the alphabets as well as every key.
+			prev := ""
 			for i := 0; i < len(kept); i += 7 {
-				l.learn(kept[i].Key)
+				l.learnAfter(prev, kept[i].Key)
+				prev = kept[i].Key
 			}
-			l.learn(kept[len(kept)-1].Key)
+			l.learnAfter(prev, kept[len(kept)-1].Key)
 		}
 		r.seen += int64(cut)
 		r.pages++

@@ -6,7 +6,7 @@ import (
 )
 
 func TestPositionRoundTrip(t *testing.T) {
-	alpha := []byte("0123456789abcdef")
+	alpha := scale{fallback: []byte("0123456789abcdef")}
 	for _, tc := range []struct{ a, b string }{
 		{"00", "ff"}, {"1234", "1299"}, {"a", "b"}, {"", "f"},
 	} {

@@ -62,33 +62,42 @@ func hashLike(alpha []byte, shared string) bool {
 
 // flatFrac is key's fraction of the way through flat directory d, named
 // dir: between the first and last names its probe saw when it saw them all.
-func flatFrac(key, dir string, d *dirInfo) float64 {
+// Bytes are read in alpha's column alphabets, else in d's own.
+func flatFrac(key, dir string, d *dirInfo, alpha scale) float64 {
+	sc := scale{fallback: d.alpha, cols: alpha.cols}
 	if d.upto == "" && d.first < d.last {
 		base := commonPrefix(d.first, d.last)
-		pf, pl := position(d.first, base, d.alpha), position(d.last, base, d.alpha)
+		pf, pl := position(d.first, base, sc), position(d.last, base, sc)
 		if pl > pf {
-			return (position(key, base, d.alpha) - pf) / (pl - pf)
+			return (position(key, base, sc) - pf) / (pl - pf)
 		}
 	}
-	return position(key, dir, d.alpha)
+	return position(key, dir, sc)
 }
 
 // flatCut is flatFrac's inverse.
-func flatCut(frac float64, dir string, d *dirInfo) string {
+func flatCut(frac float64, dir string, d *dirInfo, alpha scale) string {
+	sc := scale{fallback: d.alpha, cols: alpha.cols}
 	if d.upto == "" && d.first < d.last {
 		base := commonPrefix(d.first, d.last)
-		pf, pl := position(d.first, base, d.alpha), position(d.last, base, d.alpha)
+		pf, pl := position(d.first, base, sc), position(d.last, base, sc)
 		if pl > pf {
-			return unposition(pf+frac*(pl-pf), base, d.alpha)
+			return unposition(pf+frac*(pl-pf), base, sc)
 		}
 	}
-	return unposition(frac, dir, d.alpha)
+	return unposition(frac, dir, sc)
 }
 
-// alphaFor is the byte alphabet to interpolate names under dir with.
-func (l *lister) alphaFor(dir string) []byte {
+// alphaFor is the scale to interpolate names under dir in: its probe's
+// bytes where no column alphabet is known.
+func (l *lister) alphaFor(dir string) scale {
 	if d := l.dirs[dir]; d != nil && !d.probing && len(d.alpha) > 0 {
-		return d.alpha
+		if hashLike(d.alpha, "") {
+			// Hashes use every byte of their alphabet in every column;
+			// column alphabets learned from their first pages would not.
+			return scale{fallback: d.alpha}
+		}
+		return scale{fallback: d.alpha, cols: &l.cols.list}
 	}
 	return l.alphabet()
 }
@@ -563,7 +572,7 @@ func (l *lister) probed(dir string, d *dirInfo) {
 // a probe found it flat, else one half), i for a name between folders i-1
 // and i. ok is false when dir was
 // not probed or key lies past what its probe saw.
-func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) {
+func (l *lister) hpos(key, dir string, alpha scale, depth int) (float64, bool) {
 	d := l.shape(dir)
 	if d == nil || !strings.HasPrefix(key, dir) {
 		return 0, false
@@ -591,7 +600,7 @@ func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) 
 		}
 	}
 	if frac < 0 && sd != nil && sd.interpolable(sub) {
-		frac = flatFrac(key, sub, sd)
+		frac = flatFrac(key, sub, sd, alpha)
 	}
 	if frac < 0 {
 		// A folder of unknown shape: only which folder the key is in
@@ -604,7 +613,7 @@ func (l *lister) hpos(key, dir string, alpha []byte, depth int) (float64, bool) 
 
 // unpos is hpos's inverse: a cut string at position u among dir's folders,
 // "" for the end of dir.
-func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
+func (l *lister) unpos(u float64, dir string, alpha scale, depth int) string {
 	d := l.shape(dir)
 	if d == nil {
 		return ""
@@ -632,7 +641,7 @@ func (l *lister) unpos(u float64, dir string, alpha []byte, depth int) string {
 		}
 		return next
 	case known && sd.interpolable(sub) && frac >= 0.05:
-		return flatCut(frac, sub, sd) // a flat folder: interpolate its names
+		return flatCut(frac, sub, sd, alpha) // a flat folder: interpolate its names
 	case frac < 0.5:
 		// A folder of unknown shape: cut at its nearest boundary (inside
 		// it, interpolated names mostly fall between its real ones).
@@ -691,18 +700,18 @@ type estCache struct {
 // trusted, and, when folders measured it, the span to cut along (not to
 // be modified: it is cached). alpha is the lister's alphabet. Caller holds
 // mu.
-func (l *lister) estimate(r *krange, alpha []byte) (float64, bool, *span) {
+func (l *lister) estimate(r *krange, alpha scale) (float64, bool, *span) {
 	c := &r.est
-	if c.valid && c.pages == r.pages && c.hi == r.hi && c.open == r.open && c.gen == l.gen && c.nalpha == len(alpha) {
+	if c.valid && c.pages == r.pages && c.hi == r.hi && c.open == r.open && c.gen == l.gen && c.nalpha == l.alphaGen {
 		return c.est, c.trusted, c.sp
 	}
 	est, trusted, sp := l.measure(r, alpha)
-	*c = estCache{valid: true, pages: r.pages, hi: r.hi, open: r.open, gen: l.gen, nalpha: len(alpha), est: est, trusted: trusted, sp: sp}
+	*c = estCache{valid: true, pages: r.pages, hi: r.hi, open: r.open, gen: l.gen, nalpha: l.alphaGen, est: est, trusted: trusted, sp: sp}
 	return est, trusted, sp
 }
 
 // measure computes estimate's result.
-func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
+func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 	if r.pages == 0 || r.seen < 2 {
 		return -1, false, nil
 	}
@@ -766,7 +775,17 @@ func (l *lister) measure(r *krange, alpha []byte) (float64, bool, *span) {
 		// what is covered is negligible next to the range.
 		return math.Inf(1), false, nil
 	}
-	return float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys, true, nil
+	est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
+	if r.prev > r.first {
+		// The last full page's density when it is higher: an earlier page
+		// that crossed a carry (a day's end in timestamps: 23:48 to 00:13)
+		// spans the unused values between (hours 24-29) and reads as sparse,
+		// so a range of 78 pages read as one and was listed alone.
+		if pp := position(r.prev, base, alpha); pp < pc {
+			est = max(est, (ph-pc)/(pc-pp))
+		}
+	}
+	return est, true, nil
 }
 
 // folderState is what folder positions made of a range (see byFolders).
@@ -785,7 +804,7 @@ const (
 // positions sit at the folder's middle however far the range gets: a
 // range over 10 000 shards/NNNNNN/ folders, whose probe saw 1 000, was
 // never split). Caller holds mu.
-func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha []byte) (float64, bool, *span, folderState) {
+func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float64, bool, *span, folderState) {
 	p0, ok0 := l.hpos(r.first, d0, alpha, 0)
 	pc, okc := l.hpos(r.cursor, d0, alpha, 0)
 	ph, okh, trusted := float64(len(d.folders)), true, d.upto == ""
@@ -1161,12 +1180,15 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// Gallop toward the largest possible key, not the guess: the guess
 		// is made from the cursor and can sit just above it.
 		top := byte('~')
-		if len(alpha) > 0 {
-			top = alpha[len(alpha)-1]
+		if n := len(alpha.fallback); n > 0 {
+			top = alpha.fallback[n-1]
 		}
 		hi = l.root() + strings.Repeat(string(top), 16)
 	}
 	base := commonPrefix(v.first, hi)
+	if !trusted {
+		base = gallopBase(base, v.first, v.cursor)
+	}
 	p0, pc, ph := position(v.first, base, alpha), position(v.cursor, base, alpha), position(hi, base, alpha)
 	var at []float64
 	if trusted {
@@ -1203,6 +1225,24 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 	}
 	return points
+}
+
+// gallopBase is the base a gallop from cursor interpolates under: base
+// (shared by the range's first key and its guessed end), or deeper when
+// first and cursor share more than positionBytes/2 bytes past base.
+// Positions read positionBytes bytes past their base, so keys sharing a
+// long text past it sit at one position: a folder of ISO timestamps
+// (events/2024-01-01T00:00:00.000Z...) galloped from events/ saw one
+// position until the hour's second digit changed, 24 pages on, and was
+// listed serially. Cuts under the deeper base reach only the end of the
+// text it holds (the rest of the day); the open range past them gallops
+// again from its own first page.
+func gallopBase(base, first, cursor string) string {
+	cp := commonPrefix(first, cursor)
+	if n := len(cp) - positionBytes/2; n > len(base) {
+		return cp[:n]
+	}
+	return base
 }
 
 // unknownFolder is the shallowest folder below dir on key's path whose

@@ -1,0 +1,148 @@
+package listing
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stamp is the i-th name of a folder of ISO timestamps 1.5 s apart
+// (events/2024-01-01T00:00:00.000Z-000000.json, ...).
+func stamp(i int) string {
+	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 1500 * time.Millisecond)
+	return fmt.Sprintf("events/%s-%06x.json", t.Format("2006-01-02T15:04:05.000Z"), i*7919%(1<<24))
+}
+
+// TestColumns checks which columns' alphabets are known after some names
+// (those after a byte where a name differs from the one listed before it
+// or from the first one seen in its directory, in the same path segment),
+// with the bytes seen there, and whether a name may end there.
+func TestColumns(t *testing.T) {
+	var hours, hexes, mixed, unpadded []string
+	for i := 0; i < 2*2400; i += 7 { // two hours of timestamps
+		hours = append(hours, stamp(i))
+	}
+	for i := 0; i < 4096; i += 3 { // hot/000..hot/fff, sorted
+		hexes = append(hexes, fmt.Sprintf("hot/%03x", i))
+	}
+	mixed = append(mixed, "hot/3fa9", "p00/obj-000001.dat", "p01/obj-000002.dat")
+	for i := 1; i < 300; i += 3 { // file-1.txt ... file-298.txt, sorted as strings
+		unpadded = append(unpadded, fmt.Sprintf("logs/file-%d.txt", i))
+	}
+	slices.Sort(unpadded)
+	days := []string{stamp(0), stamp(3 * 57600)} // listed by two ranges: no prev
+	for _, tc := range []struct {
+		name       string
+		keys       []string
+		apart      bool // learnt without prev, as by different ranges
+		depth, col int
+		want       string // "" for unknown
+		end        bool   // a name may end there
+	}{
+		{"minutes' tens", hours, false, 1, 14, "012345", false},
+		{"minutes' units", hours, false, 1, 15, "0123456789", false},
+		{"the separator after the hour", hours, false, 1, 13, ":", false},
+		{"hours' units: the first byte that varied", hours, false, 1, 12, "", false},
+		{"the year", hours, false, 1, 0, "", false},
+		{"the folder", hours, false, 0, 0, "", false},
+		{"a hash's first digit", hexes, false, 1, 0, "", false},
+		{"a hash's second digit", hexes, false, 1, 1, "0123456789abcdef", false},
+		{"names of other folders", mixed, false, 1, 1, "", false},
+		{"'T' after another range's day", days, true, 1, 10, "T", false},
+		{"the day, before it", days, true, 1, 9, "", false},
+		{"a folder's names after the folder changed", []string{"day=01/part-00098", "day=01/part-00099", "day=02/part-00000"}, false, 1, 7, "", false},
+		{"a name of one width ends past the column", hexes, false, 1, 2, "0123456789abcdef", false},
+		{"unpadded numbers' third digit", unpadded, false, 1, 7, ".0123456789t", false},
+		{"where some names end", unpadded, false, 1, 10, "tx", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c columns
+			for i, k := range tc.keys {
+				prev := ""
+				if i > 0 && !tc.apart {
+					prev = tc.keys[i-1]
+				}
+				c.learn(prev, k)
+			}
+			a := c.list[tc.depth*colWidth+tc.col]
+			if got := string(a.bytes); got != tc.want {
+				t.Errorf("column %d at depth %d: %q, want %q", tc.col, tc.depth, got, tc.want)
+			}
+			if a.end != tc.end {
+				t.Errorf("column %d at depth %d: a name may end there: %v, want %v", tc.col, tc.depth, a.end, tc.end)
+			}
+		})
+	}
+}
+
+// TestTimestampRanges checks ranges over a folder of ISO timestamps, whose
+// names use ~27 bytes though most columns use a few: a bounded range is
+// estimated near its size, and an open one gallops from its cursor.
+// Over one alphabet of every byte, a range of 39 pages read as ~20 000 and
+// one of 78 (its first page crossing midnight) as one; and an open range
+// found no cut until its hour's second digit changed, 24 pages on.
+func TestTimestampRanges(t *testing.T) {
+	l := testLister()
+	for i := 7; i < 3*57600; i += 7 { // three days, sampled as listRange does
+		l.learnAfter(stamp(i-7), stamp(i))
+	}
+	day := 57600 // names a day
+	for _, tc := range []struct {
+		name              string
+		first, pages, end int // name numbers; the range has listed pages
+	}{
+		{"a day and a half", 2400, 2, 2400 + 39000},
+		{"from before midnight", day - 300, 2, 2*day + 8*2400},
+		{"inside an hour", 2*day + 100, 1, 2*day + 2300},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cursor := tc.first + tc.pages*MaxKeys - 1
+			r := &krange{first: stamp(tc.first), prev: stamp(cursor - MaxKeys), cursor: stamp(cursor), hi: stamp(tc.end),
+				pages: tc.pages, seen: int64(tc.pages * MaxKeys)}
+			est, trusted, _ := l.measure(r, l.alphabet())
+			want := float64(tc.end-cursor) / MaxKeys
+			t.Logf("estimate %.1f pages, %.1f left", est, want)
+			if !trusted || est < want/2 || est > want*3 {
+				t.Errorf("estimate %.1f pages (trusted %v), want %.1f within 1/2-3x", est, trusted, want)
+			}
+		})
+	}
+	l.dirs["events/"] = &dirInfo{upto: stamp(999), first: stamp(0), last: stamp(999), alpha: []byte("-.0123456789:TZabcdefjnos")}
+	v := &krange{open: true, first: stamp(0), prev: stamp(999), cursor: stamp(1999), pages: 2, seen: 2000}
+	points := l.splitPoints(v, 4, nil)
+	if len(points) == 0 {
+		t.Fatalf("an open range in a folder of timestamps got no cuts")
+	}
+	for i, p := range points {
+		if p <= v.cursor || !strings.HasPrefix(p, "events/2024-01-01T") || i > 0 && p <= points[i-1] {
+			t.Errorf("cut %d %q: not after the cursor %q, in order, on its day", i, p, v.cursor)
+		}
+	}
+}
+
+// TestHashesKeepOneAlphabet checks that names under a directory of hashes
+// are read in its probe's alphabet, not in column alphabets learnt from
+// their first pages (whose second digit has shown 0-2 when other ranges
+// start listing): those read a range of 12 pages as one or two.
+func TestHashesKeepOneAlphabet(t *testing.T) {
+	l := testLister()
+	names := []string{"blobs/0000490b-0ea9", "blobs/014c633e-c411", "blobs/029e771d-75a0", "blobs/70993654-800a", "blobs/71f7556d-e7eb"}
+	for i, k := range names {
+		if i > 0 {
+			l.learnAfter(names[i-1], k)
+		}
+	}
+	if l.cols.list[colWidth+1].bytes == nil {
+		t.Fatalf("the second digit's column is not known: nothing to keep out")
+	}
+	l.dirs["blobs/"] = &dirInfo{upto: "blobs/029e771d-75a0", alpha: []byte("-0123456789abcdef")}
+	l.dirs["logs/"] = &dirInfo{upto: "logs/2024-01-01T00:24", alpha: []byte("-0123456789:T")}
+	if sc := l.alphaFor("blobs/"); sc.cols != nil {
+		t.Errorf("blobs/ of hashes is read in column alphabets")
+	}
+	if sc := l.alphaFor("logs/"); sc.cols == nil {
+		t.Errorf("logs/ of timestamps is not read in column alphabets")
+	}
+}
