@@ -105,15 +105,8 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
-		"stamps": func() []string {
-			r := rng()
-			var k []string
-			t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < 200_000; i++ {
-				k = append(k, fmt.Sprintf("events/%s-%06x.json", t0.Add(time.Duration(i)*1500*time.Millisecond).Format("2006-01-02T15:04:05.000Z"), r.Intn(1<<24)))
-			}
-			return k
-		},
+		"stamps":   func() []string { return stamps(rng(), 200_000) },
+		"stamps1m": func() []string { return stamps(rng(), 1_000_000) },
 		"cloudtrail": func() []string {
 			r := rng()
 			var k []string
@@ -217,4 +210,15 @@ func TestVirtualSurvey(t *testing.T) {
 			printTimeline(os.Stdout, r.Calls, latency)
 		}
 	}
+}
+
+// stamps is n names of one folder of ISO timestamps 1.5 s apart, each
+// with a random suffix (events/2024-01-01T00:00:01.500Z-3f09a1.json).
+func stamps(r *rand.Rand, n int) []string {
+	k := make([]string, 0, n)
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i++ {
+		k = append(k, fmt.Sprintf("events/%s-%06x.json", t0.Add(time.Duration(i)*1500*time.Millisecond).Format("2006-01-02T15:04:05.000Z"), r.Intn(1<<24)))
+	}
+	return k
 }
