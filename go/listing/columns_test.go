@@ -2,6 +2,7 @@ package listing
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -137,12 +138,118 @@ func TestHashesKeepOneAlphabet(t *testing.T) {
 	if l.cols.list[colWidth+1].bytes == nil {
 		t.Fatalf("the second digit's column is not known: nothing to keep out")
 	}
-	l.dirs["blobs/"] = &dirInfo{upto: "blobs/029e771d-75a0", alpha: []byte("-0123456789abcdef")}
+	l.dirs["blobs/"] = &dirInfo{upto: "blobs/029e771d-75a0", alpha: []byte("-0123456789abcdef"), hashes: true}
 	l.dirs["logs/"] = &dirInfo{upto: "logs/2024-01-01T00:24", alpha: []byte("-0123456789:T")}
 	if sc := l.alphaFor("blobs/"); sc.cols != nil {
 		t.Errorf("blobs/ of hashes is read in column alphabets")
 	}
 	if sc := l.alphaFor("logs/"); sc.cols == nil {
 		t.Errorf("logs/ of timestamps is not read in column alphabets")
+	}
+}
+
+// TestHashNames checks which probes' names count as hashes past the text
+// they all begin and end with, and the bytes they are then read in.
+func TestHashNames(t *testing.T) {
+	uuids := func(pre, ext string) []string {
+		var n []string
+		for i := 0; i < 200; i++ {
+			h := fmt.Sprintf("%08x", uint32(i)*2654435761)
+			n = append(n, pre+h[:4]+"-"+h[4:]+ext)
+		}
+		slices.Sort(n)
+		return n
+	}
+	var parts, stampNames []string
+	for i := 0; i < 200; i++ {
+		parts = append(parts, fmt.Sprintf("t/part-%05d-%08x-c000.snappy.parquet", i, uint32(i)*2654435761))
+		stampNames = append(stampNames, stamp(i*7))
+	}
+	for _, tc := range []struct {
+		name  string
+		names []string
+		want  string // "" when not hashes
+	}{
+		{"uuids with an extension", uuids("blobs/", ".jpg"), "-0123456789abcdef"},
+		{"uuids with a prefix and no extension", uuids("blobs/img_", ""), "-0123456789abcdef"},
+		{"numbered parts with a uuid", parts, ""},
+		{"timestamps", stampNames, ""},
+		{"one name", uuids("blobs/", ".jpg")[:1], ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(hashNames(tc.names)); got != tc.want {
+				t.Errorf("hashNames: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHashRest checks the rest of a folder of hashes a range is listing,
+// measured from its last page's extent: up to the folder's end, or to the
+// range's bound inside the folder.
+func TestHashRest(t *testing.T) {
+	const leaf = "users/u00407/"
+	name := func(x uint32) string { // x/2^32 of the way through the folder
+		h := fmt.Sprintf("%08x", x|0xa0b0c) // letters: not a counter
+		return leaf + h + "-0ea9.bin"
+	}
+	hexes := []byte("-0123456789abcdef")
+	for _, tc := range []struct {
+		name         string
+		prev, cursor uint32
+		hi           string
+		open         bool
+		want         float64 // pages, within 10% (the dash and "end of name" take digits too)
+	}{
+		{"the folder's rest", 1 << 28, 2 << 28, "users/u00504/", false, 14},
+		{"open", 1 << 28, 2 << 28, "", true, 14},
+		{"to a bound inside it", 1 << 28, 2 << 28, name(6 << 28), false, 4},
+		{"a bound before the cursor", 1 << 28, 2 << 28, name(2<<28 - 1), false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &krange{prev: name(tc.prev), cursor: name(tc.cursor), hi: tc.hi, open: tc.open, leafHashes: hexes}
+			sp, ok := hashRest(r, leaf)
+			if !ok || math.Abs(sp.dense-tc.want) > 0.1*tc.want+0.05 || sp.dir != leaf || string(sp.hashes) != string(hexes) {
+				t.Fatalf("hashRest = %+v, %v; want %v pages in %s", sp, ok, tc.want, leaf)
+			}
+		})
+	}
+	if _, ok := hashRest(&krange{prev: name(1 << 28), cursor: name(2 << 28), open: true}, leaf); ok {
+		t.Errorf("names not known as hashes were measured")
+	}
+
+	// Cuts: evenly through the folder's rest, then at its end, so what
+	// follows the folder gets a range of its own (not for a range ending
+	// inside it).
+	l := testLister()
+	for _, tc := range []struct {
+		name    string
+		hi      string
+		open    bool
+		trailed bool
+	}{
+		{"open", "", true, true},
+		{"bounded past the folder", "users/u00504/", false, true},
+		{"bounded inside it", name(6 << 28), false, false},
+	} {
+		t.Run("cuts "+tc.name, func(t *testing.T) {
+			v := &krange{prev: name(1 << 28), cursor: name(2 << 28), hi: tc.hi, open: tc.open, leafHashes: hexes}
+			sp, _ := hashRest(v, leaf)
+			points := l.splitPoints(v, 4, sp)
+			if len(points) < 2 {
+				t.Fatalf("cuts %q", points)
+			}
+			inside := points
+			if last := points[len(points)-1]; tc.trailed != (last == leaf+maxRune) {
+				t.Fatalf("cuts %q: the folder's end cut %v, want %v", points, last == leaf+maxRune, tc.trailed)
+			} else if tc.trailed {
+				inside = points[:len(points)-1]
+			}
+			for i, p := range inside {
+				if p <= v.cursor || !strings.HasPrefix(p, leaf) || i > 0 && p <= inside[i-1] || !tc.open && p >= tc.hi {
+					t.Errorf("cut %q: not inside the folder, after the cursor, in order, before the bound", p)
+				}
+			}
+		})
 	}
 }

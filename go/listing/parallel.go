@@ -64,6 +64,9 @@ type krange struct {
 	// telling a dense flat folder of sequential names (found late, it would
 	// be listed page by page) from one the folder positions can measure.
 	leafKeys int64
+	// leafHashes: the bytes of the names of the cursor's folder when its
+	// last page, all in that folder, looked like hashes (see hashNames).
+	leafHashes []byte
 	// pathKeys[j]: keys listed so far inside the cursor's folder j+1
 	// levels below the prefix (see keysIn).
 	pathKeys []int64
@@ -451,6 +454,16 @@ func (l *lister) listRange(r *krange) error {
 			// Objects and common prefixes come as two sorted lists: merge.
 			sort.SliceStable(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 		}
+		// Whether a full page in one folder holds hashes (see hashNames),
+		// from a sample, before taking mu.
+		var pageHashes []byte
+		if len(entries) == MaxKeys && leafDir(entries[0].Key) == leafDir(entries[MaxKeys-1].Key) {
+			sample := make([]string, 0, MaxKeys/25)
+			for i := 0; i < MaxKeys; i += 25 {
+				sample = append(sample, entries[i].Key)
+			}
+			pageHashes = hashNames(sample)
+		}
 		l.mu.Lock()
 		if len(entries) == MaxKeys {
 			l.lat.observe(took)
@@ -485,6 +498,12 @@ func (l *lister) listRange(r *krange) error {
 				r.leafKeys += n
 			} else {
 				r.leafKeys = n
+			}
+			r.leafHashes = nil
+			if n == MaxKeys {
+				if d := l.dirs[leaf]; d == nil || d.probing || !d.interpolable(leaf) {
+					r.leafHashes = pageHashes
+				}
 			}
 			r.pathKeys = l.countPath(r.pathKeys, r.cursor, kept)
 			r.cursor = strings.Clone(kept[cut-1].Key)

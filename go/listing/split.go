@@ -25,6 +25,9 @@ type dirInfo struct {
 	// after the directory (for interpolating inside a flat directory).
 	first, last string
 	alpha       []byte
+	// hashes: its names look like hashes or UUIDs past the text they all
+	// begin and end with (see hashNames).
+	hashes bool
 	// assumed: not probed, copied from a sibling's probe (see source).
 	assumed bool
 }
@@ -38,7 +41,7 @@ func (d *dirInfo) interpolable(dir string) bool {
 	if d.probing || len(d.folders) > 0 {
 		return false
 	}
-	return d.upto == "" || hashLike(d.alpha, "")
+	return d.upto == "" || d.hashes
 }
 
 // hashLike reports whether names using the bytes alpha (besides those of
@@ -58,6 +61,64 @@ func hashLike(alpha []byte, shared string) bool {
 		}
 	}
 	return letter
+}
+
+// hashNames reports whether names (sorted, none a folder) look like
+// hashes or UUIDs (see hashLike) past the text they all begin and end
+// with, and returns the bytes of that middle (sorted; nil when they do
+// not). Names such as <uuid>.jpg, whose extension's letters hid them: a
+// folder of 180 000 of them was listed by a few ranges for 15 round
+// trips. Names numbered by a counter (part-00000-<uuid>.parquet) are not:
+// most pairs of consecutive names there step the counter (see counterOf).
+func hashNames(names []string) []byte {
+	if len(names) < 2 {
+		return nil
+	}
+	pre, suf := commonPrefix(names[0], names[len(names)-1]), names[0]
+	for _, n := range names[1:] {
+		suf = commonSuffix(suf, n)
+	}
+	var seen [256]bool
+	for _, n := range names {
+		if len(n) < len(pre)+len(suf) {
+			return nil
+		}
+		for i := len(pre); i < len(n)-len(suf); i++ {
+			b := n[i]
+			if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b == '-') {
+				return nil // not hashLike: stop early
+			}
+			seen[b] = true
+		}
+	}
+	var alpha []byte
+	for b := range seen {
+		if seen[b] {
+			alpha = append(alpha, byte(b))
+		}
+	}
+	if !hashLike(alpha, "") {
+		return nil
+	}
+	steps := 0
+	for i := 1; i < len(names); i++ {
+		if _, ok := counterOf(names[i-1], names[i]); ok {
+			steps++
+		}
+	}
+	if steps*2 > len(names) {
+		return nil
+	}
+	return alpha
+}
+
+// commonSuffix is the longest text both a and b end with.
+func commonSuffix(a, b string) string {
+	n := 0
+	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
+		n++
+	}
+	return a[len(a)-n:]
 }
 
 // flatFrac is key's fraction of the way through flat directory d, named
@@ -92,7 +153,7 @@ func flatCut(frac float64, dir string, d *dirInfo, alpha scale) string {
 // bytes where no column alphabet is known.
 func (l *lister) alphaFor(dir string) scale {
 	if d := l.dirs[dir]; d != nil && !d.probing && len(d.alpha) > 0 {
-		if hashLike(d.alpha, "") {
+		if d.hashes {
 			// Hashes use every byte of their alphabet in every column;
 			// column alphabets learned from their first pages would not.
 			return scale{fallback: d.alpha}
@@ -270,6 +331,17 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 		if seen[b] {
 			d.alpha = append(d.alpha, byte(b))
 		}
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir {
+			names = append(names, e.Key)
+		}
+	}
+	if a := hashNames(names); a != nil {
+		// Interpolate in the hashes' bytes: their extension's (.jpg)
+		// would leave most of the number line empty.
+		d.hashes, d.alpha = true, a
 	}
 	if aws.ToBool(out.IsTruncated) {
 		d.upto = d.last
@@ -494,7 +566,7 @@ func (l *lister) shape(dir string) *dirInfo {
 			}
 			return s
 		}
-		t = &dirInfo{upto: "", first: re(d.first), last: re(d.last), alpha: d.alpha, assumed: true}
+		t = &dirInfo{upto: "", first: re(d.first), last: re(d.last), alpha: d.alpha, hashes: d.hashes, assumed: true}
 		if d.upto != "" {
 			t.upto = re(d.upto)
 		}
@@ -672,6 +744,10 @@ type span struct {
 	// probe measured, estimated to hold this many more pages; cut inside
 	// it, a page apart or more, at the last page's extent.
 	dense float64
+	// hashes: the folder's names looked like hashes on the range's last
+	// page, read in these bytes (see hashNames): dense is measured from
+	// the page's extent, and cuts are placed under dir.
+	hashes []byte
 	// across: the range is measured (dense > 0) or galloped (dense 0) on
 	// a counter its names share across folders (see byFolders' stuck).
 	across bool
@@ -730,7 +806,13 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 				return -1, false, nil
 			}
 			// No probe can place r among the folders (stuck): measure it
-			// on a counter its names share across folders, else over bytes.
+			// on the folder of hashes it is listing, on a counter its
+			// names share across folders, else over bytes.
+			if leaf, ok := l.denseLeaf(r, top); ok {
+				if sp, ok := hashRest(r, leaf); ok {
+					return sp.dense, true, sp
+				}
+			}
 			if c, per, ok := numbered(r, true); ok {
 				if r.open {
 					return math.Inf(1), false, &span{dir: top, across: true}
@@ -828,6 +910,13 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		if pc > p0 {
 			rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
 		}
+		if d := l.dirs[leaf]; d == nil || !d.probing {
+			// (A folder being probed is left to its probe: the root's
+			// probe places what follows it better than one range can.)
+			if sp, ok := hashRest(r, leaf); ok {
+				return sp.dense + rest, true, sp, measured
+			}
+		}
 		dense := 2 * float64(r.leafKeys) / MaxKeys
 		return dense + rest, false, &span{dir: leaf, dense: dense}, measured
 	}
@@ -842,6 +931,25 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 	}
 	est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
 	return est, trusted, &span{dir: d0, pc: pc, ph: ph}, measured
+}
+
+// hashRest measures the rest of flat folder leaf, which r is listing,
+// from its last page's extent when that page's names looked like hashes
+// (see hashNames): a folder of 30 000 <uuid>.bin among folders of 3 read
+// as twice what r had listed in it, growing a page or two a round trip.
+func hashRest(r *krange, leaf string) (*span, bool) {
+	if r.leafHashes == nil || r.prev == "" || leafDir(r.prev) != leaf {
+		return nil, false
+	}
+	sc := scale{fallback: r.leafHashes}
+	pp, pl, end := position(r.prev, leaf, sc), position(r.cursor, leaf, sc), 1.0
+	if !r.open && strings.HasPrefix(r.hi, leaf) {
+		end = position(r.hi, leaf, sc) // a piece cut inside the folder
+	}
+	if pl <= pp {
+		return nil, false
+	}
+	return &span{dir: leaf, dense: max(0, end-pl) / (pl - pp), hashes: r.leafHashes}, true
 }
 
 // denseLeaf reports whether r's last two pages or more lay in one flat
@@ -1133,7 +1241,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// folders after it.
 		// (apply drops cuts outside the range.)
 		step := max(1, sp.dense/float64(pieces))
-		if c, per, ok := numbered(v, sp.across); ok {
+		if c, per, ok := numbered(v, sp.across); ok && sp.hashes == nil {
 			var pages []float64
 			for j := 1; j < pieces; j++ {
 				pages = append(pages, float64(j)*step)
@@ -1142,10 +1250,19 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
+		if sp.hashes != nil {
+			base, alpha = sp.dir, scale{fallback: sp.hashes}
+		}
 		pp, pc := position(v.prev, base, alpha), position(v.cursor, base, alpha)
 		var points []string
 		for j := 1.0; len(points) < pieces-1 && pc > pp && pc+(pc-pp)*step*j < 1; j++ {
 			points = append(points, unposition(pc+(pc-pp)*step*j, base, alpha))
+		}
+		if end := sp.dir + maxRune; sp.hashes != nil && len(points) > 0 && (v.open || v.hi > end) {
+			// What follows the folder of hashes gets a range of its own,
+			// measured on its own folders: the last piece took it all,
+			// (the rest of a bucket's 50 folders after its 9 M hashes).
+			points = append(points, end)
 		}
 		return points
 	}
