@@ -19,9 +19,9 @@ import (
 
 // shapes generates bucket shapes the benchmark's four layouts do not have,
 // by name, for TestVirtualShapes and TestVirtualSurvey: numbered folders
-// and names, UUIDs and hashes under long paths, timestamps, CloudTrail's
-// and ImageNet's layouts, a few huge folders among many tiny ones. Keys
-// come back sorted, without duplicates.
+// and names, UUIDs and hashes under long paths or with extensions,
+// timestamps, CloudTrail's and ImageNet's layouts, a few huge folders
+// among many tiny ones. Keys come back sorted, without duplicates.
 func shapeKeys(name string) []string {
 	gen, ok := shapes()[name]
 	if !ok {
@@ -68,6 +68,27 @@ func shapes() map[string]func() []string {
 			var k []string
 			for i := 0; i < 200_000; i++ {
 				k = append(k, "blobs/"+uuid(r))
+			}
+			return k
+		},
+		"uuidext": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, "blobs/"+uuid(r)+".jpg")
+			}
+			return k
+		},
+		"hotext": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 180_000; i++ {
+				k = append(k, "hot/"+uuid(r)+".bin")
+			}
+			for p := 0; p < 50; p++ {
+				for i := 0; i < 400; i++ {
+					k = append(k, fmt.Sprintf("p%02d/obj-%06d.dat", p, i))
+				}
 			}
 			return k
 		},

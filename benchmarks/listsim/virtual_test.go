@@ -160,6 +160,13 @@ func TestVirtualNumberedFolder(t *testing.T) {
 //     them), and bytes read in one alphabet of every byte put cuts between
 //     real names, 2.46x the minimum requests (200 000). 15-17 round trips
 //     and 1.25-1.29x when set; 1 000 000: 23-25 round trips, 1.09-1.12x.
+//   - 180 000 names hot/<uuid>.bin beside 50 small folders: the extension's
+//     letters hid the hashes, so no range's end was trusted and the folder
+//     was listed by 1-11 ranges for 15 round trips (21 in all); 8-11 when
+//     set (once 14).
+//   - five folders of 30 000 <uuid>.bin among 2 000 folders of 3: each
+//     huge folder read as twice what a range had listed in it, 38-48
+//     round trips; 31 when set (the oracle 3).
 //
 // Bounds are loose: they catch the failure, not noise.
 func TestVirtualShapes(t *testing.T) {
@@ -173,6 +180,8 @@ func TestVirtualShapes(t *testing.T) {
 		{"logs7", 16, 1.25},
 		{"stamps", 24, 1.5},
 		{"stamps1m", 32, 1.2},
+		{"hotext", 17, 1.3},
+		{"mixed", 36, 1.4},
 	} {
 		t.Run(tc.shape, func(t *testing.T) { guardKeys(t, tc.shape, shapeKeys(tc.shape), tc.maxRounds, tc.maxPerMin) })
 	}
