@@ -208,13 +208,13 @@ func TestHashRest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &krange{prev: name(tc.prev), cursor: name(tc.cursor), hi: tc.hi, open: tc.open, leafHashes: hexes}
-			sp, ok := hashRest(r, leaf)
+			sp, ok := hashRest(r, leaf, r.leafHashes)
 			if !ok || math.Abs(sp.dense-tc.want) > 0.1*tc.want+0.05 || sp.dir != leaf || string(sp.hashes) != string(hexes) {
 				t.Fatalf("hashRest = %+v, %v; want %v pages in %s", sp, ok, tc.want, leaf)
 			}
 		})
 	}
-	if _, ok := hashRest(&krange{prev: name(1 << 28), cursor: name(2 << 28), open: true}, leaf); ok {
+	if _, ok := hashRest(&krange{prev: name(1 << 28), cursor: name(2 << 28), open: true}, leaf, nil); ok {
 		t.Errorf("names not known as hashes were measured")
 	}
 
@@ -234,7 +234,7 @@ func TestHashRest(t *testing.T) {
 	} {
 		t.Run("cuts "+tc.name, func(t *testing.T) {
 			v := &krange{prev: name(1 << 28), cursor: name(2 << 28), hi: tc.hi, open: tc.open, leafHashes: hexes}
-			sp, _ := hashRest(v, leaf)
+			sp, _ := hashRest(v, leaf, hexes)
 			points := l.splitPoints(v, 4, sp)
 			if len(points) < 2 {
 				t.Fatalf("cuts %q", points)
@@ -249,6 +249,40 @@ func TestHashRest(t *testing.T) {
 				if p <= v.cursor || !strings.HasPrefix(p, leaf) || i > 0 && p <= inside[i-1] || !tc.open && p >= tc.hi {
 					t.Errorf("cut %q: not inside the folder, after the cursor, in order, before the bound", p)
 				}
+			}
+		})
+	}
+}
+
+// TestHugeFolderEntered checks a range that entered a huge folder of
+// hashes from tiny ones before it: the folder's rest is measured from its
+// last page, not from the range's average over the folders it crossed.
+func TestHugeFolderEntered(t *testing.T) {
+	const leaf = "users/u00007/"
+	name := func(x uint32) string { return fmt.Sprintf("%s%08x-0ea9.bin", leaf, x|0xa0b0c) }
+	l := testLister()
+	var users []string
+	for i := 0; i < 60; i++ {
+		users = append(users, fmt.Sprintf("users/u%05d/", i))
+	}
+	probeDir(l, "", "users/")
+	probeDir(l, "users/", users...)
+	l.dirs[leaf] = &dirInfo{upto: name(1 << 24), first: name(0), last: name(1 << 24), alpha: []byte("-.0123456789abcdefin"), hashes: true}
+	for _, tc := range []struct {
+		name  string
+		first string
+		want  bool // measured on the folder's rest (about 14 pages)
+	}{
+		{"entered from tiny folders", "users/u00000/0aef-0ea9.bin", true},
+		{"began inside it", name(1 << 27), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &krange{first: tc.first, prev: name(1 << 28), cursor: name(2 << 28), hi: "users/u00057/",
+				pages: 3, seen: 2500, leafKeys: 2000}
+			est, trusted, sp := l.measure(r, l.alphabet())
+			got := sp != nil && sp.dir == leaf && sp.dense > 12 && sp.dense < 16 && trusted && est >= sp.dense
+			if got != tc.want {
+				t.Errorf("estimate %.1f (trusted %v, span %+v); measured on the folder's rest: %v, want %v", est, trusted, sp, got, tc.want)
 			}
 		})
 	}

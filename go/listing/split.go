@@ -809,7 +809,7 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 			// on the folder of hashes it is listing, on a counter its
 			// names share across folders, else over bytes.
 			if leaf, ok := l.denseLeaf(r, top); ok {
-				if sp, ok := hashRest(r, leaf); ok {
+				if sp, ok := hashRest(r, leaf, r.leafHashes); ok {
 					return sp.dense, true, sp
 				}
 			}
@@ -900,20 +900,35 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		}
 		return -1, false, nil, waiting // an assumed shape: d0's own probe will tell
 	}
+	// The folders after the cursor's, at the range's average density.
+	rest := 0.0
+	if pc > p0 {
+		rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
+	}
+	if leaf := leafDir(r.cursor); !r.open && r.leafKeys >= 2*MaxKeys && len(leaf) > len(d0) && !strings.HasPrefix(r.first, leaf) {
+		// Listing its second page or more in a folder of hashes whose
+		// probe saw its first names, entered from folders before it: the
+		// folder's rest from the last page's extent. Its position among
+		// d0's folders, at the range's average density over them, read
+		// the rest of a folder of 30 000 among folders of 3 as a few
+		// hundred names. (A range that began in the folder is measured
+		// well by its positions: its density is the folder's.)
+		if sd := l.shape(leaf); sd != nil && !sd.probing && sd.hashes && sd.upto != "" {
+			if sp, ok := hashRest(r, leaf, sd.alpha); ok {
+				return sp.dense + rest, true, sp, measured
+			}
+		}
+	}
 	if leaf, ok := l.denseLeaf(r, d0); ok {
 		// Folder positions put the cursor at the middle of its
 		// folder however many pages it lists there. The rest of
 		// the folder is unknown: assume twice as much as listed in
 		// it (a wrong guess costs a request or two, an unsplit dense
 		// folder a round trip per page).
-		rest := 0.0
-		if pc > p0 {
-			rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
-		}
 		if d := l.dirs[leaf]; d == nil || !d.probing {
 			// (A folder being probed is left to its probe: the root's
 			// probe places what follows it better than one range can.)
-			if sp, ok := hashRest(r, leaf); ok {
+			if sp, ok := hashRest(r, leaf, r.leafHashes); ok {
 				return sp.dense + rest, true, sp, measured
 			}
 		}
@@ -934,14 +949,14 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 }
 
 // hashRest measures the rest of flat folder leaf, which r is listing,
-// from its last page's extent when that page's names looked like hashes
-// (see hashNames): a folder of 30 000 <uuid>.bin among folders of 3 read
+// from its last page's extent when its names look like hashes read in the
+// bytes hashes (see hashNames; nil when they do not): a folder of 30 000 <uuid>.bin among folders of 3 read
 // as twice what r had listed in it, growing a page or two a round trip.
-func hashRest(r *krange, leaf string) (*span, bool) {
-	if r.leafHashes == nil || r.prev == "" || leafDir(r.prev) != leaf {
+func hashRest(r *krange, leaf string, hashes []byte) (*span, bool) {
+	if hashes == nil || r.prev == "" || leafDir(r.prev) != leaf {
 		return nil, false
 	}
-	sc := scale{fallback: r.leafHashes}
+	sc := scale{fallback: hashes}
 	pp, pl, end := position(r.prev, leaf, sc), position(r.cursor, leaf, sc), 1.0
 	if !r.open && strings.HasPrefix(r.hi, leaf) {
 		end = position(r.hi, leaf, sc) // a piece cut inside the folder
@@ -949,7 +964,7 @@ func hashRest(r *krange, leaf string) (*span, bool) {
 	if pl <= pp {
 		return nil, false
 	}
-	return &span{dir: leaf, dense: max(0, end-pl) / (pl - pp), hashes: r.leafHashes}, true
+	return &span{dir: leaf, dense: max(0, end-pl) / (pl - pp), hashes: hashes}, true
 }
 
 // denseLeaf reports whether r's last two pages or more lay in one flat
