@@ -225,7 +225,8 @@ func (l *lister) fail(err error) {
 // Caller holds mu (or no worker runs yet).
 func (l *lister) learn(s string) { l.learnAfter("", s) }
 
-// learnBytes adds s's bytes to the alphabet of every byte seen.
+// learnBytes adds s's bytes to the alphabet of every byte seen. Caller
+// holds mu.
 func (l *lister) learnBytes(s string) {
 	for i := 0; i < len(s); i++ {
 		if !l.alpha[s[i]] {
@@ -312,7 +313,8 @@ func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 const positionBytes = 12
 
 // position maps s to [0,1) relative to base: the bytes after base read as
-// digits, each in its column's alphabet (see scale; 0 is "end of string").
+// digits, each in its column's alphabet (see scale), where a digit 0 is
+// "end of name" in columns where names may end.
 func position(s, base string, alpha scale) float64 {
 	if !strings.HasPrefix(s, base) {
 		if s < base {

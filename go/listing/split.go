@@ -744,9 +744,9 @@ type span struct {
 	// probe measured, estimated to hold this many more pages; cut inside
 	// it, a page apart or more, at the last page's extent.
 	dense float64
-	// hashes: the folder's names looked like hashes on the range's last
-	// page, read in these bytes (see hashNames): dense is measured from
-	// the page's extent, and cuts are placed under dir.
+	// hashes: the folder's names look like hashes, read in these bytes
+	// (see hashNames, hashRest): dense was measured from the range's last
+	// page, and cuts are placed under dir.
 	hashes []byte
 	// across: the range is measured (dense > 0) or galloped (dense 0) on
 	// a counter its names share across folders (see byFolders' stuck).
@@ -755,20 +755,20 @@ type span struct {
 
 // estCache is a range's last estimate and what it was computed from. An
 // estimate changes only when the range lists a page, its bound moves, a
-// probe starts or ends, or the alphabet grows; victim and neededProbe ask
+// probe starts or ends, or an alphabet grows; victim and neededProbe ask
 // for every live range's after every page, so it is computed once per
 // such change instead (it walks folder positions: a tenth of the client's
 // CPU on a deep tree without the cache).
 type estCache struct {
-	valid   bool
-	pages   int
-	hi      string
-	open    bool
-	gen     uint64
-	nalpha  int
-	est     float64
-	trusted bool
-	sp      *span
+	valid    bool
+	pages    int
+	hi       string
+	open     bool
+	gen      uint64
+	alphaGen int // the lister's, when computed
+	est      float64
+	trusted  bool
+	sp       *span
 }
 
 // estimate returns r's estimated remaining pages (-1 when unknown, +Inf
@@ -778,11 +778,11 @@ type estCache struct {
 // mu.
 func (l *lister) estimate(r *krange, alpha scale) (float64, bool, *span) {
 	c := &r.est
-	if c.valid && c.pages == r.pages && c.hi == r.hi && c.open == r.open && c.gen == l.gen && c.nalpha == l.alphaGen {
+	if c.valid && c.pages == r.pages && c.hi == r.hi && c.open == r.open && c.gen == l.gen && c.alphaGen == l.alphaGen {
 		return c.est, c.trusted, c.sp
 	}
 	est, trusted, sp := l.measure(r, alpha)
-	*c = estCache{valid: true, pages: r.pages, hi: r.hi, open: r.open, gen: l.gen, nalpha: l.alphaGen, est: est, trusted: trusted, sp: sp}
+	*c = estCache{valid: true, pages: r.pages, hi: r.hi, open: r.open, gen: l.gen, alphaGen: l.alphaGen, est: est, trusted: trusted, sp: sp}
 	return est, trusted, sp
 }
 
@@ -949,9 +949,10 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 }
 
 // hashRest measures the rest of flat folder leaf, which r is listing,
-// from its last page's extent when its names look like hashes read in the
-// bytes hashes (see hashNames; nil when they do not): a folder of 30 000 <uuid>.bin among folders of 3 read
-// as twice what r had listed in it, growing a page or two a round trip.
+// from its last page's extent, its names being hashes read in the bytes
+// hashes (see hashNames; nil when they are not): up to the folder's end,
+// or to r's bound inside it. Guessed at twice what r had listed there, a
+// folder of 30 000 <uuid>.bin grew a page or two a round trip.
 func hashRest(r *krange, leaf string, hashes []byte) (*span, bool) {
 	if hashes == nil || r.prev == "" || leafDir(r.prev) != leaf {
 		return nil, false
@@ -1275,8 +1276,8 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 		if end := sp.dir + maxRune; sp.hashes != nil && len(points) > 0 && (v.open || v.hi > end) {
 			// What follows the folder of hashes gets a range of its own,
-			// measured on its own folders: the last piece took it all,
-			// (the rest of a bucket's 50 folders after its 9 M hashes).
+			// measured on its own folders; the last piece took it all
+			// (50 folders after 9 M hashes, listed by one range).
 			points = append(points, end)
 		}
 		return points
