@@ -148,8 +148,9 @@ func TestHashesKeepOneAlphabet(t *testing.T) {
 	}
 }
 
-// TestHashNames checks which probes' names count as hashes past the text
-// they all begin and end with, and the bytes they are then read in.
+// TestHashNames checks which names count as hashes past a prefix they all
+// have and the text they all end with, and the bytes they are then read
+// in: a sample's own common prefix is not the folder's.
 func TestHashNames(t *testing.T) {
 	uuids := func(pre, ext string) []string {
 		var n []string
@@ -168,16 +169,19 @@ func TestHashNames(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		names []string
+		pre   string
 		want  string // "" when not hashes
 	}{
-		{"uuids with an extension", uuids("blobs/", ".jpg"), "-0123456789abcdef"},
-		{"uuids with a prefix and no extension", uuids("blobs/img_", ""), "-0123456789abcdef"},
-		{"numbered parts with a uuid", parts, ""},
-		{"timestamps", stampNames, ""},
-		{"one name", uuids("blobs/", ".jpg")[:1], ""},
+		{"uuids with an extension", uuids("blobs/", ".jpg"), "blobs/", "-0123456789abcdef"},
+		{"uuids after a prefix every name has", uuids("blobs/img_", ""), "blobs/img_", "-0123456789abcdef"},
+		{"uuids after a prefix a sample's names have", uuids("blobs/img_", ""), "blobs/", ""},
+		{"a sample of one word's names", uuids("données/naïve/façade-", ".txt"), "données/naïve/", ""},
+		{"numbered parts with a uuid", parts, "t/", ""},
+		{"timestamps", stampNames, "events/", ""},
+		{"one name", uuids("blobs/", ".jpg")[:1], "blobs/", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := string(hashNames(tc.names)); got != tc.want {
+			if got := string(hashNames(tc.names, tc.pre)); got != tc.want {
 				t.Errorf("hashNames: %q, want %q", got, tc.want)
 			}
 		})

@@ -464,7 +464,7 @@ func (l *lister) listRange(r *krange) error {
 			for i := 0; i < MaxKeys; i += 25 {
 				sample = append(sample, entries[i].Key)
 			}
-			pageHashes = hashNames(sample)
+			pageHashes = hashNames(sample, leafDir(entries[0].Key))
 		}
 		l.mu.Lock()
 		if len(entries) == MaxKeys {

@@ -63,24 +63,27 @@ func hashLike(alpha []byte, shared string) bool {
 	return letter
 }
 
-// hashNames reports whether names (sorted, none a folder) look like
-// hashes or UUIDs (see hashLike) past the text they all begin and end
-// with, and returns the bytes of that middle (sorted; nil when they do
-// not). Names such as <uuid>.jpg, whose extension's letters hid them: a
-// folder of 180 000 of them was listed by a few ranges for 15 round
-// trips. Names numbered by a counter (part-00000-<uuid>.parquet) are not:
-// most pairs of consecutive names there step the counter (see counterOf).
-func hashNames(names []string) []byte {
+// hashNames reports whether names (sorted, none a folder, all beginning
+// with pre) look like hashes or UUIDs (see hashLike) past pre and the text
+// they all end with, and returns the bytes of that middle (sorted; nil
+// when they do not). Names such as <uuid>.jpg, whose extension's letters
+// hid them: a folder of 180 000 of them was listed by a few ranges for 15
+// round trips. Names numbered by a counter (part-00000-<uuid>.parquet) are
+// not: most pairs of consecutive names there step the counter (see
+// counterOf). pre is the folder for a sample of its names (a page, a
+// truncated probe): the text a sample's names begin with need not begin
+// the folder's others (façade-<hex>... of a folder of words-<hex>).
+func hashNames(names []string, pre string) []byte {
 	if len(names) < 2 {
 		return nil
 	}
-	pre, suf := commonPrefix(names[0], names[len(names)-1]), names[0]
+	suf := names[0]
 	for _, n := range names[1:] {
 		suf = commonSuffix(suf, n)
 	}
 	var seen [256]bool
 	for _, n := range names {
-		if len(n) < len(pre)+len(suf) {
+		if len(n) < len(pre)+len(suf) || !strings.HasPrefix(n, pre) {
 			return nil
 		}
 		for i := len(pre); i < len(n)-len(suf); i++ {
@@ -338,7 +341,11 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 			names = append(names, e.Key)
 		}
 	}
-	if a := hashNames(names); a != nil {
+	pre := dir // what the names begin with: all of it, when the probe saw them all
+	if !aws.ToBool(out.IsTruncated) && len(names) > 0 {
+		pre = commonPrefix(names[0], names[len(names)-1])
+	}
+	if a := hashNames(names, pre); a != nil {
 		// Interpolate in the hashes' bytes: their extension's (.jpg)
 		// would leave most of the number line empty.
 		d.hashes, d.alpha = true, a
