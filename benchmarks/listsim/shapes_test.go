@@ -92,6 +92,15 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		"unicode": func() []string { // multi-byte names: positions and cuts must stay valid UTF-8
+			r := rng()
+			words := []string{"été", "über", "日本語", "данные", "ñandú", "😀", "naïve", "東京", "Ωmega", "façade"}
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, fmt.Sprintf("données/%s/%s-%s-%05d.txt", words[i%7], words[r.Intn(len(words))], uuid(r)[:6], i))
+			}
+			return k
+		},
 		"root7": func() []string {
 			var k []string
 			for i := 0; i < 100_000; i++ {
