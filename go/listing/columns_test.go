@@ -291,3 +291,28 @@ func TestHugeFolderEntered(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncatedProbeBytes checks a range past what a truncated probe saw:
+// its bytes (train/cat.*: no 'd') are not the folder's, and a bound that
+// reads as behind the cursor is no estimate. A range of 100 pages of
+// dog.* names was estimated at -17 pages, trusted, and never split.
+func TestTruncatedProbeBytes(t *testing.T) {
+	l := testLister()
+	var names []string
+	for i := 0; i < 3000; i++ {
+		names = append(names, fmt.Sprintf("train/cat.%d.jpg", i), fmt.Sprintf("train/dog.%d.jpg", i))
+	}
+	slices.Sort(names)
+	for i := 7; i < len(names); i += 7 {
+		l.learnAfter(names[i-7], names[i])
+	}
+	l.dirs["train/"] = &dirInfo{upto: "train/cat.1899.jpg", first: "train/cat.0.jpg", last: "train/cat.1899.jpg", alpha: []byte(".0123456789acgjpt")}
+	if a := l.alphaFor("train/"); !slices.Contains(a.fallback, 'd') {
+		t.Errorf("names under train/ are read in its truncated probe's bytes %q", a.fallback)
+	}
+	r := &krange{first: "train/cat.98614.jpg", prev: "train/dog.98613.jpg", cursor: "train/dog.99513.jpg", hi: "train/gog.15374",
+		pages: 101, seen: 101_000}
+	if est, trusted, _ := l.measure(r, l.alphabet()); est <= 0 {
+		t.Errorf("estimate %.1f pages (trusted %v) for a range that has not reached its bound", est, trusted)
+	}
+}
