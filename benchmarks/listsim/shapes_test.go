@@ -101,6 +101,13 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		"catsdogs": func() []string { // Kaggle's dogs vs cats: unpadded numbers after a word
+			var k []string
+			for i := 0; i < 100_000; i++ {
+				k = append(k, fmt.Sprintf("train/cat.%d.jpg", i), fmt.Sprintf("train/dog.%d.jpg", i))
+			}
+			return k
+		},
 		"root7": func() []string {
 			var k []string
 			for i := 0; i < 100_000; i++ {
