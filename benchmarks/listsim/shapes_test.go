@@ -108,6 +108,15 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		"words": func() []string { // ASCII words before random hex: unicode's shape without multi-byte bytes
+			r := rng()
+			words := []string{"apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum", "kiwi", "lime"}
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, fmt.Sprintf("fruit/%s-%s-%05d.txt", words[r.Intn(len(words))], uuid(r)[:6], i))
+			}
+			return k
+		},
 		"root7": func() []string {
 			var k []string
 			for i := 0; i < 100_000; i++ {
