@@ -160,6 +160,15 @@ func (s scale) at(depth, col int) ([]byte, int) {
 	return s.fallback, 1
 }
 
+// top is the largest byte seen ('~' before any): what a guess of the
+// largest key is padded with.
+func (s scale) top() byte {
+	if n := len(s.fallback); n > 0 {
+		return s.fallback[n-1]
+	}
+	return '~'
+}
+
 // cursorAt is where a string under base continues: its segment depth and
 // its column there.
 func cursorAt(base string) (depth, col int) {

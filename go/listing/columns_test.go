@@ -188,15 +188,18 @@ func TestHashNames(t *testing.T) {
 	}
 }
 
+// hashName is a name of folder leaf of hashes, x/2^32 of the way through
+// it (its letters keep it from reading as a counter).
+func hashName(leaf string, x uint32) string {
+	return fmt.Sprintf("%s%08x-0ea9.bin", leaf, x|0xa0b0c)
+}
+
 // TestHashRest checks the rest of a folder of hashes a range is listing,
 // measured from its last page's extent: up to the folder's end, or to the
 // range's bound inside the folder.
 func TestHashRest(t *testing.T) {
 	const leaf = "users/u00407/"
-	name := func(x uint32) string { // x/2^32 of the way through the folder
-		h := fmt.Sprintf("%08x", x|0xa0b0c) // letters: not a counter
-		return leaf + h + "-0ea9.bin"
-	}
+	name := func(x uint32) string { return hashName(leaf, x) }
 	hexes := []byte("-0123456789abcdef")
 	for _, tc := range []struct {
 		name         string
@@ -263,7 +266,7 @@ func TestHashRest(t *testing.T) {
 // last page, not from the range's average over the folders it crossed.
 func TestHugeFolderEntered(t *testing.T) {
 	const leaf = "users/u00007/"
-	name := func(x uint32) string { return fmt.Sprintf("%s%08x-0ea9.bin", leaf, x|0xa0b0c) }
+	name := func(x uint32) string { return hashName(leaf, x) }
 	l := testLister()
 	var users []string
 	for i := 0; i < 60; i++ {

@@ -263,13 +263,7 @@ func (l *lister) work() {
 // alphabets learned so far, else the bytes seen in keys (sorted).
 func (l *lister) alphabet() scale {
 	if l.alphaList == nil {
-		a := []byte{}
-		for b := 0; b < 256; b++ {
-			if l.alpha[b] {
-				a = append(a, byte(b))
-			}
-		}
-		l.alphaList = a
+		l.alphaList = setBytes(&l.alpha)
 	}
 	return scale{fallback: l.alphaList, cols: &l.cols.list}
 }
@@ -283,10 +277,7 @@ func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 	if !r.open {
 		return r.hi, true
 	}
-	top := byte('~')
-	if n := len(alpha.fallback); n > 0 {
-		top = alpha.fallback[n-1]
-	}
+	top := alpha.top()
 	root := l.root() // the text every key shares
 	if len(r.cursor) <= len(root) {
 		return root + strings.Repeat(string(top), 16), false

@@ -711,12 +711,7 @@ func TestHashLike(t *testing.T) {
 		for i := 0; i < len(tc.names); i++ {
 			seen[tc.names[i]] = true
 		}
-		var alpha []byte
-		for b := range seen {
-			if seen[b] {
-				alpha = append(alpha, byte(b))
-			}
-		}
+		alpha := setBytes(&seen)
 		if got := hashLike(alpha, tc.shared); got != tc.want {
 			t.Errorf("hashLike(%q, %q) = %v, want %v", alpha, tc.shared, got, tc.want)
 		}

@@ -46,21 +46,39 @@ func (d *dirInfo) interpolable(dir string) bool {
 
 // hashLike reports whether names using the bytes alpha (besides those of
 // shared, text every name holds) look like hashes or UUIDs: lowercase
-// hexadecimal with at least one letter, and dashes. Their first names in
-// key order are then a fair sample of their density; digits alone are
-// more likely a sequence (logs/0000000 ...), whose first names are not.
+// hexadecimal with at least one letter, and dashes (see hashByte). Their
+// first names in key order are then a fair sample of their density;
+// digits alone are more likely a sequence (logs/0000000 ...), whose first
+// names are not.
 func hashLike(alpha []byte, shared string) bool {
 	letter := false
 	for _, b := range alpha {
 		switch {
 		case b >= 'a' && b <= 'f':
 			letter = true
-		case b >= '0' && b <= '9' || b == '-' || strings.IndexByte(shared, b) >= 0:
+		case hashByte(b) || strings.IndexByte(shared, b) >= 0:
 		default:
 			return false
 		}
 	}
 	return letter
+}
+
+// hashByte reports whether b may appear in a hash or UUID: lowercase
+// hexadecimal, or a dash.
+func hashByte(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b == '-'
+}
+
+// setBytes lists the bytes in set, sorted (empty, not nil, for none).
+func setBytes(set *[256]bool) []byte {
+	a := []byte{}
+	for b := range set {
+		if set[b] {
+			a = append(a, byte(b))
+		}
+	}
+	return a
 }
 
 // hashNames reports whether names (sorted, none a folder, all beginning
@@ -87,19 +105,13 @@ func hashNames(names []string, pre string) []byte {
 			return nil
 		}
 		for i := len(pre); i < len(n)-len(suf); i++ {
-			b := n[i]
-			if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b == '-') {
+			if !hashByte(n[i]) {
 				return nil // not hashLike: stop early
 			}
-			seen[b] = true
+			seen[n[i]] = true
 		}
 	}
-	var alpha []byte
-	for b := range seen {
-		if seen[b] {
-			alpha = append(alpha, byte(b))
-		}
-	}
+	alpha := setBytes(&seen)
 	if !hashLike(alpha, "") {
 		return nil
 	}
@@ -317,9 +329,12 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 	}
 	d := &dirInfo{}
 	var seen [256]bool
+	var names []string // the entries that are not folders
 	for _, e := range entries {
 		if e.IsDir {
 			d.folders = append(d.folders, e.Key)
+		} else {
+			names = append(names, e.Key)
 		}
 		// Copies: a key is a view of its page's names, which the probe's
 		// record would otherwise keep alive for the whole listing.
@@ -333,17 +348,7 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 			seen[e.Key[i]] = true
 		}
 	}
-	for b := range seen {
-		if seen[b] {
-			d.alpha = append(d.alpha, byte(b))
-		}
-	}
-	var names []string
-	for _, e := range entries {
-		if !e.IsDir {
-			names = append(names, e.Key)
-		}
-	}
+	d.alpha = setBytes(&seen)
 	pre := dir // what the names begin with: all of it, when the probe saw them all
 	if !aws.ToBool(out.IsTruncated) && len(names) > 0 {
 		pre = commonPrefix(names[0], names[len(names)-1])
@@ -1328,11 +1333,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 	if !trusted {
 		// Gallop toward the largest possible key, not the guess: the guess
 		// is made from the cursor and can sit just above it.
-		top := byte('~')
-		if n := len(alpha.fallback); n > 0 {
-			top = alpha.fallback[n-1]
-		}
-		hi = l.root() + strings.Repeat(string(top), 16)
+		hi = l.root() + strings.Repeat(string(alpha.top()), 16)
 	}
 	base := commonPrefix(v.first, hi)
 	if !trusted {
