@@ -878,7 +878,7 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 		// pages of dog.* names) from ever being split.
 		return math.Inf(1), false, nil
 	}
-	est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
+	est := r.atDensity(ph-pc, pc-p0)
 	if r.prev > r.first {
 		// The last full page's density when it is higher: an earlier page
 		// that crossed a carry (a day's end in timestamps: 23:48 to 00:13)
@@ -889,6 +889,13 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 		}
 	}
 	return est, true, nil
+}
+
+// atDensity is the pages ahead (a span of positions) holds at r's average
+// density: its keys listed over covered, the span from its first key to
+// its cursor.
+func (r *krange) atDensity(ahead, covered float64) float64 {
+	return float64(r.seen-1) * ahead / covered / MaxKeys
 }
 
 // folderState is what folder positions made of a range (see byFolders).
@@ -924,7 +931,7 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 	// The folders after the cursor's, at the range's average density.
 	rest := 0.0
 	if pc > p0 {
-		rest = max(0, ph-math.Floor(pc)-1) * float64(r.seen-1) / (pc - p0) / MaxKeys
+		rest = r.atDensity(max(0, ph-math.Floor(pc)-1), pc-p0)
 	}
 	if leaf := leafDir(r.cursor); !r.open && r.leafKeys >= 2*MaxKeys && len(leaf) > len(d0) && !strings.HasPrefix(r.first, leaf) {
 		// Listing its second page or more in a folder of hashes whose
@@ -965,8 +972,7 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		}
 		return -1, false, nil, waiting
 	}
-	est := float64(r.seen-1) * (ph - pc) / (pc - p0) / MaxKeys
-	return est, trusted, &span{dir: d0, pc: pc, ph: ph}, measured
+	return r.atDensity(ph-pc, pc-p0), trusted, &span{dir: d0, pc: pc, ph: ph}, measured
 }
 
 // hashRest measures the rest of flat folder leaf, which r is listing,
