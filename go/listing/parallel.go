@@ -67,6 +67,12 @@ type krange struct {
 	// leafHashes: the bytes of the names of the cursor's folder when its
 	// last page, all in that folder, looked like hashes (see hashNames).
 	leafHashes []byte
+	// group, groupHashes, groupFrom: the text the names of the range's
+	// last page all began with, past its folder, when they looked like
+	// hashes past it read in groupHashes (see hashGroup), and that page's
+	// first name ("" when not).
+	group, groupFrom string
+	groupHashes      []byte
 	// pathKeys[j]: keys listed so far inside the cursor's folder j+1
 	// levels below the prefix (see keysIn).
 	pathKeys []int64
@@ -109,13 +115,19 @@ type lister struct {
 	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
 	shapes  map[string]*dirInfo // directory → its shape assumed from a sibling's (guarded by mu; see shape)
 	sibling map[string]string   // directory → its first probed folder (guarded by mu)
-	levels  map[int]*levelInfo  // directory depth → what its probes found (guarded by mu)
-	pages   int                 // pages listed by every range (guarded by mu)
-	planned int                 // most pages a trusted estimate projected in all (guarded by mu; widens the probe budget)
-	seen    int64               // keys listed by every range (guarded by mu)
-	lat     latency             // guarded by mu
-	liveCap int                 // when > 0: no splits beyond this many live ranges (guarded by mu)
-	gen     uint64              // bumped when what probes found changes: cached estimates are stale (guarded by mu)
+	// groupSets: flat folder → the groups of names a probe with their
+	// separator as the delimiter found in it (guarded by mu; see groupSet)
+	groupSets map[string]*groupSet
+	// loneGroups: texts past their folder that a group probe found to be
+	// its folder's only group (guarded by mu; see runGroupProbe)
+	loneGroups map[string]bool
+	levels     map[int]*levelInfo // directory depth → what its probes found (guarded by mu)
+	pages      int                // pages listed by every range (guarded by mu)
+	planned    int                // most pages a trusted estimate projected in all (guarded by mu; widens the probe budget)
+	seen       int64              // keys listed by every range (guarded by mu)
+	lat        latency            // guarded by mu
+	liveCap    int                // when > 0: no splits beyond this many live ranges (guarded by mu)
+	gen        uint64             // bumped when what probes found changes: cached estimates are stale (guarded by mu)
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -154,6 +166,8 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.dirs = map[string]*dirInfo{}
 	l.shapes = map[string]*dirInfo{}
 	l.sibling = map[string]string{}
+	l.groupSets = map[string]*groupSet{}
+	l.loneGroups = map[string]bool{}
 	l.levels = map[int]*levelInfo{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
@@ -449,13 +463,20 @@ func (l *lister) listRange(r *krange) error {
 		}
 		// Whether a full page in one folder holds hashes (see hashNames),
 		// from a sample, before taking mu.
-		var pageHashes []byte
+		var pageHashes, groupHashes []byte
+		var group string
 		if len(entries) == MaxKeys && leafDir(entries[0].Key) == leafDir(entries[MaxKeys-1].Key) {
 			sample := make([]string, 0, MaxKeys/25)
 			for i := 0; i < MaxKeys; i += 25 {
 				sample = append(sample, entries[i].Key)
 			}
-			pageHashes = hashNames(sample, leafDir(entries[0].Key))
+			leaf := leafDir(entries[0].Key)
+			pageHashes = hashNames(sample, leaf)
+			if g := hashGroup(entries[0].Key, entries[MaxKeys-1].Key, leaf); pageHashes == nil && g != "" {
+				if a := hashNames(sample, g); a != nil {
+					group, groupHashes = g, a
+				}
+			}
 		}
 		l.mu.Lock()
 		if len(entries) == MaxKeys {
@@ -493,6 +514,10 @@ func (l *lister) listRange(r *krange) error {
 				r.leafKeys = n
 			}
 			r.leafHashes = nil
+			r.group, r.groupFrom, r.groupHashes = "", "", nil
+			if group != "" && cut == MaxKeys {
+				r.group, r.groupFrom, r.groupHashes = strings.Clone(group), strings.Clone(kept[0].Key), groupHashes
+			}
 			if n == MaxKeys {
 				if d := l.dirs[leaf]; d == nil || d.probing || !d.interpolable(leaf) {
 					r.leafHashes = pageHashes

@@ -324,3 +324,93 @@ func TestDirParallelMatchesSerial(t *testing.T) {
 		})
 	}
 }
+
+// recordingAPI passes requests on to api and records each one's prefix
+// and delimiter.
+type recordingAPI struct {
+	API
+	mu    sync.Mutex
+	delim map[string]int // "prefix|delimiter" → requests
+}
+
+func (a *recordingAPI) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	a.mu.Lock()
+	a.delim[aws.ToString(in.Prefix)+"|"+aws.ToString(in.Delimiter)]++
+	a.mu.Unlock()
+	return a.API.ListObjectsV2(ctx, in, opts...)
+}
+
+// TestParallelGroups lists a flat folder of word-<hex> names (apple-…,
+// banana-…, été-…) against the server: its groups are learnt with one
+// listing delimited by '-' (names without it, and a subfolder whose names
+// hold it, among them), and every key comes back exactly once.
+func TestParallelGroups(t *testing.T) {
+	words := []string{"apple", "banana", "cherry", "été", "kiwi"}
+	var keys []string
+	for i := 0; i < 15_000; i++ {
+		h := sha1.Sum([]byte(fmt.Sprint(i)))
+		keys = append(keys, fmt.Sprintf("fruit/%s-%s-%05d.txt", words[i%len(words)], hex.EncodeToString(h[:])[:8], i))
+	}
+	for i := 0; i < 300; i++ {
+		keys = append(keys, fmt.Sprintf("fruit/sub/x-%03d", i), fmt.Sprintf("fruit/plain%03d.txt", i))
+	}
+	sort.Strings(keys)
+	name := bucket + "-par-groups"
+	populate(t, name, keys)
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		opt    Options
+		probe  string // the group probe wanted ("" for none)
+	}{
+		{"defaults", "", Options{Workers: 16}, "fruit/|-"},
+		{"eager-sorted", "", Options{Workers: 8, MinSplitPages: 1, Sorted: true}, "fruit/|-"},
+		{"eager-under-prefix", "fruit/", Options{Workers: 16, MinSplitPages: 1}, "fruit/|-"},
+		// The groups' text is no longer than the prefix: its "groups"
+		// would be one per name.
+		{"prefix-inside-group", "fruit/kiwi-", Options{Workers: 16}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &recordingAPI{API: client.List, delim: map[string]int{}}
+			var got []string
+			st, err := Parallel(context.Background(), api, name, tc.prefix, tc.opt, func(p Page) error {
+				for _, e := range p.Entries {
+					got = append(got, e.Key)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, k := range keys {
+				if strings.HasPrefix(k, tc.prefix) {
+					want = append(want, k)
+				}
+			}
+			if tc.opt.Sorted && !sort.StringsAreSorted(got) {
+				t.Errorf("Sorted listing is out of order")
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("got %d keys, want %d: a key missing or listed twice", len(got), len(want))
+			}
+			groupProbes := 0
+			for k, n := range api.delim {
+				if !strings.HasSuffix(k, "|") && !strings.HasSuffix(k, "|/") {
+					groupProbes += n
+					if k != tc.probe || n != 1 {
+						t.Errorf("%d listing(s) of %q; want one of %q", n, k, tc.probe)
+					}
+				}
+			}
+			if (groupProbes == 1) != (tc.probe != "") {
+				t.Errorf("%d group probes, want %q", groupProbes, tc.probe)
+			}
+			if tc.probe != "" && tc.opt.MinSplitPages == 1 && st.Ranges < len(words) {
+				t.Errorf("%d ranges for %d groups of 3 pages each", st.Ranges, len(words))
+			}
+			t.Logf("stats %+v, listings by prefix|delimiter %v", st, api.delim)
+		})
+	}
+}

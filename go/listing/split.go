@@ -245,6 +245,12 @@ func (l *lister) take() *krange {
 			}
 			continue
 		}
+		if dir, sep, ok := l.neededGroupProbe(); ok {
+			if !l.runGroupProbe(dir, sep) {
+				return nil
+			}
+			continue
+		}
 		l.idle++
 		l.cond.Wait()
 		l.idle--
@@ -256,7 +262,7 @@ func (l *lister) take() *krange {
 func (l *lister) split(v *krange, pieces int, sp *span) {
 	points := l.splitPoints(v, pieces, sp)
 	last := l.apply(v, points)
-	if last != nil && sp != nil && sp.dense > 0 && !sp.across {
+	if last != nil && sp != nil && sp.dense > 0 && !sp.across && len(sp.next) == 0 {
 		// The last piece lists on into the dense folder. It starts out
 		// knowing the keys listed there and cut off before it, so it is
 		// recognised (and cut) after its first page, the folder's estimate
@@ -308,6 +314,9 @@ func (l *lister) probeBetweenPages() bool {
 	}
 	if dir, ok := l.neededProbe(); ok {
 		return l.runProbe(dir)
+	}
+	if dir, sep, ok := l.neededGroupProbe(); ok {
+		return l.runGroupProbe(dir, sep)
 	}
 	return true
 }
@@ -766,6 +775,14 @@ type span struct {
 	// across: the range is measured (dense > 0) or galloped (dense 0) on
 	// a counter its names share across folders (see byFolders' stuck).
 	across bool
+	// from: where the extent dense was measured from begins (see
+	// restFrom); "" for the range's previous cursor.
+	from string
+	// next: for a group of names (dir), the groups after it inside the
+	// range that a probe found (see groupSet), each assumed to hold each
+	// pages, as dir does.
+	next []string
+	each float64
 }
 
 // estCache is a range's last estimate and what it was computed from. An
@@ -824,8 +841,8 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 			// on the folder of hashes it is listing, on a counter its
 			// names share across folders, else over bytes.
 			if leaf, ok := l.denseLeaf(r, top); ok {
-				if sp, ok := hashRest(r, leaf, r.leafHashes); ok {
-					return sp.dense, true, sp
+				if est, sp, ok := l.leafRest(r, leaf); ok {
+					return est, true, sp
 				}
 			}
 			if c, per, ok := numbered(r, true); ok {
@@ -850,6 +867,12 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 				return est, true, &span{dir: top, dense: est}
 			}
 		}
+	}
+	if est, sp, ok := l.groupRest(r); ok {
+		// Hashes behind a text the range's last page shared (a word):
+		// the rest of that text's names; the split gives what follows
+		// them a range of its own (see splitPoints).
+		return est, true, sp
 	}
 	alpha = l.alphaFor(top)
 	hi, trusted := l.upper(r, alpha)
@@ -956,8 +979,8 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		if d := l.dirs[leaf]; d == nil || !d.probing {
 			// (A folder being probed is left to its probe: the root's
 			// probe places what follows it better than one range can.)
-			if sp, ok := hashRest(r, leaf, r.leafHashes); ok {
-				return sp.dense + rest, true, sp, measured
+			if est, sp, ok := l.leafRest(r, leaf); ok {
+				return est + rest, true, sp, measured
 			}
 		}
 		dense := 2 * float64(r.leafKeys) / MaxKeys
@@ -981,18 +1004,42 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 // or to r's bound inside it. Guessed at twice what r had listed there, a
 // folder of 30 000 <uuid>.bin grew a page or two a round trip.
 func hashRest(r *krange, leaf string, hashes []byte) (*span, bool) {
-	if hashes == nil || r.prev == "" || leafDir(r.prev) != leaf {
+	if r.prev == "" || leafDir(r.prev) != leaf {
+		return nil, false
+	}
+	return restFrom(r, leaf, r.prev, hashes)
+}
+
+// leafRest measures the rest of flat folder leaf, which r is listing,
+// when its last page showed hashes: of the folder (hashRest), or of the
+// group of names the page lay in (groupRest).
+func (l *lister) leafRest(r *krange, leaf string) (float64, *span, bool) {
+	if sp, ok := hashRest(r, leaf, r.leafHashes); ok {
+		return sp.dense, sp, true
+	}
+	if strings.HasPrefix(r.group, leaf) {
+		return l.groupRest(r)
+	}
+	return 0, nil, false
+}
+
+// restFrom is the span of the rest of dir (a folder, or a group of names
+// sharing a text) that r is listing, its names being hashes read in the
+// bytes hashes: its pages from the extent between from and r's cursor,
+// both in dir, up to dir's end or r's bound inside it.
+func restFrom(r *krange, dir, from string, hashes []byte) (*span, bool) {
+	if hashes == nil || !strings.HasPrefix(from, dir) || !strings.HasPrefix(r.cursor, dir) {
 		return nil, false
 	}
 	sc := scale{fallback: hashes}
-	pp, pl, end := position(r.prev, leaf, sc), position(r.cursor, leaf, sc), 1.0
-	if !r.open && strings.HasPrefix(r.hi, leaf) {
-		end = position(r.hi, leaf, sc) // a piece cut inside the folder
+	pp, pl, end := position(from, dir, sc), position(r.cursor, dir, sc), 1.0
+	if !r.open && strings.HasPrefix(r.hi, dir) {
+		end = position(r.hi, dir, sc) // a piece cut inside it
 	}
 	if pl <= pp {
 		return nil, false
 	}
-	return &span{dir: leaf, dense: max(0, end-pl) / (pl - pp), hashes: hashes}, true
+	return &span{dir: dir, dense: max(0, end-pl) / (pl - pp), hashes: hashes, from: from}, true
 }
 
 // denseLeaf reports whether r's last two pages or more lay in one flat
@@ -1283,7 +1330,14 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// last piece also takes whatever lies past the estimate and the
 		// folders after it.
 		// (apply drops cuts outside the range.)
-		step := max(1, sp.dense/float64(pieces))
+		inside := pieces // pieces inside the folder (or group)
+		if len(sp.next) > 0 {
+			// Pieces in proportion: the groups after it hold as many
+			// pages each as it does.
+			all := sp.dense + float64(len(sp.next))*sp.each
+			inside = max(1, int(math.Round(float64(pieces)*sp.dense/all)))
+		}
+		step := max(1, sp.dense/float64(inside))
 		if c, per, ok := numbered(v, sp.across); ok && sp.hashes == nil {
 			var pages []float64
 			for j := 1; j < pieces; j++ {
@@ -1296,16 +1350,26 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		if sp.hashes != nil {
 			base, alpha = sp.dir, scale{fallback: sp.hashes}
 		}
-		pp, pc := position(v.prev, base, alpha), position(v.cursor, base, alpha)
+		from := v.prev
+		if sp.from != "" {
+			from = sp.from
+		}
+		pp, pc := position(from, base, alpha), position(v.cursor, base, alpha)
 		var points []string
-		for j := 1.0; len(points) < pieces-1 && pc > pp && pc+(pc-pp)*step*j < 1; j++ {
+		for j := 1.0; len(points) < inside-1 && pc > pp && pc+(pc-pp)*step*j < 1; j++ {
 			points = append(points, unposition(pc+(pc-pp)*step*j, base, alpha))
 		}
-		if end := sp.dir + maxRune; sp.hashes != nil && len(points) > 0 && (v.open || v.hi > end) {
+		if end := sp.dir + maxRune; sp.hashes != nil && (len(points) > 0 || len(sp.next) > 0) && (v.open || v.hi > end) {
 			// What follows the folder of hashes gets a range of its own,
 			// measured on its own folders; the last piece took it all
 			// (50 folders after 9 M hashes, listed by one range).
 			points = append(points, end)
+		}
+		// Each group after it a range of its own (or every k-th group,
+		// when there are more than pieces), listed from its first name.
+		room := pieces - 1 - len(points)
+		for k := 0; k < min(room, len(sp.next)); k++ {
+			points = append(points, sp.next[k*len(sp.next)/min(room, len(sp.next))])
 		}
 		return points
 	}

@@ -1,0 +1,166 @@
+package listing
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Groups of names: a flat folder of word-<hex> names (apple-…, banana-…)
+// is a run of folders S3 does not show, each a folder of hashes. A page
+// all in one shows its text (hashGroup), its rest is measured as a folder
+// of hashes' (groupRest), and one listing with the text's last byte as the
+// delimiter lists the folder's groups (runGroupProbe), so that each gets
+// ranges of its own at once.
+
+// hashGroup is the text the names first..last (a page, sorted, all in
+// folder leaf) all begin with, up to the hexadecimal digits it ends in;
+// "" when that is no longer than leaf. A page of fruit/mango-0d3e1c-….txt
+// to fruit/mango-0f7a90-….txt gives fruit/mango-.
+func hashGroup(first, last, leaf string) string {
+	g := commonPrefix(first, last)
+	for len(g) > len(leaf) && hashByte(g[len(g)-1]) && g[len(g)-1] != '-' {
+		g = g[:len(g)-1]
+	}
+	for !utf8.ValidString(g) {
+		g = g[:len(g)-1] // names that part inside a character
+	}
+	if len(g) <= len(leaf) {
+		return ""
+	}
+	return g
+}
+
+// groupSet is what a probe of a flat folder found with a separator that
+// ends a group of names (see hashGroup) as its delimiter: the groups
+// (fruit/apple-, fruit/banana-, ...), as S3 rolls names up to their first
+// separator past the folder into common prefixes.
+type groupSet struct {
+	probing bool
+	groups  []string // sorted
+}
+
+// groupSep returns the byte group ends with when it is punctuation that
+// may separate a word from the hash after it (apple-<hex>, cat.<hex>,
+// user_<hex>): a delimiter probe with it lists the folder's groups.
+func groupSep(group string) (byte, bool) {
+	switch b := group[len(group)-1]; b {
+	case '-', '_', '.', '=', '+', '~', ',', ':', ' ':
+		return b, true
+	}
+	return 0, false
+}
+
+// neededGroupProbe returns a flat folder whose groups nobody probed, in
+// which a range is listing a group of hashes, and the group's separator.
+// A folder of word-<hex> names otherwise showed its groups one round trip
+// each: the range listing a group is cut at its end, and the piece past
+// it found the next group with its first page. Within the probe budget
+// (see neededProbe); caller holds mu.
+func (l *lister) neededGroupProbe() (dir string, sep byte, ok bool) {
+	if l.opt.Delimiter != "" || l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery) {
+		return "", 0, false
+	}
+	for _, r := range l.ranges {
+		if r.done || !r.active || len(r.group) <= len(l.prefix) {
+			// (A group no longer than the listing prefix: its groups
+			// would be the names past the prefix up to their next
+			// separator, one each.)
+			continue
+		}
+		sep, ok := groupSep(r.group)
+		if dir := leafDir(r.group); ok && l.groupSets[dir] == nil && !l.loneGroups[r.group[len(dir):]] {
+			return dir, sep, true
+		}
+	}
+	return "", 0, false
+}
+
+// runGroupProbe lists dir with sep as the delimiter and records the groups
+// found, releasing mu for the request; false when the probe failed (the
+// listing is then cancelled with its error). Caller holds mu.
+func (l *lister) runGroupProbe(dir string, sep byte) bool {
+	gs := &groupSet{probing: true}
+	l.groupSets[dir] = gs
+	pre := dir
+	if len(l.prefix) > len(pre) {
+		pre = l.prefix // only the listing's groups
+	}
+	l.mu.Unlock()
+	entries, _, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
+		Bucket:       aws.String(l.bucket),
+		Prefix:       aws.String(pre),
+		Delimiter:    aws.String(string(sep)),
+		EncodingType: types.EncodingTypeUrl,
+		MaxKeys:      aws.Int32(MaxKeys),
+	}, ETag|Mtime)
+	l.counter.Requests.Add(1)
+	l.discovery.Add(1)
+	l.mu.Lock()
+	if err != nil {
+		if l.err == nil {
+			l.err = fmt.Errorf("listing s3://%s/%s: %w", l.bucket, dir, err)
+		}
+		l.cancel()
+		l.cond.Broadcast()
+		return false
+	}
+	for _, e := range entries {
+		// Only groups that are names past dir's folders: a delimiter
+		// other than '/' rolls up subfolders' keys too (sub/x-1 under
+		// sub/x-), and those are not groups of dir's own names.
+		if e.IsDir && strings.IndexByte(e.Key[len(pre):], '/') < 0 {
+			gs.groups = append(gs.groups, strings.Clone(e.Key))
+		}
+	}
+	sort.Strings(gs.groups)
+	if len(gs.groups) == 1 {
+		// Every name of the folder begins with one text (part-<uuid>):
+		// folders whose names begin with it too are not probed for
+		// groups (a request each, for nothing, in every partition).
+		l.loneGroups[gs.groups[0][len(dir):]] = true
+	}
+	gs.probing = false
+	l.gen++
+	l.cond.Broadcast()
+	return true
+}
+
+// groupRest measures the rest of the group of names r's last page lay in
+// (see hashGroup) like hashRest a folder's: a folder of word-<hex> names
+// (apple-…, banana-…), read over its bytes, made a range's first page in
+// each word a sliver of a space that spans every word spelt with those
+// letters, and such ranges were halved a round trip at a time.
+//
+// The groups after it inside r, when a probe found them (see groupSet),
+// are added each at the size of r's: their first names are then listed
+// at once, each by a range of its own (see splitPoints).
+func (l *lister) groupRest(r *krange) (est float64, sp *span, ok bool) {
+	if r.group == "" || leafDir(r.groupFrom) != leafDir(r.cursor) {
+		return 0, nil, false
+	}
+	sp, ok = restFrom(r, r.group, r.groupFrom, r.groupHashes)
+	if !ok {
+		return 0, nil, false
+	}
+	est = sp.dense
+	if gs := l.groupSets[leafDir(r.group)]; gs != nil && !gs.probing {
+		i := sort.SearchStrings(gs.groups, r.group+maxRune)
+		for _, g := range gs.groups[i:] {
+			if !r.open && g >= r.hi {
+				break
+			}
+			sp.next = append(sp.next, g)
+		}
+		// The whole group at the last page's extent.
+		pp, pl := position(r.groupFrom, r.group, scale{fallback: r.groupHashes}), position(r.cursor, r.group, scale{fallback: r.groupHashes})
+		sp.each = 1 / (pl - pp)
+		est += float64(len(sp.next)) * sp.each
+	}
+	return est, sp, true
+}

@@ -1,0 +1,138 @@
+package listing
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestHashGroup checks the text a page's names share past their folder
+// before their hashes, and the separator its group probe would use.
+func TestHashGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name, first, last, leaf string
+		want                    string
+		sep                     byte // 0: no group probe
+	}{
+		{"word", "fruit/mango-0d3e1c-81076.txt", "fruit/mango-0f7a90-12.txt", "fruit/", "fruit/mango-", '-'},
+		{"word ending in hex letters", "fruit/cafe-12", "fruit/cafe-9a", "fruit/", "fruit/cafe-", '-'},
+		{"underscore", "img/class07_0a1b", "img/class07_f00d", "img/", "img/class07_", '_'},
+		{"dot", "train/cat.0a1b.jpg", "train/cat.ffee.jpg", "train/", "train/cat.", '.'},
+		{"no separator", "fruit/user1a-0a", "fruit/user1b-ff", "fruit/", "fruit/user", 0},
+		{"multi-byte word", "x/été-0a", "x/été-f1", "x/", "x/été-", '-'},
+		{"parting inside a character", "x/word\u00e9-1", "x/word\u00e8-2", "x/", "x/word", 0},
+		{"hashes from the folder on", "hot/0a1b", "hot/0f22", "hot/", "", 0},
+		{"hex letters only", "fruit/beef12", "fruit/beef9a", "fruit/", "", 0},
+		{"other folders", "a/b-1", "a/c-1", "a/", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := hashGroup(tc.first, tc.last, tc.leaf)
+			if g != tc.want {
+				t.Fatalf("hashGroup = %q, want %q", g, tc.want)
+			}
+			if g == "" {
+				return
+			}
+			sep, ok := groupSep(g)
+			if ok != (tc.sep != 0) || sep != tc.sep {
+				t.Errorf("groupSep(%q) = %q, %v; want %q", g, sep, ok, tc.sep)
+			}
+		})
+	}
+}
+
+// TestGroupRest checks a range listing a group of hashes: the group's
+// rest from its last page's extent, plus each group after it inside the
+// range (from the group probe) at the group's size, and cuts that give
+// each of those groups a range of its own.
+func TestGroupRest(t *testing.T) {
+	const g = "fruit/banana-"
+	name := func(x uint32) string { return hashName(g, x) }
+	groups := []string{"fruit/apple-", g, "fruit/cherry-", "fruit/kiwi-"}
+	for _, tc := range []struct {
+		name     string
+		hi       string // "" for an open range
+		probing  bool
+		next     []string
+		min, max float64 // the estimate
+	}{
+		// A page's extent is a 32nd of the group read in hexadecimal,
+		// a 40th in the 17 bytes and the end of a name that positions
+		// read: 40 pages a group, 26 after the page.
+		{"open", "", false, []string{"fruit/cherry-", "fruit/kiwi-"}, 95, 115},
+		{"bounded after a group", "fruit/kiwi-", false, []string{"fruit/cherry-"}, 60, 72},
+		{"bounded inside the group", g + "c", false, nil, 14, 19},
+		{"groups not known yet", "", true, nil, 23, 28},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			l.dirs[""] = &dirInfo{folders: []string{"fruit/"}, first: "fruit/", last: "fruit/"} // the root is fruit/
+			l.dirs["fruit/"] = &dirInfo{upto: "fruit/apple-0fff", first: "fruit/apple-0000", last: "fruit/apple-0fff", alpha: []byte("-.0123456789abcdefilnpt")}
+			l.groupSets["fruit/"] = &groupSet{probing: tc.probing, groups: groups}
+			if tc.probing {
+				l.groupSets["fruit/"].groups = nil
+			}
+			r := &krange{first: name(0x40000000), cursor: name(0x48000000), hi: tc.hi, open: tc.hi == "", pages: 1, seen: 1000,
+				group: g, groupFrom: name(0x40000000), groupHashes: []byte("-0123456789abcdef")}
+			est, trusted, sp := l.measure(r, l.alphabet())
+			if sp == nil || sp.dir != g || !trusted || est < tc.min || est > tc.max || !slices.Equal(sp.next, tc.next) {
+				t.Fatalf("estimate %.1f (trusted %v), span %+v; want %.0f-%.0f pages, trusted, groups after %q", est, trusted, sp, tc.min, tc.max, tc.next)
+			}
+			if tc.name != "open" {
+				return
+			}
+			cuts := l.splitPoints(r, 8, sp)
+			want := []string{g + maxRune, "fruit/cherry-", "fruit/kiwi-"}
+			inside := 0
+			for i, c := range cuts {
+				if c <= r.cursor || i > 0 && c <= cuts[i-1] {
+					t.Fatalf("cuts %q: not sorted past the cursor", cuts)
+				}
+				if strings.HasPrefix(c, g) && c < g+maxRune {
+					inside++
+				}
+			}
+			if inside == 0 || !slices.Equal(cuts[inside:], want) {
+				t.Errorf("cuts %q; want some inside %s, then %q", cuts, g, want)
+			}
+		})
+	}
+}
+
+// TestNeededGroupProbe checks which folder's groups are probed, with
+// which delimiter: once a folder, for a group longer than the listing
+// prefix, not for a text every name of another folder began with.
+func TestNeededGroupProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		group  string
+		setup  func(l *lister)
+		want   string // dir + separator, "" for none
+	}{
+		{"word", "", "fruit/apple-", nil, "fruit/-"},
+		{"underscore", "img", "img/cls_", nil, "img/_"},
+		{"probed", "", "fruit/apple-", func(l *lister) { l.groupSets["fruit/"] = &groupSet{probing: true} }, ""},
+		{"lone text elsewhere", "", "dt=2/part-", func(l *lister) { l.loneGroups["part-"] = true }, ""},
+		{"group within the prefix", "fruit/apple-", "fruit/apple-", nil, ""},
+		{"no separator", "", "fruit/user", nil, ""},
+		{"delimited listing", "", "fruit/apple-", func(l *lister) { l.opt.Delimiter = "/" }, ""},
+		{"budget spent", "", "fruit/apple-", func(l *lister) { l.discovery.Store(8) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			l.prefix = tc.prefix
+			l.ranges = []*krange{{done: true, group: "old/x-"}, {active: true, group: tc.group}}
+			if tc.setup != nil {
+				tc.setup(l)
+			}
+			got := ""
+			if dir, sep, ok := l.neededGroupProbe(); ok {
+				got = dir + string(sep)
+			}
+			if got != tc.want {
+				t.Errorf("group probe %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
