@@ -117,6 +117,26 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		"classes": func() []string { // word_<hex> names, 40 words of very unequal sizes (Zipf)
+			r := rng()
+			var k []string
+			for c := 0; c < 40; c++ {
+				for i := 0; i < 60_000/(c+1); i++ {
+					k = append(k, fmt.Sprintf("images/class%02dx_%s.jpg", c, uuid(r)[:12]))
+				}
+			}
+			return k
+		},
+		"uuidparts": func() []string { // part-<uuid> in every partition: one group per folder
+			r := rng()
+			var k []string
+			for d := 0; d < 100; d++ {
+				for i := 0; i < 2000; i++ {
+					k = append(k, fmt.Sprintf("events/dt=2024-%03d/part-%s.parquet", d, uuid(r)))
+				}
+			}
+			return k
+		},
 		"root7": func() []string {
 			var k []string
 			for i := 0; i < 100_000; i++ {
