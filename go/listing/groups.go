@@ -157,9 +157,6 @@ func (l *lister) groupRest(r *krange) (est float64, sp *span, ok bool) {
 			}
 			sp.next = append(sp.next, g)
 		}
-		// The whole group at the last page's extent.
-		pp, pl := position(r.groupFrom, r.group, scale{fallback: r.groupHashes}), position(r.cursor, r.group, scale{fallback: r.groupHashes})
-		sp.each = 1 / (pl - pp)
 		est += float64(len(sp.next)) * sp.each
 	}
 	return est, sp, true

@@ -778,11 +778,13 @@ type span struct {
 	// from: where the extent dense was measured from begins (see
 	// restFrom); "" for the range's previous cursor.
 	from string
+	// each: the pages all of dir holds at the extent dense was measured
+	// from (see restFrom).
+	each float64
 	// next: for a group of names (dir), the groups after it inside the
 	// range that a probe found (see groupSet), each assumed to hold each
 	// pages, as dir does.
 	next []string
-	each float64
 }
 
 // estCache is a range's last estimate and what it was computed from. An
@@ -1039,7 +1041,7 @@ func restFrom(r *krange, dir, from string, hashes []byte) (*span, bool) {
 	if pl <= pp {
 		return nil, false
 	}
-	return &span{dir: dir, dense: max(0, end-pl) / (pl - pp), hashes: hashes, from: from}, true
+	return &span{dir: dir, dense: max(0, end-pl) / (pl - pp), each: 1 / (pl - pp), hashes: hashes, from: from}, true
 }
 
 // denseLeaf reports whether r's last two pages or more lay in one flat
