@@ -113,8 +113,9 @@ func (l *lister) runGroupProbe(dir string, sep byte) bool {
 	for _, e := range entries {
 		// Only groups that are names past dir's folders: a delimiter
 		// other than '/' rolls up subfolders' keys too (sub/x-1 under
-		// sub/x-), and those are not groups of dir's own names.
-		if e.IsDir && strings.IndexByte(e.Key[len(pre):], '/') < 0 {
+		// sub/x-), and those are not groups of dir's own names. (A
+		// prefix outside pre, from a faulty server, is no group either.)
+		if e.IsDir && strings.HasPrefix(e.Key, pre) && strings.IndexByte(e.Key[len(pre):], '/') < 0 {
 			gs.groups = append(gs.groups, strings.Clone(e.Key))
 		}
 	}

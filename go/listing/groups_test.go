@@ -1,8 +1,11 @@
 package listing
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -132,6 +135,58 @@ func TestNeededGroupProbe(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("group probe %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunGroupProbe checks what a group probe records: the folder's own
+// groups (not a subfolder's, nor a prefix outside the listing), a folder's
+// only group as a lone text, and a failure as the listing's.
+func TestRunGroupProbe(t *testing.T) {
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		name    string
+		prefix  string
+		folders []string
+		err     error
+		want    []string
+		lone    string
+	}{
+		{"groups", "", []string{"fruit/apple-", "fruit/banana-", "fruit/sub/x-", "other/z-"}, nil, []string{"fruit/apple-", "fruit/banana-"}, ""},
+		{"under a longer prefix", "fruit/b", []string{"fruit/banana-", "fruit/blue-"}, nil, []string{"fruit/banana-", "fruit/blue-"}, ""},
+		{"one group", "", []string{"fruit/part-"}, nil, []string{"fruit/part-"}, "part-"},
+		{"refused", "", nil, refused, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &probeAPI{folders: tc.folders, err: tc.err}
+			l := testLister()
+			l.prefix = tc.prefix
+			l.ctx, l.cancel = context.WithCancel(context.Background())
+			defer l.cancel()
+			l.api, l.bucket, l.counter = api, "bkt", &Counter{}
+			l.cond = sync.NewCond(&l.mu)
+			l.mu.Lock()
+			ok := l.runGroupProbe("fruit/", '-')
+			l.mu.Unlock()
+			if want := max(tc.prefix, "fruit/"); len(api.prefixes) != 1 || api.prefixes[0] != want {
+				t.Fatalf("listings of %q, want one of %q", api.prefixes, want)
+			}
+			if tc.err != nil {
+				if ok || !errors.Is(l.err, tc.err) || l.ctx.Err() == nil {
+					t.Fatalf("after a failed probe: ok %v, err %v, listing cancelled %v", ok, l.err, l.ctx.Err() != nil)
+				}
+				return
+			}
+			gs := l.groupSets["fruit/"]
+			if !ok || gs == nil || gs.probing || !slices.Equal(gs.groups, tc.want) {
+				t.Fatalf("ok %v, recorded %+v; want groups %q", ok, gs, tc.want)
+			}
+			if lone := len(l.loneGroups) == 1 && l.loneGroups[tc.lone]; lone != (tc.lone != "") || len(l.loneGroups) > 1 {
+				t.Errorf("lone texts %v, want %q", l.loneGroups, tc.lone)
+			}
+			if l.discovery.Load() != 1 || l.counter.Requests.Load() != 1 {
+				t.Errorf("counted %d discovery, %d requests; want 1, 1", l.discovery.Load(), l.counter.Requests.Load())
 			}
 		})
 	}
