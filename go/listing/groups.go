@@ -1,14 +1,9 @@
 package listing
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Groups of names: a flat folder of word-<hex> names (apple-…, banana-…)
@@ -63,7 +58,7 @@ func groupSep(group string) (byte, bool) {
 // it found the next group with its first page. Within the probe budget
 // (see neededProbe); caller holds mu.
 func (l *lister) neededGroupProbe() (dir string, sep byte, ok bool) {
-	if l.opt.Delimiter != "" || l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery) {
+	if l.opt.Delimiter != "" || l.probesSpent() {
 		return "", 0, false
 	}
 	for _, r := range l.ranges {
@@ -92,22 +87,10 @@ func (l *lister) runGroupProbe(dir string, sep byte) bool {
 		pre = l.prefix // only the listing's groups
 	}
 	l.mu.Unlock()
-	entries, _, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
-		Bucket:       aws.String(l.bucket),
-		Prefix:       aws.String(pre),
-		Delimiter:    aws.String(string(sep)),
-		EncodingType: types.EncodingTypeUrl,
-		MaxKeys:      aws.Int32(MaxKeys),
-	}, ETag|Mtime)
-	l.counter.Requests.Add(1)
-	l.discovery.Add(1)
+	entries, _, err := l.discover(pre, string(sep))
 	l.mu.Lock()
 	if err != nil {
-		if l.err == nil {
-			l.err = fmt.Errorf("listing s3://%s/%s: %w", l.bucket, dir, err)
-		}
-		l.cancel()
-		l.cond.Broadcast()
+		l.failLocked(err)
 		return false
 	}
 	for _, e := range entries {

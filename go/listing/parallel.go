@@ -225,13 +225,21 @@ func seedPoints(prefix string, points []string) []string {
 	return slices.Compact(pts)
 }
 
+// fail records err as the listing's error (unless one came first) and
+// cancels the listing.
 func (l *lister) fail(err error) {
 	l.mu.Lock()
+	l.failLocked(err)
+	l.mu.Unlock()
+}
+
+// failLocked is fail for a caller holding mu. The first error is the
+// listing's: a request cancelled by it must not hide it.
+func (l *lister) failLocked(err error) {
 	if l.err == nil {
 		l.err = err
 	}
 	l.cond.Broadcast()
-	l.mu.Unlock()
 	l.cancel()
 }
 

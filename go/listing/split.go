@@ -283,11 +283,7 @@ func (l *lister) runProbe(dir string) bool {
 	found, err := l.probe(dir)
 	l.mu.Lock()
 	if err != nil {
-		if l.err == nil { // a cancelled probe must not hide the failure that cancelled it
-			l.err = err
-		}
-		l.cancel()
-		l.cond.Broadcast()
+		l.failLocked(err)
 		return false
 	}
 	l.probed(dir, found)
@@ -324,17 +320,9 @@ func (l *lister) probeBetweenPages() bool {
 // probe lists dir's folders with one delimiter request from its start.
 // Called without mu.
 func (l *lister) probe(dir string) (*dirInfo, error) {
-	entries, out, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
-		Bucket:       aws.String(l.bucket),
-		Prefix:       aws.String(dir),
-		Delimiter:    aws.String("/"),
-		EncodingType: types.EncodingTypeUrl,
-		MaxKeys:      aws.Int32(MaxKeys),
-	}, ETag|Mtime) // a probe looks at keys only
-	l.counter.Requests.Add(1)
-	l.discovery.Add(1)
+	entries, out, err := l.discover(dir, "/")
 	if err != nil {
-		return nil, fmt.Errorf("listing s3://%s/%s: %w", l.bucket, dir, err)
+		return nil, err
 	}
 	d := &dirInfo{}
 	var seen [256]bool
@@ -372,6 +360,32 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 	}
 	sort.Strings(d.folders)
 	return d, nil
+}
+
+// discover sends one LIST of prefix with delim as the delimiter, a page of
+// keys and common prefixes only, counted as a request and as discovery.
+// Called without mu.
+func (l *lister) discover(prefix, delim string) ([]Entry, *s3.ListObjectsV2Output, error) {
+	entries, out, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
+		Bucket:       aws.String(l.bucket),
+		Prefix:       aws.String(prefix),
+		Delimiter:    aws.String(delim),
+		EncodingType: types.EncodingTypeUrl,
+		MaxKeys:      aws.Int32(MaxKeys),
+	}, ETag|Mtime) // discovery looks at keys only
+	l.counter.Requests.Add(1)
+	l.discovery.Add(1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing s3://%s/%s: %w", l.bucket, prefix, err)
+	}
+	return entries, out, nil
+}
+
+// probesSpent reports whether discovery has used its budget: 8 requests
+// plus one per probeEvery pages listed or planned (see neededProbe).
+// Caller holds mu.
+func (l *lister) probesSpent() bool {
+	return l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery)
 }
 
 // topDir is the deepest directory (or the listing prefix) holding all of
@@ -442,7 +456,7 @@ func (l *lister) neededProbe() (string, bool) {
 	// (in virtual time, with probes answered at once so that the budget
 	// went in the first round trips, a deep listing took 68 round trips:
 	// one range listed a team nobody had probed alone for the last 44).
-	spent := l.discovery.Load() >= int64(8+max(l.pages, l.planned)/probeEvery)
+	spent := l.probesSpent()
 	earn := max(2, l.opt.MinSplitPages/2)
 	earned := func(r *krange, dir string) bool {
 		return !spent || l.keysIn(r, dir) >= int64(earn)*MaxKeys
@@ -1369,9 +1383,9 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		}
 		// Each group after it a range of its own (or every k-th group,
 		// when there are more than pieces), listed from its first name.
-		room := pieces - 1 - len(points)
-		for k := 0; k < min(room, len(sp.next)); k++ {
-			points = append(points, sp.next[k*len(sp.next)/min(room, len(sp.next))])
+		n := min(pieces-1-len(points), len(sp.next))
+		for k := 0; k < n; k++ {
+			points = append(points, sp.next[k*len(sp.next)/n])
 		}
 		return points
 	}
