@@ -30,17 +30,48 @@ func virtualRun(t *testing.T, set *layouts.Set, latency time.Duration, opt listi
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
 		var err error
-		run, err = simulate(&listsim.API{Set: set, Latency: latency, Trace: trace, FreeProbes: freeProbes}, opt)
+		run, err = simulate(cpuBound(&listsim.API{Set: set, Latency: latency, Trace: trace, FreeProbes: freeProbes}), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ow, err := oracle(&listsim.API{Set: set, Latency: latency}, opt.Workers)
+		ow, err := oracle(cpuBound(&listsim.API{Set: set, Latency: latency}), opt.Workers)
 		if err != nil {
 			t.Fatal(err)
 		}
 		oracleRounds = ow.Seconds() / latency.Seconds()
 	})
 	return run, oracleRounds
+}
+
+// rigCores and rigPage make TestVirtual's server CPU-bound, as the
+// benchmark's is (LISTSIM_CORES, LISTSIM_PAGE): a full page holds one of
+// rigCores cores for rigPage, a tenth of that per call and the rest per
+// entry. Zero cores: the server answers after the latency alone.
+var (
+	rigCores int
+	rigPage  time.Duration
+)
+
+// cpuBound gives a the rig's server model (rigCores), if set.
+func cpuBound(a *listsim.API) *listsim.API {
+	if rigCores > 0 && rigPage > 0 {
+		a.Cores = rigCores
+		page := rigPage
+		a.Service = func(n int) time.Duration { return page/10 + time.Duration(n)*(page*9/10)/listing.MaxKeys }
+	}
+	return a
+}
+
+// oracleSplit returns the keys the oracle's w page-aligned ranges start
+// after (the benchmark's s3turbo-oracle-split seeds a listing with them).
+func oracleSplit(set *layouts.Set, w int) []string {
+	pages := (set.Len() + listing.MaxKeys - 1) / listing.MaxKeys
+	w = max(1, min(w, pages))
+	var pts []string
+	for i := 1; i < w; i++ {
+		pts = append(pts, set.Key(i*pages/w*listing.MaxKeys-1))
+	}
+	return pts
 }
 
 // roundsBound is a layout and the most round trips a listing of it may
@@ -233,7 +264,19 @@ func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin fl
 //
 // LISTSIM_LATENCY sets the latency (default 30ms), LISTSIM_N the keys
 // (default 1 M), LISTSIM_MINSPLIT Options.MinSplitPages; LISTSIM_FREEPROBES
-// answers probes at once (listsim.API.FreeProbes). For an A/B, build
+// answers probes at once (listsim.API.FreeProbes); LISTSIM_SEEDED seeds
+// the listing with the oracle's split points (Options.SplitAfter).
+//
+// LISTSIM_CORES=2 makes the server CPU-bound, as the benchmark's is
+// (synthlist, toxiproxy and the client share 2 cores): a full page holds
+// one of the cores for LISTSIM_PAGE (default 1.7ms, the rig's oracle rate
+// of ~1.2 M keys/s). Pure latency counts round trips with the CPU free;
+// on the rig, a listing with 35 or more requests in flight is already
+// server-bound, so its cost is the round trips it spends below that (the
+// ramp-up and the tail) and the server's work for its extra requests. At
+// session 26 this model gave hex 0.92, date 0.82, deep 0.77, skewed 0.87
+// of the oracle (31.7, 35.8, 38.1 and 33.5 round trips; the oracle 29.3),
+// where the rig measured 1.05, 0.78, 0.77 and 0.89. For an A/B, build
 // each tree's test binary (go test -c -o /tmp/a ./benchmarks/listsim) and
 // run both a few times: the order goroutines wake in still varies.
 func TestVirtual(t *testing.T) {
@@ -261,11 +304,29 @@ func TestVirtual(t *testing.T) {
 			t.Fatalf("LISTSIM_MINSPLIT: %v", err)
 		}
 	}
+	if s := os.Getenv("LISTSIM_CORES"); s != "" {
+		if _, err := fmt.Sscan(s, &rigCores); err != nil {
+			t.Fatalf("LISTSIM_CORES: %v", err)
+		}
+		rigPage = 1700 * time.Microsecond
+		if s := os.Getenv("LISTSIM_PAGE"); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				t.Fatalf("LISTSIM_PAGE: %v", err)
+			}
+			rigPage = d
+		}
+		defer func() { rigCores, rigPage = 0, 0 }()
+	}
 	timeline := os.Getenv("LISTSIM_TIMELINE") != ""
 	for _, name := range strings.Split(names, ",") {
 		set, err := layouts.Generate(name, n, 1)
 		if err != nil {
 			t.Fatal(err)
+		}
+		opt := opt
+		if os.Getenv("LISTSIM_SEEDED") != "" {
+			opt.SplitAfter = oracleSplit(set, opt.Workers)
 		}
 		r, oracleRounds := virtualRun(t, set, latency, opt, timeline, os.Getenv("LISTSIM_FREEPROBES") != "")
 		rounds := r.Wall.Seconds() / latency.Seconds()
