@@ -147,6 +147,46 @@ func TestVirtualRounds10M(t *testing.T) {
 	guardRounds(t, 10_000_000, 1.1, []roundsBound{{"hex", 185, false}, {"date", 185, false}, {"deep", 185, false}, {"skewed", 185, false}})
 }
 
+// TestVirtualSeeded guards a listing seeded with the oracle's own split
+// points (Options.SplitAfter; the benchmark's s3turbo-oracle-split): its
+// ranges are alike, so while every worker has one nothing is probed. When
+// every range probed the folders it crossed between pages, date and deep
+// took 1.08-1.10x the minimum requests (66-73 probes, each a page of the
+// server's work and a round trip's wait for its range) and 18-19 round
+// trips; 1.05x and 17 when set (the oracle 16).
+func TestVirtualSeeded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 M keys per layout")
+	}
+	const latency = 30 * time.Millisecond
+	for _, tc := range []struct {
+		layout    string
+		maxRounds float64
+		maxPerMin float64
+	}{
+		{"hex", 19, 1.04},
+		{"date", 19, 1.07},
+		{"deep", 19, 1.07},
+	} {
+		t.Run(tc.layout, func(t *testing.T) {
+			set, err := layouts.Generate(tc.layout, 1_000_000, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt := listing.Options{Workers: 64, SplitAfter: oracleSplit(set, 64)}
+			r, oracleRounds := virtualRun(t, set, latency, opt, false, false)
+			rounds := r.Wall.Seconds() / latency.Seconds()
+			t.Logf("%s seeded: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d probes", tc.layout, rounds, oracleRounds, r.PerMin(), r.Discovery)
+			if rounds > tc.maxRounds {
+				t.Errorf("%.0f round trips, want <= %.0f", rounds, tc.maxRounds)
+			}
+			if r.PerMin() > tc.maxPerMin {
+				t.Errorf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), tc.maxPerMin)
+			}
+		})
+	}
+}
+
 // TestVirtualNumberedFolder guards the requests of a listing of one flat
 // folder of numbered names, as Spark writes (part-00000-<uuid>-c000.snappy.parquet,
 // 100 pages), at the listing's root and below it. Galloping and cutting

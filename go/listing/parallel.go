@@ -86,6 +86,9 @@ type krange struct {
 	needDir  string // a folder to probe before cutting inside it
 	buf      []Page // Sorted mode: pages waiting for earlier ranges
 	est      estCache
+	// seeded: cut by Options.SplitAfter (or the range before the first
+	// cut), and not split since: see probeBetweenPages.
+	seeded bool
 }
 
 type lister struct {
@@ -176,6 +179,9 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 			l.learn(p)
 		}
 		l.apply(l.ranges[0], pts)
+		for _, r := range l.ranges {
+			r.seeded = true
+		}
 	}
 	stop := context.AfterFunc(ctx, func() {
 		l.mu.Lock()
