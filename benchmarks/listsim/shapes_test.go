@@ -269,7 +269,7 @@ func TestVirtualSurvey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, or := virtualRun(t, set, latency, listing.Options{Workers: 64}, timeline, false)
+		r, or := virtualRun(t, set, server{latency: latency, trace: timeline}, listing.Options{Workers: 64})
 		rounds := r.Wall.Seconds() / latency.Seconds()
 		t.Logf("SURVEY %-10s keys %7d rounds %5.1f oracle %4.1f per-min %.3f ranges %d probes %d", n, set.Len(), rounds, or, r.PerMin(), r.Ranges, r.Discovery)
 		if timeline {

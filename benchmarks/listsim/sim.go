@@ -70,13 +70,15 @@ func simulate(api *listsim.API, opt listing.Options) (Run, error) {
 // own CPU per call).
 func oracle(api *listsim.API, w int) (time.Duration, error) {
 	set := api.Set
-	pages := (set.Len() + listing.MaxKeys - 1) / listing.MaxKeys
-	w = max(1, min(w, pages))
-	errs := make([]error, w)
+	starts := oracleStarts(set.Len(), w)
+	errs := make([]error, len(starts))
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	for i := 0; i < w; i++ {
-		lo, hi := min(set.Len(), i*pages/w*listing.MaxKeys), min(set.Len(), (i+1)*pages/w*listing.MaxKeys)
+	for i, lo := range starts {
+		hi := set.Len()
+		if i+1 < len(starts) {
+			hi = starts[i+1]
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -100,6 +102,19 @@ func oracle(api *listsim.API, w int) (time.Duration, error) {
 	}
 	wg.Wait()
 	return time.Since(t0), errors.Join(errs...)
+}
+
+// oracleStarts returns the index of the first key of each of the oracle's
+// ranges over n keys: up to w of them, page-aligned, each as many whole
+// pages as the others or one fewer.
+func oracleStarts(n, w int) []int {
+	pages := (n + listing.MaxKeys - 1) / listing.MaxKeys
+	w = max(1, min(w, pages))
+	starts := make([]int, w)
+	for i := range starts {
+		starts[i] = i * pages / w * listing.MaxKeys
+	}
+	return starts
 }
 
 // folders is the co-located case's key set: nf folders of per keys each.

@@ -22,54 +22,56 @@ import (
 // times); virtual runs of one build repeat within a round trip or two
 // (goroutines woken at the same instant still run in varying order).
 
-// virtualRun lists set in virtual time with opt and then the oracle's
-// perfect split, and returns the parallel run and the oracle's round
-// trips; freeProbes answers the lister's probes at once (see
-// listsim.API.FreeProbes). It fails t if a key is lost or listed twice.
-func virtualRun(t *testing.T, set *layouts.Set, latency time.Duration, opt listing.Options, trace, freeProbes bool) (run Run, oracleRounds float64) {
-	t.Helper()
-	synctest.Test(t, func(t *testing.T) {
-		var err error
-		run, err = simulate(cpuBound(&listsim.API{Set: set, Latency: latency, Trace: trace, FreeProbes: freeProbes}), opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ow, err := oracle(cpuBound(&listsim.API{Set: set, Latency: latency}), opt.Workers)
-		if err != nil {
-			t.Fatal(err)
-		}
-		oracleRounds = ow.Seconds() / latency.Seconds()
-	})
-	return run, oracleRounds
+// server is the simulated server: it answers after latency; with cores
+// set it is CPU-bound, as the benchmark's is (TestVirtual's LISTSIM_CORES,
+// LISTSIM_PAGE): a full page holds one of cores for page, a tenth of that
+// per call and the rest per entry. freeProbes answers the lister's probes
+// at once (see listsim.API.FreeProbes); trace records every call.
+type server struct {
+	latency           time.Duration
+	cores             int
+	page              time.Duration
+	trace, freeProbes bool
 }
 
-// rigCores and rigPage make TestVirtual's server CPU-bound, as the
-// benchmark's is (LISTSIM_CORES, LISTSIM_PAGE): a full page holds one of
-// rigCores cores for rigPage, a tenth of that per call and the rest per
-// entry. Zero cores: the server answers after the latency alone.
-var (
-	rigCores int
-	rigPage  time.Duration
-)
-
-// cpuBound gives a the rig's server model (rigCores), if set.
-func cpuBound(a *listsim.API) *listsim.API {
-	if rigCores > 0 && rigPage > 0 {
-		a.Cores = rigCores
-		page := rigPage
+// api returns a listsim.API over set that behaves as s.
+func (s server) api(set *layouts.Set) *listsim.API {
+	a := &listsim.API{Set: set, Latency: s.latency, Trace: s.trace, FreeProbes: s.freeProbes}
+	if s.cores > 0 && s.page > 0 {
+		a.Cores = s.cores
+		page := s.page
 		a.Service = func(n int) time.Duration { return page/10 + time.Duration(n)*(page*9/10)/listing.MaxKeys }
 	}
 	return a
 }
 
+// virtualRun lists set in virtual time on srv with opt and then the
+// oracle's perfect split on the same server (untraced, probes not free),
+// and returns the parallel run and the oracle's round trips. It fails t if
+// a key is lost or listed twice.
+func virtualRun(t *testing.T, set *layouts.Set, srv server, opt listing.Options) (run Run, oracleRounds float64) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		var err error
+		run, err = simulate(srv.api(set), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ow, err := oracle(server{latency: srv.latency, cores: srv.cores, page: srv.page}.api(set), opt.Workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oracleRounds = ow.Seconds() / srv.latency.Seconds()
+	})
+	return run, oracleRounds
+}
+
 // oracleSplit returns the keys the oracle's w page-aligned ranges start
 // after (the benchmark's s3turbo-oracle-split seeds a listing with them).
 func oracleSplit(set *layouts.Set, w int) []string {
-	pages := (set.Len() + listing.MaxKeys - 1) / listing.MaxKeys
-	w = max(1, min(w, pages))
 	var pts []string
-	for i := 1; i < w; i++ {
-		pts = append(pts, set.Key(i*pages/w*listing.MaxKeys-1))
+	for _, lo := range oracleStarts(set.Len(), w)[1:] {
+		pts = append(pts, set.Key(lo-1))
 	}
 	return pts
 }
@@ -107,7 +109,7 @@ func guardRounds(t *testing.T, n int, maxPerMin float64, bounds []roundsBound) {
 			if tc.seeded {
 				opt.SplitAfter = oracleSplit(set, opt.Workers)
 			}
-			r, oracleRounds := virtualRun(t, set, latency, opt, false, tc.freeProbes)
+			r, oracleRounds := virtualRun(t, set, server{latency: latency, freeProbes: tc.freeProbes}, opt)
 			rounds := r.Wall.Seconds() / latency.Seconds()
 			t.Logf("%s, %d keys: %.0f round trips (oracle %.0f, %.3f of its rate), %.3fx the minimum requests, %d ranges, %d probes",
 				tc.layout, n, rounds, oracleRounds, oracleRounds/rounds, r.PerMin(), r.Ranges, r.Discovery)
@@ -161,7 +163,7 @@ func TestVirtualRounds10M(t *testing.T) {
 // points (Options.SplitAfter; the benchmark's s3turbo-oracle-split): its
 // ranges are alike, so while every worker has one nothing is probed. When
 // every range probed the folders it crossed between pages, date and deep
-// took 1.08-1.10x the minimum requests (66-73 probes, each a page of the
+// took 1.08-1.10x the minimum requests (66-75 probes, each a page of the
 // server's work and a round trip's wait for its range) and 18-19 round
 // trips; 1.05x and 17 when set (the oracle 16).
 func TestVirtualSeeded(t *testing.T) {
@@ -268,7 +270,7 @@ func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, oracleRounds := virtualRun(t, set, latency, listing.Options{Workers: 64}, false, false)
+	r, oracleRounds := virtualRun(t, set, server{latency: latency}, listing.Options{Workers: 64})
 	rounds := r.Wall.Seconds() / latency.Seconds()
 	t.Logf("%s, %d keys: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges", name, set.Len(), rounds, oracleRounds, r.PerMin(), r.Ranges)
 	if rounds > maxRounds {
@@ -329,21 +331,20 @@ func TestVirtual(t *testing.T) {
 			t.Fatalf("LISTSIM_MINSPLIT: %v", err)
 		}
 	}
+	srv := server{latency: latency, trace: os.Getenv("LISTSIM_TIMELINE") != "", freeProbes: os.Getenv("LISTSIM_FREEPROBES") != ""}
 	if s := os.Getenv("LISTSIM_CORES"); s != "" {
-		if _, err := fmt.Sscan(s, &rigCores); err != nil {
+		if _, err := fmt.Sscan(s, &srv.cores); err != nil {
 			t.Fatalf("LISTSIM_CORES: %v", err)
 		}
-		rigPage = 1700 * time.Microsecond
+		srv.page = 1700 * time.Microsecond
 		if s := os.Getenv("LISTSIM_PAGE"); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil {
 				t.Fatalf("LISTSIM_PAGE: %v", err)
 			}
-			rigPage = d
+			srv.page = d
 		}
-		defer func() { rigCores, rigPage = 0, 0 }()
 	}
-	timeline := os.Getenv("LISTSIM_TIMELINE") != ""
 	for _, name := range strings.Split(names, ",") {
 		set, err := layouts.Generate(name, n, 1)
 		if err != nil {
@@ -353,11 +354,11 @@ func TestVirtual(t *testing.T) {
 		if os.Getenv("LISTSIM_SEEDED") != "" {
 			opt.SplitAfter = oracleSplit(set, opt.Workers)
 		}
-		r, oracleRounds := virtualRun(t, set, latency, opt, timeline, os.Getenv("LISTSIM_FREEPROBES") != "")
+		r, oracleRounds := virtualRun(t, set, srv, opt)
 		rounds := r.Wall.Seconds() / latency.Seconds()
 		t.Logf("VIRTUAL %s rounds %.1f oracle %.1f vs-oracle %.3f requests %d per-min %.3f discovery %d ranges %d",
 			name, rounds, oracleRounds, oracleRounds/rounds, r.Requests, r.PerMin(), r.Discovery, r.Ranges)
-		if timeline {
+		if srv.trace {
 			printTimeline(os.Stdout, r.Calls, latency)
 		}
 	}

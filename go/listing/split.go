@@ -312,7 +312,7 @@ func (l *lister) runProbe(dir string) bool {
 // points are taken to split the listing evenly (names[::k] of an earlier
 // listing), so no range needs measuring until a worker runs out of work
 // (then take probes). With the oracle's own split in virtual time (1 M
-// keys, a CPU-bound server as the benchmark's), 66-73 probes, each a
+// keys, a CPU-bound server as the benchmark's), 66-75 probes, each a
 // round trip's wait and a page of the server's work, took 31-32 round
 // trips where the oracle took 29.
 func (l *lister) probeBetweenPages() bool {
