@@ -86,6 +86,11 @@ type krange struct {
 	needDir  string // a folder to probe before cutting inside it
 	buf      []Page // Sorted mode: pages waiting for earlier ranges
 	est      estCache
+	// folder: the folder the range begins with when it was cut at the end
+	// of the one before (see folderEnd); start is then that end. hiFolder
+	// is the next range's folder when hi is such an end: estimates read
+	// positions at it (see bound), as if the cut were there.
+	folder, hiFolder string
 	// seeded: cut by Options.SplitAfter (or the range before the first
 	// cut), and not split since: see probeBetweenPages.
 	seeded bool
@@ -303,7 +308,7 @@ func (l *lister) alphabet() scale {
 // other than the hash one.
 func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 	if !r.open {
-		return r.hi, true
+		return r.bound(), true
 	}
 	top := alpha.top()
 	root := l.root() // the text every key shares
@@ -432,19 +437,84 @@ func (l *lister) apply(v *krange, points []string) *krange {
 			break
 		}
 	}
+	folders := make([]string, len(ok))
+	for j, m := range ok {
+		if e := l.folderEnd(m); e != "" && e > v.cursor && (j == 0 || e > ok[j-1]) {
+			ok[j], folders[j] = e, m
+		}
+	}
 	newRanges := make([]*krange, 0, len(ok))
 	for j, m := range ok {
-		nr := &krange{start: m, cursor: m, hi: v.hi, open: v.open}
+		nr := &krange{start: m, cursor: m, hi: v.hi, hiFolder: v.hiFolder, open: v.open, folder: folders[j]}
 		if j+1 < len(ok) {
-			nr.hi, nr.open = ok[j+1], false
+			nr.hi, nr.hiFolder, nr.open = ok[j+1], folders[j+1], false
 		}
 		newRanges = append(newRanges, nr)
 	}
-	v.hi, v.open = ok[0], false
+	v.hi, v.hiFolder, v.open = ok[0], folders[0], false
 	rest := append(newRanges, l.ranges[idx+1:]...)
 	l.ranges = append(l.ranges[:idx+1], rest...)
 	l.cond.Broadcast()
 	return newRanges[len(newRanges)-1]
+}
+
+// bound is r's upper bound for estimates: hi, or the folder after it when
+// hi is the end of the folder before (see folderEnd), which in folder
+// positions is the same place and in key bytes (past maxRune) is not.
+func (r *krange) bound() string {
+	if r.hiFolder != "" {
+		return r.hiFolder
+	}
+	return r.hi
+}
+
+// folderEnd returns the end of the folder before folder m (that folder
+// followed by maxRune) when m is a folder whose directory's probe (or
+// assumed shape) names the one before it, else "". A cut there instead of
+// at m lets the range before it end inside that folder: its last page
+// lists with the folder as its prefix and stops at the folder's end,
+// where a cut at m would have its last page run on past m, up to a page
+// of keys of the next range's that the server lists and the client
+// parses only to drop. Caller holds mu.
+func (l *lister) folderEnd(m string) string {
+	if !strings.HasSuffix(m, "/") {
+		return ""
+	}
+	dir, ok := l.parentDir(m)
+	if !ok {
+		return ""
+	}
+	d := l.shape(dir)
+	if d == nil || d.probing {
+		return ""
+	}
+	i, found := slices.BinarySearch(d.folders, m)
+	if !found || i == 0 {
+		return ""
+	}
+	return d.folders[i-1] + maxRune
+}
+
+// listPrefix is the prefix r's next page is listed under: the text its
+// cursor and hi share (every key between them begins with it), so that
+// its last page stops where that text does instead of running on for a
+// page past hi, whose keys the server lists and the client parses only
+// to drop them. With folderEnd's cuts that text is most often the last
+// folder itself. The listing's prefix for open ranges and in Delimiter
+// mode (a longer prefix would move where common prefixes are cut).
+// Caller holds mu.
+func (l *lister) listPrefix(r *krange) string {
+	if r.open || l.opt.Delimiter != "" {
+		return l.prefix
+	}
+	cp := commonPrefix(r.cursor, r.hi)
+	for len(cp) > len(l.prefix) && !utf8.ValidString(cp) {
+		cp = cp[:len(cp)-1] // not inside a character
+	}
+	if len(cp) <= len(l.prefix) {
+		return l.prefix
+	}
+	return cp
 }
 
 // listRange lists r page by page until it passes r.hi (which a concurrent
@@ -453,10 +523,11 @@ func (l *lister) listRange(r *krange) error {
 	for {
 		l.mu.Lock()
 		after := r.cursor
+		pre := l.listPrefix(r)
 		l.mu.Unlock()
 		in := &s3.ListObjectsV2Input{
 			Bucket:       aws.String(l.bucket),
-			Prefix:       aws.String(l.prefix),
+			Prefix:       aws.String(pre),
 			StartAfter:   startAfter(after),
 			EncodingType: types.EncodingTypeUrl,
 			MaxKeys:      aws.Int32(MaxKeys),

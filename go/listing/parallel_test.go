@@ -414,3 +414,69 @@ func TestParallelGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelFolderEnds lists folders holding their own marker objects
+// (m/f07/, as consoles create), with a file beside each (m/f07.txt),
+// against the server: ranges cut at the ends of folders (m/f06/ then
+// U+10FFFF) and listed under the text their cursor and end share lose no
+// key and list none twice, the markers at the cuts included, and some
+// pages are listed under a folder's own prefix.
+func TestParallelFolderEnds(t *testing.T) {
+	var files, markers []string
+	for f := 0; f < 12; f++ { // folders of more than a page: a range's last page starts inside one
+		markers = append(markers, fmt.Sprintf("m/f%02d/", f))
+		files = append(files, fmt.Sprintf("m/f%02d.txt", f))
+		for i := 0; i < 1200; i++ {
+			files = append(files, fmt.Sprintf("m/f%02d/part-%05d.bin", f, i))
+		}
+	}
+	name := bucket + "-par-folder-ends"
+	populate(t, name, files)
+	for _, m := range markers {
+		if _, err := client.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(name), Key: aws.String(m), Body: bytes.NewReader(nil)}); err != nil {
+			t.Fatalf("put %q: %v", m, err)
+		}
+	}
+	want := append(append([]string(nil), files...), markers...)
+	sort.Strings(want)
+	for _, tc := range []struct {
+		name string
+		opt  Options
+	}{
+		{"eager", Options{Workers: 8, MinSplitPages: 1}},
+		{"eager-sorted", Options{Workers: 8, MinSplitPages: 1, Sorted: true}},
+		{"defaults", Options{Workers: 16}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &recordingAPI{API: client.List, delim: map[string]int{}}
+			var got []string
+			st, err := Parallel(context.Background(), api, name, "", tc.opt, func(p Page) error {
+				for _, e := range p.Entries {
+					got = append(got, e.Key)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.opt.Sorted && !sort.StringsAreSorted(got) {
+				t.Errorf("Sorted listing is out of order")
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("got %d keys, want %d: a key missing or listed twice", len(got), len(want))
+			}
+			inFolder := 0
+			for k, n := range api.delim {
+				p, delim, _ := strings.Cut(k, "|")
+				if delim == "" && strings.HasPrefix(p, "m/f") && strings.HasSuffix(p, "/") {
+					inFolder += n
+				}
+			}
+			if tc.opt.MinSplitPages == 1 && inFolder == 0 {
+				t.Errorf("no page was listed under a folder's prefix (requests by prefix|delimiter %v)", api.delim)
+			}
+			t.Logf("stats %+v, pages under a folder's prefix %d", st, inFolder)
+		})
+	}
+}

@@ -418,7 +418,7 @@ func (l *lister) probesSpent() bool {
 func (l *lister) topDir(r *krange) string {
 	dir := l.prefix
 	if !r.open {
-		cp := commonPrefix(commonPrefix(r.first, r.cursor), r.hi)
+		cp := commonPrefix(commonPrefix(r.first, r.cursor), r.bound())
 		if i := strings.LastIndexByte(cp, '/'); i+1 > len(l.prefix) {
 			dir = cp[:i+1]
 		}
@@ -543,20 +543,24 @@ func (l *lister) neededProbe() (string, bool) {
 // its first page, not a round trip after its second. Caller holds mu.
 func (l *lister) startProbe() (string, bool) {
 	for _, r := range l.ranges {
-		if r.done || r.pages > 1 || len(r.start) <= len(l.prefix) || !strings.HasSuffix(r.start, "/") {
+		f := r.start
+		if r.folder != "" {
+			f = r.folder
+		}
+		if r.done || r.pages > 1 || len(f) <= len(l.prefix) || !strings.HasSuffix(f, "/") {
 			continue
 		}
-		if !r.open && strings.HasPrefix(r.hi, r.start) {
+		if !r.open && strings.HasPrefix(r.hi, f) && r.hi != f+maxRune {
 			continue // the range ends inside the folder: small
 		}
-		if lv := l.levels[l.level(r.start)]; lv == nil || lv.irregular {
+		if lv := l.levels[l.level(f)]; lv == nil || lv.irregular {
 			// No probed folder at its depth held folders (likely flat), or
 			// their counts vary too much for one probe to pay for itself
 			// before the range has shown it is worth measuring.
 			continue
 		}
-		if l.dirs[r.start] == nil && l.shape(r.start) == nil {
-			return r.start, true
+		if l.dirs[f] == nil && l.shape(f) == nil {
+			return f, true
 		}
 	}
 	return "", false
@@ -727,6 +731,9 @@ func (l *lister) hpos(key, dir string, alpha scale, depth int) (float64, bool) {
 		return float64(i), !d.assumed
 	}
 	sub := f[i-1]
+	if key == sub+maxRune {
+		return float64(i), true // a cut at the folder's end (see folderEnd)
+	}
 	frac := -1.0
 	sd := l.shape(sub)
 	if depth < 8 && sd != nil && len(sd.folders) > 0 && sd.upto == "" {
@@ -983,7 +990,7 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 	pc, okc := l.hpos(r.cursor, d0, alpha, 0)
 	ph, okh, trusted := float64(len(d.folders)), true, d.upto == ""
 	if !r.open {
-		ph, okh = l.hpos(r.hi, d0, alpha, 0)
+		ph, okh = l.hpos(r.bound(), d0, alpha, 0)
 		trusted = true
 	}
 	if !ok0 || !okc || !okh {
@@ -1074,8 +1081,8 @@ func restFrom(r *krange, dir, from string, hashes []byte) (*span, bool) {
 	}
 	sc := scale{fallback: hashes}
 	pp, pl, end := position(from, dir, sc), position(r.cursor, dir, sc), 1.0
-	if !r.open && strings.HasPrefix(r.hi, dir) {
-		end = position(r.hi, dir, sc) // a piece cut inside it
+	if !r.open && strings.HasPrefix(r.bound(), dir) {
+		end = position(r.bound(), dir, sc) // a piece cut inside it
 	}
 	if pl <= pp {
 		return nil, false
@@ -1277,7 +1284,7 @@ func (c counter) bound(s, name string) (float64, bool) {
 // from its cursor's number to where its bound falls (see bound). ok is
 // false when the bound does not share the counter's text.
 func (c counter) rest(r *krange, perPage float64) (float64, bool) {
-	nh, ok := c.bound(r.hi, r.cursor)
+	nh, ok := c.bound(r.bound(), r.cursor)
 	if !ok {
 		return 0, false
 	}

@@ -1,0 +1,97 @@
+package listing
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// TestListPrefix checks the prefix a range's next page is listed under:
+// the text its cursor and end share, never less than the listing's
+// prefix, never ending inside a character, and the listing's own for
+// open ranges and in Delimiter mode.
+func TestListPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		name, prefix, cursor, hi string
+		open                     bool
+		delim                    string
+		want                     string
+	}{
+		{"one folder", "", "d/a/part-1", "d/a/" + maxRune, false, "", "d/a/"},
+		{"folder names sharing text", "", "d/a1/x", "d/a2/", false, "", "d/a"},
+		{"not yet listed", "", "d/a/" + maxRune, "d/c/" + maxRune, false, "", "d/"},
+		{"nothing shared past the prefix", "d/", "d/a/x", "d/b/", false, "", "d/"},
+		{"shorter than the prefix", "data/", "data/", "data/x", false, "", "data/"},
+		{"open range", "", "d/a/x", "", true, "", ""},
+		{"open range under a prefix", "p/", "p/a/x", "", true, "", "p/"},
+		{"delimiter mode", "", "d/a/x", "d/a/z", false, "/", ""},
+		// é is C3 A9 and è C3 A8: the shared byte alone is half a character.
+		{"inside a character", "", "u/été", "u/èze", false, "", "u/"},
+		{"after a character", "", "u/été-1", "u/été-9", false, "", "u/été-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &lister{prefix: tc.prefix, opt: Options{Delimiter: tc.delim}}
+			r := &krange{cursor: tc.cursor, hi: tc.hi, open: tc.open}
+			if got := l.listPrefix(r); got != tc.want {
+				t.Fatalf("listPrefix(%q, %q) = %q, want %q", tc.cursor, tc.hi, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFolderEnd checks where a cut at a folder moves: to the end of the
+// folder before it, known from its directory's probe.
+func TestFolderEnd(t *testing.T) {
+	l := &lister{prefix: "", dirs: map[string]*dirInfo{
+		"d/":      {folders: []string{"d/a/", "d/b/", "d/c/"}},
+		"p/":      {probing: true},
+		"d/a/":    {first: "d/a/1", last: "d/a/9"},
+		"flat/x/": {},
+	}, shapes: map[string]*dirInfo{}, sibling: map[string]string{}}
+	for _, tc := range []struct{ cut, want string }{
+		{"d/b/", "d/a/" + maxRune},
+		{"d/c/", "d/b/" + maxRune},
+		{"d/a/", ""},      // the first folder: what comes before it is not known
+		{"d/bb/", ""},     // not a folder the probe saw
+		{"d/b/x", ""},     // not a folder
+		{"p/q/", ""},      // its directory's probe is in flight
+		{"z/a/", ""},      // its directory was never probed
+		{"flat/x/y/", ""}, // probed and held no folders
+	} {
+		if got := l.folderEnd(tc.cut); got != tc.want {
+			t.Errorf("folderEnd(%q) = %q, want %q", tc.cut, got, tc.want)
+		}
+	}
+}
+
+// TestApplyFolderEnds checks that a split at folders cuts at the ends of
+// the folders before them, and that each range still knows the folder it
+// begins with and, for estimates, the folder its end stands for.
+func TestApplyFolderEnds(t *testing.T) {
+	l := &lister{prefix: "", dirs: map[string]*dirInfo{
+		"d/": {folders: []string{"d/a/", "d/b/", "d/c/", "d/e/"}},
+	}, shapes: map[string]*dirInfo{}, sibling: map[string]string{}}
+	l.cond = sync.NewCond(&l.mu)
+	v := &krange{start: "", cursor: "d/a/0005", open: true}
+	l.ranges = []*krange{v}
+	l.apply(v, []string{"d/b/", "d/c/x", "d/e/"})
+	var got []string
+	for _, r := range l.ranges {
+		got = append(got, fmt.Sprintf("(%q %q] folder %q hiFolder %q", r.start, r.hi, r.folder, r.hiFolder))
+	}
+	want := []string{
+		fmt.Sprintf("(%q %q] folder %q hiFolder %q", "", "d/a/"+maxRune, "", "d/b/"),
+		fmt.Sprintf("(%q %q] folder %q hiFolder %q", "d/a/"+maxRune, "d/c/x", "d/b/", ""),
+		fmt.Sprintf("(%q %q] folder %q hiFolder %q", "d/c/x", "d/c/"+maxRune, "", "d/e/"),
+		fmt.Sprintf("(%q %q] folder %q hiFolder %q", "d/c/"+maxRune, "", "d/e/", ""),
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ranges\n%q\nwant\n%q", got, want)
+	}
+	if b := l.ranges[0].bound(); b != "d/b/" {
+		t.Errorf("bound() = %q, want the folder the end stands for", b)
+	}
+	if b := l.ranges[1].bound(); b != "d/c/x" {
+		t.Errorf("bound() = %q, want hi", b)
+	}
+}
