@@ -22,7 +22,8 @@ type Run struct {
 	Wall      time.Duration
 	Ideal     time.Duration // the oracle's: ceil(pages/workers) round trips
 	Requests  int
-	Min       int // ceil(keys/1000)
+	Listed    int64 // entries the server's pages returned (see listsim.API.Listed)
+	Min       int   // ceil(keys/1000)
 	Discovery int
 	Ranges    int
 	Peak      int64
@@ -60,7 +61,7 @@ func simulate(api *listsim.API, opt listing.Options) (Run, error) {
 	return Run{
 		Keys: set.Len(), Wall: wall, Ideal: time.Duration(rounds) * api.Latency,
 		Requests: st.Requests, Min: pages, Discovery: st.Discovery, Ranges: st.Ranges,
-		Peak: api.Peak(), Calls: api.Calls(),
+		Peak: api.Peak(), Calls: api.Calls(), Listed: api.Listed(),
 	}, nil
 }
 

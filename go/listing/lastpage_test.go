@@ -2,6 +2,7 @@ package listing
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 )
@@ -93,5 +94,61 @@ func TestApplyFolderEnds(t *testing.T) {
 	}
 	if b := l.ranges[1].bound(); b != "d/c/x" {
 		t.Errorf("bound() = %q, want hi", b)
+	}
+}
+
+// TestLastPageKeys checks the keys a range's last page asks for in a
+// folder of hashes: the rest at the density the range listed, with a
+// margin; a full page elsewhere.
+func TestLastPageKeys(t *testing.T) {
+	hexa := []byte("0123456789abcdef")
+	// 4096 keys seen between h/000 and h/100: 16 keys per 001.
+	r := func(hi string, open bool) *krange {
+		return &krange{first: "h/000", cursor: "h/100", seen: 4097, hi: hi, open: open, leafHashes: hexa}
+	}
+	margin := func(est float64) int { return int(math.Ceil(est + 4*math.Sqrt(est) + 20)) }
+	for _, tc := range []struct {
+		name  string
+		r     *krange
+		delim string
+		want  int
+	}{
+		{"rest in the folder", r("h/120", false), "", margin(32 * 16)},
+		{"to the folder's end", r("h/"+maxRune, false), "", MaxKeys}, // 3840 keys left
+		{"near the folder's end", &krange{first: "h/e00", cursor: "h/ff0", seen: 496*16 + 1, hi: "h/" + maxRune, leafHashes: hexa}, "", margin(16 * 16)},
+		{"open range", r("", true), "", MaxKeys},
+		{"end past the folder", r("i/", false), "", MaxKeys},
+		{"names not hashes", &krange{first: "h/000", cursor: "h/100", seen: 4097, hi: "h/120"}, "", MaxKeys},
+		{"less than a page listed", &krange{first: "h/000", cursor: "h/100", seen: 500, hi: "h/120", leafHashes: hexa}, "", MaxKeys},
+		{"delimiter mode", r("h/120", false), "/", MaxKeys},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &lister{prefix: "", opt: Options{Delimiter: tc.delim}, dirs: map[string]*dirInfo{}}
+			if got := l.lastPageKeys(tc.r); got != tc.want {
+				t.Fatalf("lastPageKeys = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHashPos checks hash positions: evenly spread digits, with no room
+// for the end of a name, and the folder's end at 1.
+func TestHashPos(t *testing.T) {
+	hexa := []byte("0123456789abcdef")
+	for _, tc := range []struct {
+		s    string
+		want float64
+	}{
+		{"h/", 0},
+		{"h/0", 0},
+		{"h/8", 0.5},
+		{"h/80", 0.5},
+		{"h/f8", 15.5 / 16},
+		{"h/" + maxRune, 1},
+		{"h/f" + maxRune, 1},
+	} {
+		if got := hashPos(tc.s, "h/", hexa); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("hashPos(%q) = %v, want %v", tc.s, got, tc.want)
+		}
 	}
 }

@@ -517,6 +517,58 @@ func (l *lister) listPrefix(r *krange) string {
 	return cp
 }
 
+// lastPageKeys is how many keys r's next page asks for: MaxKeys, or when
+// the rest of r lies in a flat folder of hashes whose density its last
+// page measured (see hashRest), that rest with a margin, so that its last
+// page does not run on past hi where listPrefix cannot stop it (a cut
+// between two hashes). Short, it costs a request; the margin makes that
+// rare. Caller holds mu.
+func (l *lister) lastPageKeys(r *krange) int {
+	if r.open || l.opt.Delimiter != "" {
+		return MaxKeys
+	}
+	leaf := leafDir(r.cursor)
+	if !strings.HasPrefix(r.hi, leaf) {
+		return MaxKeys
+	}
+	hashes := r.leafHashes
+	if d := l.dirs[leaf]; hashes == nil && d != nil && !d.probing && d.hashes {
+		hashes = d.alpha
+	}
+	if hashes == nil || r.seen < MaxKeys || leafDir(r.first) != leaf {
+		return MaxKeys
+	}
+	// The density over every key the range listed there: its last full
+	// page's extent alone read a short page as a full one's worth.
+	p0, pc, ph := hashPos(r.first, leaf, hashes), hashPos(r.cursor, leaf, hashes), hashPos(r.hi, leaf, hashes)
+	if pc <= p0 || ph <= pc {
+		return MaxKeys
+	}
+	est := (ph - pc) * float64(r.seen-1) / (pc - p0)
+	n := int(math.Ceil(est + 4*math.Sqrt(est) + 20))
+	if n >= MaxKeys*9/10 {
+		return MaxKeys
+	}
+	return n
+}
+
+// hashPos is the position in [0,1] of s past dir, its bytes read as
+// digits in alpha (sorted): with no digit for the end of a name, which
+// position has, hashes are spread evenly (there, a density measured
+// across a first digit's change read low by a third).
+func hashPos(s, dir string, alpha []byte) float64 {
+	v, unit := 0.0, 1.0
+	for i := len(dir); i < len(s) && i < len(dir)+positionBytes; i++ {
+		unit /= float64(len(alpha))
+		d, found := slices.BinarySearch(alpha, s[i])
+		if !found && d == len(alpha) {
+			return v + unit*float64(len(alpha)) // past every digit
+		}
+		v += float64(d) * unit
+	}
+	return v
+}
+
 // listRange lists r page by page until it passes r.hi (which a concurrent
 // split may lower) or the listing ends.
 func (l *lister) listRange(r *krange) error {
@@ -524,13 +576,14 @@ func (l *lister) listRange(r *krange) error {
 		l.mu.Lock()
 		after := r.cursor
 		pre := l.listPrefix(r)
+		maxKeys := l.lastPageKeys(r)
 		l.mu.Unlock()
 		in := &s3.ListObjectsV2Input{
 			Bucket:       aws.String(l.bucket),
 			Prefix:       aws.String(pre),
 			StartAfter:   startAfter(after),
 			EncodingType: types.EncodingTypeUrl,
-			MaxKeys:      aws.Int32(MaxKeys),
+			MaxKeys:      aws.Int32(int32(maxKeys)),
 		}
 		if l.opt.Delimiter != "" {
 			in.Delimiter = aws.String(l.opt.Delimiter)

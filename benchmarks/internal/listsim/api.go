@@ -42,6 +42,7 @@ type API struct {
 	FreeProbes bool
 
 	requests, inflight, peak atomic.Int64
+	listed                   atomic.Int64 // entries returned by calls without a delimiter
 	once                     sync.Once
 	cores                    chan struct{}
 	mu                       sync.Mutex
@@ -51,6 +52,11 @@ type API struct {
 
 // Requests returns the number of ListObjectsV2 calls so far.
 func (a *API) Requests() int64 { return a.requests.Load() }
+
+// Listed returns the entries the calls without a delimiter (pages, not
+// the lister's probes) returned so far: keys the lister dropped past a
+// range's end count too, as the server's and the client's work they are.
+func (a *API) Listed() int64 { return a.listed.Load() }
 
 // Peak returns the most calls that were in flight at once.
 func (a *API) Peak() int64 { return a.peak.Load() }
@@ -125,6 +131,9 @@ func (a *API) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ..
 		if err != nil {
 			return nil, err
 		}
+	}
+	if q.Delimiter == "" {
+		a.listed.Add(int64(res.Count))
 	}
 	out.KeyCount = aws.Int32(int32(res.Count))
 	out.IsTruncated = aws.Bool(res.Truncated)
