@@ -139,6 +139,25 @@ def build(results: dict[str, Any]) -> str:
             par, seeded, orc = v["s3turbo-parallel"], v["s3turbo-oracle-split"], v["oracle"]
             lines.append(f"| {layout} | {ms} ms | {par / orc:.2f} | {par / seeded:.2f} | {seeded / orc:.2f} |")
         lines.append("")
+    paired = sorted((b["extra_info"] for b in results["benchmarks"] if (b.get("extra_info") or {}).get("paired")),
+                    key=lambda e: _key({"layout": e["layout"], "latency_ms": e["latency_ms"], "lister": ""}))
+    if paired:
+        def cell(v: list[float]) -> str:
+            v = sorted(v)
+            return f"{v[len(v) // 2]:.2f} ({v[0]:.2f}–{v[-1]:.2f})" if len(v) > 1 else f"{v[0]:.2f}"
+
+        lines += ["## Paired rounds: the parallel listers interleaved", "",
+                  "Each round runs s3turbo-parallel, s3turbo-oracle-split and the oracle once each, in an order that "
+                  "rotates from round to round, and each ratio is taken within a round (rate over rate): a change in "
+                  "this shared machine's speed between one lister's turn and the next, which moves the ratios of the "
+                  "tables above, falls on all three here. Median of the rounds (lowest–highest).", "",
+                  "| layout | latency | rounds | parallel / oracle | parallel / oracle-split (splitter) | "
+                  "oracle-split / oracle (client) |", "|---|---:|---:|---:|---:|---:|"]
+        for e in paired:
+            r = e["ratios"]
+            lines.append(f"| {e['layout']} | {e['latency_ms']} ms | {e['rounds']} | {cell(r['parallel_oracle'])} | "
+                         f"{cell(r['parallel_split'])} | {cell(r['split_oracle'])} |")
+        lines.append("")
     du = {k: v for k, v in groups.items() if k[0] == "du"}
     if du:
         lines += ["## du (total size and count), 0 ms", "",

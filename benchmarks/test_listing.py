@@ -19,6 +19,10 @@ process (peak RSS per lister from ``wait4``); the server counts LIST requests
 independently of the clients. Every run is checked in the same run: the key
 count must be N and the sorted key list must hash to the server's digest.
 
+``test_list_paired`` runs the three parallel listers again in interleaved rounds
+(ROUNDS of them, each lister once per round, the order rotating) and takes
+their ratios within each round; run it alone with ``-k paired``.
+
 Results land in pytest-benchmark's JSON (``extra_info`` holds keys/s, requests,
 peak RSS); ``benchmarks/report_listing.py`` turns them into listing.md. The
 pytest-benchmark timing itself is the wall time of the child process
@@ -97,6 +101,17 @@ def _missing(lister: str) -> str:
     return ""
 
 
+def _check(synth: SynthList, lister: str, n: int, results: list[dict[str, Any]]) -> None:
+    """Fail unless every run listed n keys, the server's (by digest), and summed their sizes right."""
+    ref = synth.digest()
+    for r in results:
+        assert r["keys"] == n, f"{lister} listed {r['keys']} keys, want {n}"
+        if "sha256" in r:
+            assert r["sha256"] == ref["sha256"], f"{lister} listed the wrong keys"
+        if "size" in r:
+            assert r["size"] == ref["total_size"], f"{lister} summed {r['size']} bytes, want {ref['total_size']}"
+
+
 def _measure(benchmark: Any, synth: SynthList, url: str, lister: str, n: int, rounds: int) -> dict[str, Any]:
     """Run lister `rounds` times (fresh process each), check every run, return the summary."""
     results: list[dict[str, Any]] = []
@@ -110,13 +125,7 @@ def _measure(benchmark: Any, synth: SynthList, url: str, lister: str, n: int, ro
     benchmark.pedantic(once, rounds=rounds, iterations=1, warmup_rounds=0)
     if results[0].get("skip"):
         pytest.skip(results[0]["skip"])
-    ref = synth.digest()
-    for r in results:
-        assert r["keys"] == n, f"{lister} listed {r['keys']} keys, want {n}"
-        if "sha256" in r:
-            assert r["sha256"] == ref["sha256"], f"{lister} listed the wrong keys"
-        if "size" in r:
-            assert r["size"] == ref["total_size"], f"{lister} summed {r['size']} bytes, want {ref['total_size']}"
+    _check(synth, lister, n, results)
     secs = [r["seconds"] for r in results]
     med = sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
     min_requests = math.ceil(n / PAGE)
@@ -149,6 +158,47 @@ def test_list(benchmark: Any, target: Target, lister: str) -> None:
     rounds = ROUNDS if (ms == 0 and lister not in SLOW) or lister in PARALLEL else 1
     benchmark.extra_info["latency_ms"] = ms
     _measure(benchmark, target.synth, target.url, lister, N, rounds)
+
+
+def test_list_paired(benchmark: Any, target: Target) -> None:
+    """The three parallel listers in interleaved rounds: each round runs each once, in an order that
+    rotates from round to round, and the ratios are taken within a round.
+
+    test_list runs a lister's rounds back to back, so a shift in this shared machine's speed between
+    one lister's turn and the next moves their ratio: in two runs of session 27 the oracle's median on
+    date took 0.94 s and 0.75 s, while s3turbo's moved by 2%. Here such a shift falls on all three.
+    """
+    rounds = max(ROUNDS, 1)
+    benchmark.group = f"paired-{target.synth.layout}-{target.latency_ms}ms"
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PARALLEL}
+
+    def once() -> None:
+        first = len(runs[PARALLEL[0]])
+        for k in range(len(PARALLEL)):
+            lister = PARALLEL[(first + k) % len(PARALLEL)]
+            target.synth.reset_stats()
+            res = run(lister, target.url, BUCKET, target.synth.layout, N, SEED)
+            if res.get("skip"):
+                pytest.skip(res["skip"])
+            res["list_requests"] = target.synth.list_requests()
+            runs[lister].append(res)
+
+    benchmark.pedantic(once, rounds=rounds, iterations=1, warmup_rounds=0)
+    for lister, results in runs.items():
+        _check(target.synth, lister, N, results)
+    secs = {p: [r["seconds"] for r in runs[p]] for p in PARALLEL}
+    par, seeded, orc = secs["s3turbo-parallel"], secs["s3turbo-oracle-split"], secs["oracle"]
+    # Rate ratios (time over time, inverted), one per round.
+    ratios = {
+        "parallel_oracle": [o / p for p, o in zip(par, orc)],
+        "parallel_split": [s / p for p, s in zip(par, seeded)],
+        "split_oracle": [o / s for s, o in zip(seeded, orc)],
+    }
+    benchmark.extra_info.update({
+        "paired": True, "layout": target.synth.layout, "latency_ms": target.latency_ms, "n": N, "rounds": rounds,
+        "seconds": secs, "ratios": ratios, "medians": {k: statistics.median(v) for k, v in ratios.items()},
+        "list_requests": {p: [r["list_requests"] for r in runs[p]] for p in PARALLEL},
+    })
 
 
 @pytest.fixture(scope="module", params=DU_LAYOUTS)
