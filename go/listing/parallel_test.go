@@ -325,6 +325,20 @@ func TestDirParallelMatchesSerial(t *testing.T) {
 	}
 }
 
+// checkOnce fails t unless got, the keys a listing emitted, are want's
+// (sorted), each once, and when sorted is set in order as emitted.
+func checkOnce(t *testing.T, got, want []string, sorted bool) {
+	t.Helper()
+	if sorted && !sort.StringsAreSorted(got) {
+		t.Errorf("Sorted listing is out of order")
+	}
+	got = append([]string(nil), got...)
+	sort.Strings(got)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %d keys, want %d: a key missing or listed twice", len(got), len(want))
+	}
+}
+
 // recordingAPI passes requests on to api and records each one's prefix
 // and delimiter.
 type recordingAPI struct {
@@ -388,13 +402,7 @@ func TestParallelGroups(t *testing.T) {
 					want = append(want, k)
 				}
 			}
-			if tc.opt.Sorted && !sort.StringsAreSorted(got) {
-				t.Errorf("Sorted listing is out of order")
-			}
-			sort.Strings(got)
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("got %d keys, want %d: a key missing or listed twice", len(got), len(want))
-			}
+			checkOnce(t, got, want, tc.opt.Sorted)
 			groupProbes := 0
 			for k, n := range api.delim {
 				if !strings.HasSuffix(k, "|") && !strings.HasSuffix(k, "|/") {
@@ -459,13 +467,7 @@ func TestParallelFolderEnds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.opt.Sorted && !sort.StringsAreSorted(got) {
-				t.Errorf("Sorted listing is out of order")
-			}
-			sort.Strings(got)
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("got %d keys, want %d: a key missing or listed twice", len(got), len(want))
-			}
+			checkOnce(t, got, want, tc.opt.Sorted)
 			inFolder := 0
 			for k, n := range api.delim {
 				p, delim, _ := strings.Cut(k, "|")
