@@ -151,4 +151,16 @@ func TestHashPos(t *testing.T) {
 			t.Errorf("hashPos(%q) = %v, want %v", tc.s, got, tc.want)
 		}
 	}
+	// UUIDs: the dashes, at the same places in every name, are no digits,
+	// so names either side of a first digit's change are as far apart as
+	// the same step anywhere else.
+	uuid := []byte("-0123456789abcdef")
+	step := func(a, b string) float64 { return hashPos(b, "u/", uuid) - hashPos(a, "u/", uuid) }
+	across, within := step("u/3fffffff-ffff", "u/40000000-0000"), step("u/30000000-0000", "u/30000000-0001")
+	if math.Abs(across-within) > 1e-12 {
+		t.Errorf("a step across a first digit's change is %g, within one %g", across, within)
+	}
+	if got := hashPos("u/80000000-0000", "u/", uuid); math.Abs(got-0.5) > 1e-12 {
+		t.Errorf("hashPos(u/80000000-0000) = %v, want 0.5", got)
+	}
 }
