@@ -418,7 +418,9 @@ func commonPrefix(a, b string) string {
 }
 
 // apply cuts v at points (sorted) that are still inside its range and
-// returns the last new range (nil when no point was); caller holds mu.
+// returns the last new range (nil when no point was); a point at a folder
+// whose predecessor a probe named moves to that predecessor's end (see
+// folderEnd). Caller holds mu.
 func (l *lister) apply(v *krange, points []string) *krange {
 	var ok []string
 	for _, m := range points {
