@@ -3,7 +3,6 @@ package listing
 import (
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
 
 // Groups of names: a flat folder of word-<hex> names (apple-…, banana-…)
@@ -22,9 +21,7 @@ func hashGroup(first, last, leaf string) string {
 	for len(g) > len(leaf) && hashByte(g[len(g)-1]) && g[len(g)-1] != '-' {
 		g = g[:len(g)-1]
 	}
-	for !utf8.ValidString(g) {
-		g = g[:len(g)-1] // names that part inside a character
-	}
+	g = validPrefix(g, 0) // names that part inside a character
 	if len(g) <= len(leaf) {
 		return ""
 	}

@@ -384,8 +384,14 @@ func unposition(v float64, base string, alpha scale) string {
 			depth, col = depth+1, 0
 		}
 	}
-	s := sb.String()
-	for !utf8.ValidString(s) && len(s) > len(base) {
+	return validPrefix(sb.String(), len(base))
+}
+
+// validPrefix is s without the bytes at its end, down to its first floor
+// bytes, that leave it invalid UTF-8: a cut inside a character (cuts and
+// prefixes are sent as text; S3 keys are UTF-8).
+func validPrefix(s string, floor int) string {
+	for len(s) > floor && !utf8.ValidString(s) {
 		s = s[:len(s)-1]
 	}
 	return s
@@ -509,10 +515,7 @@ func (l *lister) listPrefix(r *krange) string {
 	if r.open || l.opt.Delimiter != "" {
 		return l.prefix
 	}
-	cp := commonPrefix(r.cursor, r.hi)
-	for len(cp) > len(l.prefix) && !utf8.ValidString(cp) {
-		cp = cp[:len(cp)-1] // not inside a character
-	}
+	cp := validPrefix(commonPrefix(r.cursor, r.hi), len(l.prefix))
 	if len(cp) <= len(l.prefix) {
 		return l.prefix
 	}
