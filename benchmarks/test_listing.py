@@ -112,15 +112,20 @@ def _check(synth: SynthList, lister: str, n: int, results: list[dict[str, Any]])
             assert r["size"] == ref["total_size"], f"{lister} summed {r['size']} bytes, want {ref['total_size']}"
 
 
+def _run_counted(synth: SynthList, url: str, lister: str, n: int) -> dict[str, Any]:
+    """Run lister once (fresh process) and add the LIST requests the server counted for it."""
+    synth.reset_stats()
+    res = run(lister, url, BUCKET, synth.layout, n, SEED)
+    res["list_requests"] = synth.list_requests()
+    return res
+
+
 def _measure(benchmark: Any, synth: SynthList, url: str, lister: str, n: int, rounds: int) -> dict[str, Any]:
     """Run lister `rounds` times (fresh process each), check every run, return the summary."""
     results: list[dict[str, Any]] = []
 
     def once() -> None:
-        synth.reset_stats()
-        res = run(lister, url, BUCKET, synth.layout, n, SEED)
-        res["list_requests"] = synth.list_requests()
-        results.append(res)
+        results.append(_run_counted(synth, url, lister, n))
 
     benchmark.pedantic(once, rounds=rounds, iterations=1, warmup_rounds=0)
     if results[0].get("skip"):
@@ -176,11 +181,9 @@ def test_list_paired(benchmark: Any, target: Target) -> None:
         first = len(runs[PARALLEL[0]])
         for k in range(len(PARALLEL)):
             lister = PARALLEL[(first + k) % len(PARALLEL)]
-            target.synth.reset_stats()
-            res = run(lister, target.url, BUCKET, target.synth.layout, N, SEED)
+            res = _run_counted(target.synth, target.url, lister, N)
             if res.get("skip"):
                 pytest.skip(res["skip"])
-            res["list_requests"] = target.synth.list_requests()
             runs[lister].append(res)
 
     benchmark.pedantic(once, rounds=rounds, iterations=1, warmup_rounds=0)

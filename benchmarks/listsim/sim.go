@@ -33,6 +33,9 @@ type Run struct {
 // Fraction is the ideal time over the wall time (1 = the oracle's rate).
 func (r Run) Fraction() float64 { return r.Ideal.Seconds() / r.Wall.Seconds() }
 
+// ListedPerKey is the entries the server's pages returned over the keys.
+func (r Run) ListedPerKey() float64 { return float64(r.Listed) / float64(r.Keys) }
+
 // PerMin is requests over the minimum.
 func (r Run) PerMin() float64 { return float64(r.Requests) / float64(r.Min) }
 

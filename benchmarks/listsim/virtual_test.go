@@ -120,7 +120,7 @@ func guardRounds(t *testing.T, n int, maxPerMin float64, bounds []roundsBound) {
 			}
 			r, oracleRounds := virtualRun(t, set, server{latency: latency, freeProbes: tc.freeProbes}, opt)
 			rounds := r.Wall.Seconds() / latency.Seconds()
-			listed := float64(r.Listed) / float64(r.Keys)
+			listed := r.ListedPerKey()
 			t.Logf("%s, %d keys: %.0f round trips (oracle %.0f, %.3f of its rate), %.3fx the minimum requests, %.3fx the keys listed, %d ranges, %d probes",
 				tc.layout, n, rounds, oracleRounds, oracleRounds/rounds, r.PerMin(), listed, r.Ranges, r.Discovery)
 			if rounds > tc.maxRounds {
@@ -370,7 +370,7 @@ func TestVirtual(t *testing.T) {
 		r, oracleRounds := virtualRun(t, set, srv, opt)
 		rounds := r.Wall.Seconds() / latency.Seconds()
 		t.Logf("VIRTUAL %s rounds %.1f oracle %.1f vs-oracle %.3f requests %d per-min %.3f discovery %d ranges %d listed %.3f",
-			name, rounds, oracleRounds, oracleRounds/rounds, r.Requests, r.PerMin(), r.Discovery, r.Ranges, float64(r.Listed)/float64(r.Keys))
+			name, rounds, oracleRounds, oracleRounds/rounds, r.Requests, r.PerMin(), r.Discovery, r.Ranges, r.ListedPerKey())
 		if srv.trace {
 			printTimeline(os.Stdout, r.Calls, latency)
 		}
