@@ -11,6 +11,7 @@ Usage: report_listing.py RESULTS.json OUTPUT.md
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -77,7 +78,8 @@ def build(results: dict[str, Any]) -> str:
         kind = "du" if b["group"].startswith("du-") else "list"
         groups[(kind, e["layout"], e.get("latency_ms", 0))].append(e)
     mi = results.get("machine_info", {})
-    ns = sorted({e["n"] for rows in groups.values() for e in rows})
+    ns = sorted({e["n"] for rows in groups.values() for e in rows}
+                | {b["extra_info"]["n"] for b in results["benchmarks"] if (b.get("extra_info") or {}).get("paired")})
     lines = [
         "# Listing at scale",
         "",
@@ -151,12 +153,18 @@ def build(results: dict[str, Any]) -> str:
                   "rotates from round to round, and each ratio is taken within a round (rate over rate): a change in "
                   "this shared machine's speed between one lister's turn and the next, which moves the ratios of the "
                   "tables above, falls on all three here. Median of the rounds (lowest–highest).", "",
+                  "The last column is each client's own CPU time during its listing (median seconds, "
+                  "s3turbo-parallel / s3turbo-oracle-split / oracle): the server shares this machine's two cores, "
+                  "so a client's CPU is time the server does not get.", "",
                   "| layout | latency | rounds | parallel / oracle | parallel / oracle-split (splitter) | "
-                  "oracle-split / oracle (client) |", "|---|---:|---:|---:|---:|---:|"]
+                  "oracle-split / oracle (client) | client CPU (s) |", "|---|---:|---:|---:|---:|---:|---:|"]
         for e in paired:
             r = e["ratios"]
+            cpu = e.get("cpu_seconds") or {}
+            cpus = " / ".join(f"{statistics.median(cpu[p]):.2f}" if cpu.get(p) else "—"
+                              for p in ("s3turbo-parallel", "s3turbo-oracle-split", "oracle"))
             lines.append(f"| {e['layout']} | {e['latency_ms']} ms | {e['rounds']} | {cell(r['parallel_oracle'])} | "
-                         f"{cell(r['parallel_split'])} | {cell(r['split_oracle'])} |")
+                         f"{cell(r['parallel_split'])} | {cell(r['split_oracle'])} | {cpus} |")
         lines.append("")
     du = {k: v for k, v in groups.items() if k[0] == "du"}
     if du:

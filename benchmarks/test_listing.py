@@ -145,7 +145,7 @@ def _measure(benchmark: Any, synth: SynthList, url: str, lister: str, n: int, ro
         "wall_seconds": med["wall_seconds"], "server_rss_bytes": synth.rss_bytes(),
         "verified": "sha256" in med or bool(med.get("verified")),
     }
-    for k in ("form", "workers", "size"):
+    for k in ("form", "workers", "size", "cpu_seconds"):
         if k in med:
             info[k] = med[k]
     benchmark.extra_info.update(info)
@@ -201,6 +201,8 @@ def test_list_paired(benchmark: Any, target: Target) -> None:
         "paired": True, "layout": target.synth.layout, "latency_ms": target.latency_ms, "n": N, "rounds": rounds,
         "seconds": secs, "ratios": ratios, "medians": {k: statistics.median(v) for k, v in ratios.items()},
         "list_requests": {p: [r["list_requests"] for r in runs[p]] for p in PARALLEL},
+        # The client's own CPU during the listing (the server shares the machine's cores).
+        "cpu_seconds": {p: [r.get("cpu_seconds", 0.0) for r in runs[p]] for p in PARALLEL},
     })
 
 

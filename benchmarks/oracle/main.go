@@ -16,7 +16,7 @@
 // compared with the expected one; it exits non-zero unless every key arrived
 // exactly once. Output, one JSON line:
 //
-//	{"keys": n, "seconds": s, "requests": r, "bytes": total size, "workers": w, "generate_seconds": g}
+//	{"keys": n, "seconds": s, "requests": r, "bytes": total size, "workers": w, "generate_seconds": g, "cpu_seconds": c}
 //
 // seconds covers the listing only, not generating the key set (that is the
 // oracle's prior knowledge).
@@ -38,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/s3turbo/s3turbo/benchmarks/internal/layouts"
@@ -94,6 +95,10 @@ type Result struct {
 	Bytes           int64   `json:"bytes"`
 	Workers         int     `json:"workers"`
 	GenerateSeconds float64 `json:"generate_seconds"`
+	// CPUSeconds is the process's CPU time (user + system) during the
+	// listing: on a machine whose cores the server shares, the client's
+	// CPU is the server's loss.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // run lists set's keys from endpoint/bucket with w concurrent ranges, with
@@ -112,7 +117,7 @@ func run(endpoint, bucket string, set *layouts.Set, w, pageSize int, urlKeys boo
 	var keys, requests, size atomic.Int64
 	errs := make([]error, w)
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for i := 0; i < w; i++ {
 		lo, hi := bounds(n, w, pageSize, i)
 		wg.Add(1)
@@ -122,14 +127,23 @@ func run(endpoint, bucket string, set *layouts.Set, w, pageSize int, urlKeys boo
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if int(keys.Load()) != n {
 		return nil, fmt.Errorf("listed %d keys, want %d", keys.Load(), n)
 	}
-	return &Result{Keys: keys.Load(), Seconds: elapsed.Seconds(), Requests: requests.Load(), Bytes: size.Load(), Workers: w}, nil
+	return &Result{Keys: keys.Load(), Seconds: elapsed.Seconds(), Requests: requests.Load(), Bytes: size.Load(), Workers: w, CPUSeconds: cpu.Seconds()}, nil
+}
+
+// cpuTime is the CPU time (user + system) the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // clamp bounds the page size to S3's 1000 and the workers to the pages.

@@ -69,6 +69,11 @@ func TestOracleListsEveryKeyOnce(t *testing.T) {
 			if res.Keys != int64(tc.n) || res.Bytes != size || res.Requests != reqs.Load() {
 				t.Fatalf("%+v, want %d keys, %d bytes, %d requests", res, tc.n, size, reqs.Load())
 			}
+			// CPU time is measured (the fake server runs in this process,
+			// so any listing uses some).
+			if tc.n > 0 && res.CPUSeconds <= 0 {
+				t.Fatalf("cpu_seconds %v, want > 0", res.CPUSeconds)
+			}
 			// The oracle makes the minimum number of requests.
 			if want := int64((tc.n + 999) / 1000); res.Requests != want {
 				t.Fatalf("%d requests, want %d", res.Requests, want)
