@@ -78,8 +78,9 @@ def build(results: dict[str, Any]) -> str:
         kind = "du" if b["group"].startswith("du-") else "list"
         groups[(kind, e["layout"], e.get("latency_ms", 0))].append(e)
     mi = results.get("machine_info", {})
-    ns = sorted({e["n"] for rows in groups.values() for e in rows}
-                | {b["extra_info"]["n"] for b in results["benchmarks"] if (b.get("extra_info") or {}).get("paired")})
+    paired = sorted((b["extra_info"] for b in results["benchmarks"] if (b.get("extra_info") or {}).get("paired")),
+                    key=lambda e: _key({"layout": e["layout"], "latency_ms": e["latency_ms"], "lister": ""}))
+    ns = sorted({e["n"] for rows in groups.values() for e in rows} | {e["n"] for e in paired})
     lines = [
         "# Listing at scale",
         "",
@@ -141,8 +142,6 @@ def build(results: dict[str, Any]) -> str:
             par, seeded, orc = v["s3turbo-parallel"], v["s3turbo-oracle-split"], v["oracle"]
             lines.append(f"| {layout} | {ms} ms | {par / orc:.2f} | {par / seeded:.2f} | {seeded / orc:.2f} |")
         lines.append("")
-    paired = sorted((b["extra_info"] for b in results["benchmarks"] if (b.get("extra_info") or {}).get("paired")),
-                    key=lambda e: _key({"layout": e["layout"], "latency_ms": e["latency_ms"], "lister": ""}))
     if paired:
         def cell(v: list[float]) -> str:
             v = sorted(v)
