@@ -130,12 +130,18 @@ type lister struct {
 	// its folder's only group (guarded by mu; see runGroupProbe)
 	loneGroups map[string]bool
 	levels     map[int]*levelInfo // directory depth → what its probes found (guarded by mu)
-	pages      int                // pages listed by every range (guarded by mu)
-	planned    int                // most pages a trusted estimate projected in all (guarded by mu; widens the probe budget)
-	seen       int64              // keys listed by every range (guarded by mu)
-	lat        latency            // guarded by mu
-	liveCap    int                // when > 0: no splits beyond this many live ranges (guarded by mu)
-	gen        uint64             // bumped when what probes found changes: cached estimates are stale (guarded by mu)
+	// stems: the stem the names at each depth below the prefix share, ""
+	// where none (nil until the first full page; see learnStems); stemsOff
+	// when a probe's answer did not fit them (guarded by mu).
+	stems    []string
+	stemsOff bool
+	unevenAt map[int]bool // directory depth → a stem probe there found uneven folders (guarded by mu)
+	pages    int          // pages listed by every range (guarded by mu)
+	planned  int          // most pages a trusted estimate projected in all (guarded by mu; widens the probe budget)
+	seen     int64        // keys listed by every range (guarded by mu)
+	lat      latency      // guarded by mu
+	liveCap  int          // when > 0: no splits beyond this many live ranges (guarded by mu)
+	gen      uint64       // bumped when what probes found changes: cached estimates are stale (guarded by mu)
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -177,6 +183,7 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.groupSets = map[string]*groupSet{}
 	l.loneGroups = map[string]bool{}
 	l.levels = map[int]*levelInfo{}
+	l.unevenAt = map[int]bool{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
 	if pts := seedPoints(prefix, opt.SplitAfter); len(pts) > 0 {
@@ -642,6 +649,9 @@ func (l *lister) listRange(r *krange) error {
 		l.mu.Lock()
 		if len(entries) == MaxKeys {
 			l.lat.observe(took)
+			if l.stems == nil {
+				l.learnStems(entries)
+			}
 		}
 		cut := len(entries)
 		if !r.open {

@@ -30,6 +30,13 @@ type dirInfo struct {
 	hashes bool
 	// assumed: not probed, copied from a sibling's probe (see source).
 	assumed bool
+	// cum: where each folder begins when a stem probe weighed them (see
+	// stems.go), scaled to len(folders) in all; nil: folder i begins at i.
+	cum []float64
+	// light: found by a stem probe of a folder above, unweighted.
+	light bool
+	// uneven: its folders' weights (cum) differ widely (see sweepProbe).
+	uneven bool
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -280,16 +287,40 @@ func (l *lister) split(v *krange, pieces int, sp *span) {
 // request; false when the probe failed (the listing is then cancelled
 // with its error). Caller holds mu.
 func (l *lister) runProbe(dir string) bool {
+	if old := l.dirs[dir]; old != nil && old.light && len(old.folders) > 0 && old.upto == "" {
+		// Counted at its level when a stem probe above found it: this
+		// probe counts it again.
+		if lv := l.levels[l.level(dir)]; lv != nil && lv.probes > 1 {
+			lv.probes--
+			lv.total -= len(old.folders)
+		}
+	}
 	l.dirs[dir] = &dirInfo{probing: true}
 	l.gen++
+	delim, levels := l.stemDelim(dir)
 	l.mu.Unlock()
-	found, err := l.probe(dir)
+	var found *dirInfo
+	var below map[string]*dirInfo
+	var err error
+	fits := true
+	if levels >= 2 {
+		below, fits, err = l.probeStems(dir, delim, levels)
+		found = below[dir]
+	} else {
+		found, err = l.probe(dir)
+	}
 	l.mu.Lock()
 	if err != nil {
 		l.failLocked(err)
 		return false
 	}
+	if !fits {
+		l.stemsOff = true
+		found.cum = nil
+		below = nil
+	}
 	l.probed(dir, found)
+	l.probedBelow(dir, below)
 	for _, r := range l.ranges {
 		if r.needDir == dir {
 			// The cuts it lacked can be made now, not two pages later.
@@ -488,6 +519,9 @@ func (l *lister) neededProbe() (string, bool) {
 	}
 	if !spent {
 		if dir, ok := l.startProbe(); ok {
+			return dir, true
+		}
+		if dir, ok := l.sweepProbe(); ok {
 			return dir, true
 		}
 	}
@@ -689,6 +723,9 @@ func (l *lister) probed(dir string, d *dirInfo) {
 	*l.dirs[dir] = *d
 	l.gen++
 	clear(l.shapes) // assumptions may now have a closer source
+	if d.uneven {
+		l.unevenAt[l.level(dir)] = true
+	}
 	if n := len(d.folders); n > 0 && d.upto == "" {
 		lv := l.levels[l.level(dir)]
 		if lv == nil {
@@ -722,17 +759,17 @@ func (l *lister) hpos(key, dir string, alpha scale, depth int) (float64, bool) {
 	f := d.folders
 	i := sort.SearchStrings(f, key)
 	if i < len(f) && f[i] == key {
-		return float64(i), true
+		return d.at(i), true
 	}
 	if i == 0 || !strings.HasPrefix(key, f[i-1]) {
 		// Between folders. A probed directory can hold names there; an
 		// assumed shape that puts a key outside its folders is wrong (a
 		// sibling with fewer folders), and its positions mean nothing.
-		return float64(i), !d.assumed
+		return d.at(i), !d.assumed
 	}
 	sub := f[i-1]
 	if key == sub+maxRune {
-		return float64(i), true // a cut at the folder's end (see folderEnd)
+		return d.at(i), true // a cut at the folder's end (see folderEnd)
 	}
 	frac := -1.0
 	sd := l.shape(sub)
@@ -750,7 +787,8 @@ func (l *lister) hpos(key, dir string, alpha scale, depth int) (float64, bool) {
 		// as part-00001 as a sliver of the folder and overestimate wildly).
 		frac = 0.5
 	}
-	return float64(i-1) + min(max(frac, 0), 0.999), true
+	lo := d.at(i - 1)
+	return lo + (d.at(i)-lo)*min(max(frac, 0), 0.999), true
 }
 
 // unpos is hpos's inverse: a cut string at position u among dir's folders,
@@ -761,14 +799,13 @@ func (l *lister) unpos(u float64, dir string, alpha scale, depth int) string {
 		return ""
 	}
 	f := d.folders
-	i := int(math.Floor(u))
-	if i < 0 {
+	if u < 0 {
 		return dir
 	}
+	i, frac := d.index(u)
 	if i >= len(f) {
 		return ""
 	}
-	frac := u - float64(i)
 	sub := f[i]
 	next := "" // the boundary after sub
 	if i+1 < len(f) {
@@ -1002,7 +1039,8 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 	// The folders after the cursor's, at the range's average density.
 	rest := 0.0
 	if pc > p0 {
-		rest = r.atDensity(max(0, ph-math.Floor(pc)-1), pc-p0)
+		i, _ := d.index(pc)
+		rest = r.atDensity(max(0, ph-d.at(i+1)), pc-p0)
 	}
 	if leaf := leafDir(r.cursor); !r.open && r.leafKeys >= 2*MaxKeys && len(leaf) > len(d0) && !strings.HasPrefix(r.first, leaf) {
 		// Listing its second page or more in a folder of hashes whose
