@@ -389,17 +389,7 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 		} else {
 			names = append(names, e.Key)
 		}
-		// Copies: a key is a view of its page's names, which the probe's
-		// record would otherwise keep alive for the whole listing.
-		if d.first == "" || e.Key < d.first {
-			d.first = strings.Clone(e.Key)
-		}
-		if e.Key > d.last {
-			d.last = strings.Clone(e.Key)
-		}
-		for i := len(dir); i < len(e.Key); i++ {
-			seen[e.Key[i]] = true
-		}
+		note(d, e.Key, dir, &seen)
 	}
 	d.alpha = setBytes(&seen)
 	pre := dir // what the names begin with: all of it, when the probe saw them all

@@ -228,7 +228,9 @@ func parseStemProbe(dir string, levels int, entries []Entry, truncated bool) (ma
 }
 
 // note adds name (a folder or key in dir) to info's first and last names
-// and its bytes past dir to seen.
+// and its bytes past dir to seen. It keeps copies: a key is a view of its
+// page's names, which the probe's record would otherwise keep alive for
+// the whole listing.
 func note(info *dirInfo, name, dir string, seen *[256]bool) {
 	if info.first == "" || name < info.first {
 		info.first = strings.Clone(name)
