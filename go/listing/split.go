@@ -848,6 +848,10 @@ type span struct {
 	// across: the range is measured (dense > 0) or galloped (dense 0) on
 	// a counter its names share across folders (see byFolders' stuck).
 	across bool
+	// gallop: the range lists names of a counter up to its folder's end,
+	// whose last number is unknown: its size is unknown, and it is cut
+	// galloping on the counter (see counter.gallop).
+	gallop bool
 	// from: where the extent dense was measured from begins (see
 	// restFrom); "" for the range's previous cursor.
 	from string
@@ -941,6 +945,12 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 			if est, ok := c.rest(r, per); ok {
 				return est, true, &span{dir: top, dense: est}
 			}
+			// Bounded by the folder's end, not by a name on the counter:
+			// how far the counter runs is unknown, as for an open range.
+			// Over the names' bytes the rest of the folder read as
+			// millions of pages (obj-000000 to obj-000999 is a sliver of
+			// p49/), and the range was cut into 40 empty pieces.
+			return math.Inf(1), false, &span{dir: top, gallop: true}
 		}
 	}
 	if est, sp, ok := l.groupRest(r); ok {
@@ -1393,9 +1403,10 @@ func (l *lister) liveRanges() int {
 // else interpolated over key bytes. Caller holds mu.
 func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 	alpha := l.alphabet()
-	if sp != nil && sp.across && sp.dense == 0 {
-		// Open-ended on a counter across folders: gallop on it.
-		if c, per, ok := numbered(v, true); ok {
+	if sp != nil && (sp.across || sp.gallop) && sp.dense == 0 {
+		// Open-ended on a counter (across folders, or running to its
+		// folder's end): gallop on it.
+		if c, per, ok := numbered(v, sp.across); ok {
 			return c.gallop(v.cursor, per, pieces)
 		}
 		sp = nil
