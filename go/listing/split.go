@@ -1231,21 +1231,24 @@ func (l *lister) victim() (*krange, int, *span) {
 		pieces = min(pieces, int(math.Ceil(bestEst/share)))
 	}
 	// Grow the number of ranges with evidence of size and of speed: at
-	// most max(4, 4 x pages listed so far) live ranges on a guess, 8 x on
+	// most max(4, 4 x pages listed so far) live ranges on a guess, 32 x on
 	// a measured estimate, so a listing of a few pages never pays for many
-	// partial ones and the latency check sees a few rounds before the
-	// request count has grown much.
+	// partial ones and the latency check sees a round or two before the
+	// request count has grown much. (With 8 x, a date-partitioned or deep
+	// listing whose probes had measured it at 1 000 pages by its second
+	// round trip ran 16 ranges then, not 64: a round trip lost against a
+	// server that lists 35 pages in one, in virtual time.)
 	switch {
 	case !bestTrusted:
 		pieces = min(pieces, max(4, 4*pages)-live+1)
 	case bestEst < float64(4*workers) || bestSpan != nil:
-		pieces = min(pieces, max(8, 8*pages)-live+1)
+		pieces = min(pieces, max(32, 32*pages)-live+1)
 	}
 	// A trusted estimate over key bytes of four pages a worker or more (a
 	// measured density of hash-like names over a known extent) is split
 	// among all workers at once: its pieces are as large as the estimate
 	// says, and ramping up would cost rounds. Estimates over folders ramp
-	// up: each new range there may need probes of its own.
+	// up, faster: each new range there may need probes of its own.
 	if l.liveCap > 0 {
 		pieces = min(pieces, l.liveCap-live+1)
 	}
