@@ -949,7 +949,7 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 			// how far the counter runs is unknown, as for an open range.
 			// Over the names' bytes the rest of the folder read as
 			// millions of pages (obj-000000 to obj-000999 is a sliver of
-			// p49/), and the range was cut into 40 empty pieces.
+			// p49/), and the range was cut into 43 empty pieces.
 			return math.Inf(1), false, &span{dir: top, gallop: true}
 		}
 	}
