@@ -1231,17 +1231,23 @@ func (l *lister) victim() (*krange, int, *span) {
 		pieces = min(pieces, int(math.Ceil(bestEst/share)))
 	}
 	// Grow the number of ranges with evidence of size and of speed: at
-	// most max(4, 4 x pages listed so far) live ranges on a guess, 32 x on
+	// most max(4, 4 x pages listed so far) live ranges on a guess, 8 x on
 	// a measured estimate, so a listing of a few pages never pays for many
-	// partial ones and the latency check sees a round or two before the
-	// request count has grown much. (With 8 x, a date-partitioned or deep
+	// partial ones and the latency check sees a few rounds before the
+	// request count has grown much. A range measured over folders at four
+	// pages a worker or more may grow to 32 x: a date-partitioned or deep
 	// listing whose probes had measured it at 1 000 pages by its second
-	// round trip ran 16 ranges then, not 64: a round trip lost against a
-	// server that lists 35 pages in one, in virtual time.)
+	// round trip ran 16 ranges then, not 64, at 8 x (a round trip lost
+	// against a server that lists 35 pages in one, in virtual time). Below
+	// that size 32 x cut 100 folders of a page each into 25 ranges at once,
+	// each paying a request to learn its last page had ended: 1.3-1.5x the
+	// minimum requests against a co-located server (TestColocatedDoesNotBlowUp).
 	switch {
 	case !bestTrusted:
 		pieces = min(pieces, max(4, 4*pages)-live+1)
-	case bestEst < float64(4*workers) || bestSpan != nil:
+	case bestEst < float64(4*workers):
+		pieces = min(pieces, max(8, 8*pages)-live+1)
+	case bestSpan != nil:
 		pieces = min(pieces, max(32, 32*pages)-live+1)
 	}
 	// A trusted estimate over key bytes of four pages a worker or more (a
