@@ -136,6 +136,7 @@ type lister struct {
 	stems    []string
 	stemsOff bool
 	unevenAt map[int]bool // directory depth → a stem probe there found uneven folders (guarded by mu)
+	sweep    sweepCache   // sweepProbe's last answer (guarded by mu)
 	pages    int          // pages listed by every range (guarded by mu)
 	planned  int          // most pages a trusted estimate projected in all (guarded by mu; widens the probe budget)
 	seen     int64        // keys listed by every range (guarded by mu)

@@ -317,6 +317,34 @@ func (l *lister) sweepProbe() (string, bool) {
 	if l.stems == nil || l.stemsOff || l.planned == 0 {
 		return "", false
 	}
+	// The answer changes only when a probe starts or ends (gen), a folder
+	// is recorded or the plan grows; neededProbe asks between every two
+	// pages of every range, and walking every probed folder each time
+	// took a sixth of the lister's CPU on deep.
+	key := sweepKey{gen: l.gen, planned: l.planned, dirs: len(l.dirs)}
+	if l.sweep.valid && l.sweep.key == key {
+		return l.sweep.dir, l.sweep.dir != ""
+	}
+	dir := l.sweepScan()
+	l.sweep = sweepCache{valid: true, key: key, dir: dir}
+	return dir, dir != ""
+}
+
+// sweepKey is what sweepProbe's answer depends on besides the stems.
+type sweepKey struct {
+	gen           uint64
+	planned, dirs int
+}
+
+// sweepCache is sweepProbe's last answer and what it was computed from.
+type sweepCache struct {
+	valid bool
+	key   sweepKey
+	dir   string
+}
+
+// sweepScan computes sweepProbe's answer. Caller holds mu.
+func (l *lister) sweepScan() string {
 	least := float64(sweepPages * l.opt.MinSplitPages)
 	best, bestPages := "", 0.0
 	for dir, d := range l.dirs {
@@ -340,7 +368,7 @@ func (l *lister) sweepProbe() (string, bool) {
 			}
 		}
 	}
-	return best, best != ""
+	return best
 }
 
 // unevenWeights: folders whose weights differ by more than this factor

@@ -186,3 +186,38 @@ func TestWeighedPositions(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepProbeCache: sweepProbe's cached answer follows every change it
+// depends on (a probe started or finished, a folder recorded, the plan
+// grown): after each step it must be what a fresh scan gives, and the
+// steps that move the answer must move it.
+func TestSweepProbeCache(t *testing.T) {
+	l := testLister()
+	l.unevenAt = map[int]bool{}
+	l.stems = []string{"team-", "proj-", ""}
+	l.planned = 100
+	l.dirs[""] = &dirInfo{probing: true}
+	l.probed("", &dirInfo{folders: []string{"team-0/", "team-1/", "team-2/"}, cum: []float64{0, 2, 2.1, 3}, uneven: true})
+	steps := []struct {
+		name string
+		do   func()
+		want string
+	}{
+		{"the heaviest team", func() {}, "team-0/"},
+		{"asked again", func() {}, "team-0/"},
+		{"its probe started", func() { l.dirs["team-0/"] = &dirInfo{probing: true}; l.gen++ }, "team-2/"},
+		{"a light folder recorded below", func() { l.dirs["team-2/"] = &dirInfo{light: true} }, "team-2/"},
+		{"team-2's probe started", func() { l.dirs["team-2/"] = &dirInfo{probing: true}; l.gen++ }, ""},
+		{"the plan grew", func() { l.planned = 1000 }, "team-1/"},
+	}
+	for _, s := range steps {
+		s.do()
+		got, ok := l.sweepProbe()
+		if got != s.want || ok != (s.want != "") {
+			t.Fatalf("%s: sweepProbe = %q, %v; want %q", s.name, got, ok, s.want)
+		}
+		if fresh := l.sweepScan(); fresh != got {
+			t.Fatalf("%s: cached %q, a fresh scan %q", s.name, got, fresh)
+		}
+	}
+}
