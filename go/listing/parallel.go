@@ -650,9 +650,7 @@ func (l *lister) listRange(r *krange) error {
 		l.mu.Lock()
 		if len(entries) == MaxKeys {
 			l.lat.observe(took)
-			if l.stems == nil {
-				l.learnStems(entries)
-			}
+			l.learnStems(entries) // the first full page's (see its guard)
 		}
 		cut := len(entries)
 		if !r.open {
