@@ -553,3 +553,47 @@ func TestRequesterPays(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportSettings pins the transport options that are easy to lose:
+// TLS verification on unless turned off, no transparent decompression, and
+// a small read buffer, so that response bodies are read straight into the
+// caller's buffer rather than filled into bufio and copied out again.
+func TestTransportSettings(t *testing.T) {
+	off := false
+	tests := []struct {
+		name         string
+		verify       *bool
+		wantInsecure bool
+	}{
+		{"default-verifies", nil, false},
+		{"verify-false", &off, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := srv.Options()
+			o.Verify = tc.verify
+			c, err := s3client.New(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tr, ok := c.Get.HTTPClient().Transport.(*http.Transport)
+			if !ok {
+				t.Fatalf("transport is %T, want *http.Transport", c.Get.HTTPClient().Transport)
+			}
+			insecure := tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify
+			if insecure != tc.wantInsecure {
+				t.Errorf("InsecureSkipVerify = %v, want %v", insecure, tc.wantInsecure)
+			}
+			if !tr.DisableCompression {
+				t.Error("transparent decompression is on: sizes and byte ranges would not match the object's")
+			}
+			// A LIST page (100-300 KiB) or a GET part is read with Reads as long
+			// as what is left of it; bufio passes those to the socket only when
+			// they are at least its buffer's size.
+			if tr.ReadBufferSize > 4<<10 {
+				t.Errorf("ReadBufferSize = %d: bodies would be copied through it (at most 4 KiB)", tr.ReadBufferSize)
+			}
+		})
+	}
+}
