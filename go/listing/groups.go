@@ -108,7 +108,7 @@ func (l *lister) runGroupProbe(dir string, sep byte) bool {
 	}
 	gs.probing = false
 	l.gen++
-	l.cond.Broadcast()
+	l.wake()
 	return true
 }
 

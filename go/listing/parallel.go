@@ -143,6 +143,15 @@ type lister struct {
 	lat      latency      // guarded by mu
 	liveCap  int          // when > 0: no splits beyond this many live ranges (guarded by mu)
 	gen      uint64       // bumped when what probes found changes: cached estimates are stale (guarded by mu)
+	// changes counts the events that wake idle workers (a page listed, a
+	// range cut, a probe answered); fruitless is the state at which an
+	// idle worker last looked for work and found none (see take; both
+	// guarded by mu).
+	changes   uint64
+	fruitless idleKey
+	// searched and skipped count the idle searches run and spared
+	// (guarded by mu; read by tests).
+	searched, skipped int
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -470,7 +479,7 @@ func (l *lister) apply(v *krange, points []string) *krange {
 	v.hi, v.hiFolder, v.open = ok[0], folders[0], false
 	rest := append(newRanges, l.ranges[idx+1:]...)
 	l.ranges = append(l.ranges[:idx+1], rest...)
-	l.cond.Broadcast()
+	l.wake()
 	return newRanges[len(newRanges)-1]
 }
 
@@ -722,6 +731,7 @@ func (l *lister) listRange(r *krange) error {
 		if finished {
 			r.done, r.active = true, false
 		}
+		l.changes++
 		if finished || l.idle > 0 {
 			l.cond.Broadcast() // new estimates: idle workers may find a range to split
 		}

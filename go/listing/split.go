@@ -242,26 +242,58 @@ func (l *lister) take() *krange {
 		if !busy {
 			return nil
 		}
-		if v, pieces, sp := l.victim(); v != nil {
-			l.split(v, pieces, sp)
-			continue
-		}
-		if dir, ok := l.neededProbe(); ok {
-			if !l.runProbe(dir) {
-				return nil
+		// Idle workers woken together by one event would each repeat the
+		// same search over every range (a tenth of a deep listing's
+		// client CPU in pprof): once one has found nothing, the others
+		// go back to waiting until something changes.
+		if key := l.idleKey(); key == l.fruitless {
+			l.skipped++
+		} else {
+			l.searched++
+			if v, pieces, sp := l.victim(); v != nil {
+				l.split(v, pieces, sp)
+				continue
 			}
-			continue
-		}
-		if dir, sep, ok := l.neededGroupProbe(); ok {
-			if !l.runGroupProbe(dir, sep) {
-				return nil
+			if dir, ok := l.neededProbe(); ok {
+				if !l.runProbe(dir) {
+					return nil
+				}
+				continue
 			}
-			continue
+			if dir, sep, ok := l.neededGroupProbe(); ok {
+				if !l.runGroupProbe(dir, sep) {
+					return nil
+				}
+				continue
+			}
+			l.fruitless = key
 		}
 		l.idle++
 		l.cond.Wait()
 		l.idle--
 	}
+}
+
+// idleKey is what an idle worker's search for work (victim, neededProbe,
+// neededGroupProbe) reads that can change while it waits: every event
+// that wakes workers bumps changes, a probe starting bumps gen, and the
+// number of idle workers sizes a split. The zero key (valid false) is
+// never current.
+type idleKey struct {
+	valid        bool
+	changes, gen uint64
+	idle         int
+}
+
+// idleKey is the current idleKey; caller holds mu.
+func (l *lister) idleKey() idleKey {
+	return idleKey{valid: true, changes: l.changes, gen: l.gen, idle: l.idle}
+}
+
+// wake tells idle workers that something changed; caller holds mu.
+func (l *lister) wake() {
+	l.changes++
+	l.cond.Broadcast()
 }
 
 // split cuts v into up to pieces ranges along sp (see splitPoints); caller
@@ -327,7 +359,7 @@ func (l *lister) runProbe(dir string) bool {
 			r.retryAt = 0
 		}
 	}
-	l.cond.Broadcast()
+	l.wake()
 	return true
 }
 
