@@ -133,6 +133,10 @@ func TestParseListXMLMatchesReference(t *testing.T) {
 		{"raw-plus-percent", entry("a+b%41", std), false},
 		{"url-plus-percent", entry("a+b%41%2B%25", std), true},
 		{"big-size", entry("k", `<Size>1234567890123456789</Size>`), false},
+		// STANDARD is matched whole; a class it is a prefix of is not it.
+		{"storage-classes", entry("k1", `<Size>1</Size><StorageClass>STANDARD_IA</StorageClass>`) +
+			entry("k2", `<Size>2</Size><StorageClass>STANDARD</StorageClass><Owner><ID>o</ID></Owner>`) +
+			entry("k3", `<StorageClass>STANDARD</StorageClass><Size>3</Size>`), false},
 		{"etag-not-quoted", entry("k", `<ETag>abc&amp;d</ETag><Size>1</Size>`), false},
 		{"etag-inner-entity", entry("k", `<ETag>&quot;a&amp;b&quot;</ETag><Size>1</Size>`), false},
 		{"long-key", entry(strings.Repeat("d%3D0/", 40)+"x", std) + entry(strings.Repeat("z", 300), std), true},
