@@ -287,3 +287,102 @@ func BenchmarkParseListXMLOmit(b *testing.B) {
 		}
 	}
 }
+
+// TestParseUTCStamp checks the direct timestamp reader against time.Parse:
+// the same nanoseconds whenever it accepts a stamp, and every stamp it
+// refuses left to time.Parse (which then accepts or rejects it itself).
+func TestParseUTCStamp(t *testing.T) {
+	tests := []struct {
+		in     string
+		direct bool // read without time.Parse
+	}{
+		{"2024-01-02T03:04:05.000Z", true},
+		{"2024-01-02T03:04:05Z", true},
+		{"1970-01-01T00:00:00.000Z", true},
+		{"1969-12-31T23:59:59.999Z", true},
+		{"0001-01-01T00:00:00.000Z", true},
+		{"2000-02-29T12:00:00.500Z", true},
+		{"2024-02-29T23:59:59.999Z", true},
+		{"2100-03-01T00:00:00.000Z", true},
+		{"9999-12-31T23:59:59.999Z", true},
+		{"2100-02-29T00:00:00.000Z", false}, // not a leap year
+		{"2023-04-31T00:00:00.000Z", false},
+		{"2024-13-01T00:00:00.000Z", false},
+		{"2024-00-10T00:00:00.000Z", false},
+		{"2024-01-01T24:00:00.000Z", false},
+		{"2024-01-01T23:60:00.000Z", false},
+		{"2024-01-01T23:59:60.000Z", false},
+		{"0000-01-01T00:00:00.000Z", false},
+		{"2024-01-02T03:04:05.123456Z", false}, // more digits: time.Parse
+		{"2024-01-02T03:04:05.1Z", false},
+		{"2024-01-02T03:04:05+01:00", false},
+		{"2024-01-02 03:04:05.000Z", false},
+		{"2024-01-0xT03:04:05.000Z", false},
+		{"+024-01-02T03:04:05.000Z", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, ok := parseUTCStamp([]byte(tc.in))
+			if ok != tc.direct {
+				t.Fatalf("read directly: %v, want %v", ok, tc.direct)
+			}
+			ref, err := time.Parse(time.RFC3339Nano, tc.in)
+			if ok && (err != nil || got != ref.UnixNano()) {
+				t.Fatalf("direct %d, time.Parse %v (%d, %v)", got, ref, ref.UnixNano(), err)
+			}
+			var c timeCache
+			v, cerr := c.parse([]byte(tc.in))
+			if (cerr == nil) != (err == nil) || err == nil && v != ref.UnixNano() {
+				t.Fatalf("timeCache.parse = %d, %v; time.Parse %d, %v", v, cerr, ref.UnixNano(), err)
+			}
+		})
+	}
+	// Every day from 1899 to 2101, at a time of day that moves with it.
+	for d := time.Date(1899, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2102; d = d.Add(24*time.Hour + 7*time.Second + time.Millisecond) {
+		s := d.Format("2006-01-02T15:04:05.000Z")
+		if got, ok := parseUTCStamp([]byte(s)); !ok || got != d.UnixNano() {
+			t.Fatalf("%s: %d, %v; want %d", s, got, ok, d.UnixNano())
+		}
+	}
+}
+
+// FuzzParseUTCStamp: whatever the input, a stamp read directly has
+// time.Parse's value.
+func FuzzParseUTCStamp(f *testing.F) {
+	for _, s := range []string{"2024-01-02T03:04:05.000Z", "2024-02-29T03:04:05Z", "1969-12-31T23:59:59.999Z", "2023-02-29T00:00:00.000Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTCStamp([]byte(s))
+		if !ok {
+			return
+		}
+		ref, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || got != ref.UnixNano() {
+			t.Fatalf("%q: direct %d, time.Parse %d, %v", s, got, ref.UnixNano(), err)
+		}
+	})
+}
+
+// BenchmarkParseListXMLTimes parses a page whose entries' times all differ,
+// as on a real bucket (benchPage repeats one, which the cache answers).
+func BenchmarkParseListXMLTimes(b *testing.B) {
+	doc := []byte(strings.Replace(string(benchPage()), "<LastModified>2024-01-02T03:04:05.000Z", "", -1))
+	var sb strings.Builder
+	t0 := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i, part := range strings.Split(string(doc), "</LastModified>") {
+		if i > 0 {
+			sb.WriteString(t0.Add(time.Duration(i) * 7919 * time.Millisecond).Format("<LastModified>2006-01-02T15:04:05.000Z</LastModified>"))
+		}
+		sb.WriteString(part)
+	}
+	doc = []byte(sb.String())
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseListOmit(doc, true, ETag); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
