@@ -153,7 +153,7 @@ func httpClient(o *Options) *awshttp.BuildableClient {
 		// passes a Read at least its buffer's size straight to the
 		// socket. A 256 KiB buffer was filled from the socket and
 		// copied out again: 8% of a 1 M-key listing's client CPU
-		// (pprof), and GETs of 64-200 KiB objects took 10-20% longer
+		// (pprof), and GETs of 64-200 KiB objects took 9-20% longer
 		// (paired, session 31). GETs of 2-16 KiB objects measured the
 		// same either way.
 		tr.ReadBufferSize = readBufferSize
