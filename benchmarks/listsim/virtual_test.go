@@ -102,11 +102,12 @@ const maxListed = 1.035
 // A layout gets up to guardTries listings and passes if one meets every
 // bound; each one that does not is logged. Probe answers that arrive at
 // the same virtual instant are recorded in the order the goroutines run,
-// and on deep (10 M keys) about one listing in seven takes an order after
-// which every range probes each folder it enters: ~3 000 probes, 1.33x
-// the minimum requests and 219 round trips against 167 (found in session
-// 31, present in session 30's engine too, not yet mended). A change that
-// makes a layout miss its bounds every time still fails.
+// so listings of one layout differ. Until planJump, about one deep
+// listing of 10 M keys in seven took an order after which one range was
+// measured at 544 M pages and every folder was probed: ~3 000 probes,
+// 1.33x the minimum requests, 219 round trips against 167 (CI's run in
+// session 31 failed on it). A change that makes a layout miss its bounds
+// every time still fails.
 func guardRounds(t *testing.T, n int, maxPerMin float64, bounds []roundsBound) {
 	t.Helper()
 	const latency = 30 * time.Millisecond
