@@ -282,29 +282,35 @@ func (s *xmlScanner) leaf(self bool) (string, error) {
 	return t, nil
 }
 
+// timeCache is the last timestamp a page's parse read: its bytes (n of
+// them, 0 for none) and value. Held in an array, not a string, so that
+// filling it allocates nothing.
 type timeCache struct {
-	s string
+	b [32]byte
+	n int
 	v int64
 }
 
 // parse parses S3's ISO-8601 timestamps into unix nanoseconds. Pages
-// repeat timestamps: comparing with the cached one allocates nothing.
+// repeat timestamps: one equal to the last is answered by a comparison.
 // S3's own form (2006-01-02T15:04:05.000Z) is read directly; anything
 // else goes through time.Parse.
 func (c *timeCache) parse(b []byte) (int64, error) {
-	if string(b) == c.s && c.s != "" {
+	if c.n > 0 && string(b) == string(c.b[:c.n]) {
 		return c.v, nil
 	}
-	if v, ok := parseUTCStamp(b); ok {
-		return v, nil
+	v, ok := parseUTCStamp(b)
+	if !ok {
+		t, err := time.Parse(time.RFC3339Nano, string(b))
+		if err != nil {
+			return 0, errScan
+		}
+		v = t.UnixNano()
 	}
-	s := string(b)
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return 0, errScan
+	if len(b) <= len(c.b) { // longer ones are read every time
+		c.n, c.v = copy(c.b[:], b), v
 	}
-	c.s, c.v = s, t.UnixNano()
-	return c.v, nil
+	return v, nil
 }
 
 // parseUTCStamp reads a timestamp in the form S3 writes,
