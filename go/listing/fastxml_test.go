@@ -386,3 +386,34 @@ func BenchmarkParseListXMLTimes(b *testing.B) {
 		}
 	}
 }
+
+// TestTimeCache checks that the page's timestamp cache answers a repeated
+// stamp with its value and never a different stamp with a cached one, in
+// S3's form, in forms only time.Parse reads, and past the cache's size.
+func TestTimeCache(t *testing.T) {
+	stamps := []string{
+		"2024-01-02T03:04:05.000Z",
+		"2024-01-02T03:04:05.000Z",
+		"2024-01-02T03:04:06.000Z",
+		"2024-01-02T03:04:06Z",
+		"2024-01-02T04:04:06+01:00", // time.Parse only
+		"2024-01-02T04:04:06+01:00",
+		"2024-01-02T03:04:06.123456789-00:00", // past the cache's 32 bytes
+		"2024-01-02T03:04:06.123456789-00:00",
+		"2024-01-02T03:04:05.000Z",
+	}
+	var c timeCache
+	for i, s := range stamps {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.parse([]byte(s))
+		if err != nil || got != want.UnixNano() {
+			t.Errorf("stamp %d %q: %d, %v; want %d", i, s, got, err, want.UnixNano())
+		}
+	}
+	if _, err := c.parse([]byte("2024-02-30T00:00:00.000Z")); err == nil {
+		t.Error("2024-02-30 accepted")
+	}
+}
