@@ -273,6 +273,11 @@ func TestVirtualNumberedFolder(t *testing.T) {
 //     its bytes, which had no 'd', so a range's bound (gog.15374) read as
 //     behind its cursor (dog.99513) and a trusted estimate of -17 pages
 //     kept it from being split: 106 round trips. 12-13 when set.
+//   - 200 000 <uuid>.json at the root: interpolated in every byte the
+//     listing had seen (the extension's letters among them), not in the
+//     hashes' own, so pieces were misjudged: 11-14 round trips. 6 when set.
+//     hotext (above) waited for the probe of its root before cutting
+//     hot/ (11-12 round trips): 7 when set.
 //
 // Bounds are loose: they catch the failure, not noise.
 func TestVirtualShapes(t *testing.T) {
@@ -286,7 +291,8 @@ func TestVirtualShapes(t *testing.T) {
 		{"logs7", 16, 1.25},
 		{"stamps", 24, 1.5},
 		{"stamps1m", 32, 1.2},
-		{"hotext", 17, 1.3},
+		{"hotext", 10, 1.3},
+		{"uuidroot", 9, 1.25},
 		{"mixed", 22, 1.4},
 		{"unicode", 24, 1.25}, // 59 round trips before groups of names
 		{"catsdogs", 24, 1.45},

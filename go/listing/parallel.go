@@ -130,6 +130,10 @@ type lister struct {
 	// its folder's only group (guarded by mu; see runGroupProbe)
 	loneGroups map[string]bool
 	levels     map[int]*levelInfo // directory depth → what its probes found (guarded by mu)
+	// hashLeaves: flat folder → the bytes of the hashes a full page of
+	// names inside it showed (see hashNames), for interpolating in it
+	// before (or without) a probe of it (guarded by mu; see alphaFor)
+	hashLeaves map[string][]byte
 	// stems: the stem the names at each depth below the prefix share, ""
 	// where none (nil until the first full page; see learnStems); stemsOff
 	// when a probe's answer did not fit them (guarded by mu).
@@ -193,6 +197,7 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.groupSets = map[string]*groupSet{}
 	l.loneGroups = map[string]bool{}
 	l.levels = map[int]*levelInfo{}
+	l.hashLeaves = map[string][]byte{}
 	l.unevenAt = map[int]bool{}
 	l.ranges = []*krange{{start: prefix, open: true}}
 	l.learn(prefix)
@@ -700,6 +705,10 @@ func (l *lister) listRange(r *krange) error {
 			if n == MaxKeys {
 				if d := l.dirs[leaf]; d == nil || d.probing || !d.interpolable(leaf) {
 					r.leafHashes = pageHashes
+				}
+				if pageHashes != nil && l.hashLeaves[leaf] == nil {
+					l.hashLeaves[strings.Clone(leaf)] = pageHashes
+					l.alphaGen++ // estimates under leaf change scale
 				}
 			}
 			r.pathKeys = l.countPath(r.pathKeys, r.cursor, kept)

@@ -185,6 +185,12 @@ func (l *lister) alphaFor(dir string) scale {
 		}
 		return scale{fallback: d.alpha, cols: &l.cols.list}
 	}
+	if h := l.hashLeaves[dir]; h != nil && (l.dirs[dir] == nil || l.dirs[dir].probing) {
+		// A full page in it showed hashes, and no probe has: a range cut
+		// inside it on that page's measure (firstLeafRest) is measured
+		// in the same bytes, not in every byte the listing has seen.
+		return scale{fallback: h}
+	}
 	return l.alphabet()
 }
 
@@ -958,7 +964,17 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 	if l.opt.Delimiter == "" && nested(r.cursor, top) {
 		d := l.shape(top)
 		if d == nil {
-			return -1, false, nil // wait for the probe
+			// Wait for the probe, unless r is listing a folder of hashes:
+			// their density measures the folder's rest now, and cuts inside
+			// it (with a range of its own for what follows) need no probe.
+			// A bucket whose first folder held 90% of its keys as hashes
+			// (hot/<md5>) waited a round trip for the probe with one
+			// range listing, where a bucket of hashes alone was cut after
+			// its first page.
+			if est, sp, ok := l.firstLeafRest(r); ok {
+				return est, true, sp
+			}
+			return -1, false, nil
 		}
 		if len(d.folders) > 0 {
 			est, trusted, sp, st := l.byFolders(r, top, d, alpha)
@@ -1159,6 +1175,25 @@ func (l *lister) leafRest(r *krange, leaf string) (float64, *span, bool) {
 		return l.groupRest(r)
 	}
 	return 0, nil, false
+}
+
+// firstLeafRest measures the rest of the flat folder of hashes r's pages
+// have all lain in (its first full page showed hashes, see leafHashes),
+// from the extent of every key r listed there: hashRest's measure needs a
+// second page. Caller holds mu.
+func (l *lister) firstLeafRest(r *krange) (float64, *span, bool) {
+	leaf := leafDir(r.cursor)
+	if r.leafHashes == nil || leafDir(r.first) != leaf || r.leafKeys < r.seen {
+		return 0, nil, false
+	}
+	sp, ok := hashRest(r, leaf, r.leafHashes)
+	if !ok {
+		sp, ok = restFrom(r, leaf, r.first, r.leafHashes)
+	}
+	if !ok {
+		return 0, nil, false
+	}
+	return sp.dense, sp, true
 }
 
 // restFrom is the span of the rest of dir (a folder, or a group of names
