@@ -107,6 +107,28 @@ func BenchmarkParseListXML(b *testing.B) {
 	}
 }
 
+// BenchmarkParseListXMLPlainKeys parses a page of keys that need no
+// decoding, as the benchmark's deep layout lists them
+// (org-N/team-NN/proj-NN/run-N/shard-NN/file-NNNNNN.bin): the key loop
+// runs to the end of each key without stopping.
+func BenchmarkParseListXMLPlainKeys(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bench</Name><Prefix></Prefix><KeyCount>1000</KeyCount><MaxKeys>1000</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextContinuationToken>abc</NextContinuationToken>`)
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&sb, `<Contents><Key>org-%d/team-%02d/proj-%02d/run-%d/shard-%02d/file-%06d.bin</Key><LastModified>2024-01-02T03:04:05.000Z</LastModified><ETag>&quot;%032x&quot;</ETag><Size>%d</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+			i/500, i/50%20, i/25%20, i/10%10, i/5%20, i, i*104729, i*1000+17)
+	}
+	sb.WriteString(`</ListBucketResult>`)
+	doc := []byte(sb.String())
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseListXML(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestParseListXMLMatchesReference checks the fast parser against
 // encoding/xml plus url.QueryUnescape on documents S3 could send, in the
 // forms the fast path takes and the ones it leaves to the generic walk.
@@ -120,6 +142,9 @@ func TestParseListXMLMatchesReference(t *testing.T) {
 		{"plain", entry("a/b", std) + entry("a/c", std), false},
 		{"url", entry("year%3D2024/x+y%2Bz", std) + entry("%E2%82%AC", std), true},
 		{"url-entities", entry("a%26b&amp;c", std), true},
+		// Bytes below '-' that need nothing (stopAt flags them all).
+		{"low-bytes", entry("a!b(c)*d,e$f'g h#i\"j", std), false},
+		{"url-low-bytes", entry("x!y(z)*w,v$u'%21+t", std), true},
 		{"entities", entry("a&amp;b&lt;c&gt;&#233;", std), false},
 		{"checksums", entry("k", `<LastModified>2024-01-02T03:04:05Z</LastModified><ETag>"q"</ETag><ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>7</Size><StorageClass>GLACIER</StorageClass>`), false},
 		{"owner", entry("k", `<Size>3</Size><Owner><ID>o</ID><DisplayName>d</DisplayName></Owner><ETag>&quot;e&quot;</ETag>`), false},
