@@ -1178,9 +1178,10 @@ func (l *lister) leafRest(r *krange, leaf string) (float64, *span, bool) {
 }
 
 // firstLeafRest measures the rest of the flat folder of hashes r's pages
-// have all lain in (its first full page showed hashes, see leafHashes),
-// from the extent of every key r listed there: hashRest's measure needs a
-// second page. Caller holds mu.
+// have all lain in (its last full page showed hashes, see leafHashes):
+// from its last page's extent once it has a page before it there
+// (hashRest), else from the extent of every key it listed, which is all
+// a first page has. Caller holds mu.
 func (l *lister) firstLeafRest(r *krange) (float64, *span, bool) {
 	leaf := leafDir(r.cursor)
 	if r.leafHashes == nil || leafDir(r.first) != leaf || r.leafKeys < r.seen {
