@@ -1,12 +1,19 @@
 package listing
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 func TestStemOf(t *testing.T) {
@@ -219,5 +226,128 @@ func TestSweepProbeCache(t *testing.T) {
 		if fresh := l.sweepScan(); fresh != got {
 			t.Fatalf("%s: cached %q, a fresh scan %q", s.name, got, fresh)
 		}
+	}
+}
+
+// treeAPI answers delimiter listings of a fixed set of keys as S3 does
+// (common prefixes rolled up at the delimiter after the prefix, at most
+// MaxKeys entries a page) and records each request's prefix and delimiter.
+type treeAPI struct {
+	mu   sync.Mutex
+	keys []string // sorted
+	sent []string // "prefix|delimiter"
+}
+
+func (a *treeAPI) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	pre, delim, limit := aws.ToString(in.Prefix), aws.ToString(in.Delimiter), int(aws.ToInt32(in.MaxKeys))
+	a.mu.Lock()
+	a.sent = append(a.sent, pre+"|"+delim)
+	a.mu.Unlock()
+	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
+	last := ""
+	for _, k := range a.keys {
+		if !strings.HasPrefix(k, pre) || k <= aws.ToString(in.StartAfter) {
+			continue
+		}
+		entry, dir := k, false
+		if i := strings.Index(k[len(pre):], delim); delim != "" && i >= 0 {
+			entry, dir = k[:len(pre)+i+len(delim)], true
+		}
+		if entry == last {
+			continue
+		}
+		if len(out.Contents)+len(out.CommonPrefixes) == limit {
+			out.IsTruncated = aws.Bool(true)
+			break
+		}
+		last = entry
+		if dir {
+			out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(entry)})
+		} else {
+			out.Contents = append(out.Contents, types.Object{Key: aws.String(entry)})
+		}
+	}
+	return out, nil
+}
+
+func (a *treeAPI) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, errors.New("not used")
+}
+
+// TestTruncatedStemProbe: a stem probe whose page of prefixes runs out
+// inside the probed directory's folders leaves its folder list cut short,
+// and every range past the cut could be measured only over key bytes, out
+// to bounds interpolated past the directory's real folders (estimates of
+// 1e9-1e16 pages, and thousands of probes, on a deep tree of 10 M keys).
+// The directory must then be probed with "/" too, so that its folders are
+// all known; the folders the stem probe held whole keep their shapes.
+func TestTruncatedStemProbe(t *testing.T) {
+	tree := func(teams, projs, runs int) []string {
+		var keys []string
+		for tm := 0; tm < teams; tm++ {
+			for p := 0; p < projs; p++ {
+				for r := 0; r < runs; r++ {
+					keys = append(keys, fmt.Sprintf("org-1/team-%02d/proj-%02d/run-%d/file-000000.bin", tm, p, r))
+				}
+			}
+		}
+		sort.Strings(keys)
+		return keys
+	}
+	tests := []struct {
+		name       string
+		keys       []string
+		sent       []string // the probes, in order
+		whole      []string // folders whose shapes the stem probe gave
+		notRecords string   // the folder the truncated stem probe held in part
+	}{
+		{"truncated: probed with / too", tree(20, 60, 1), []string{"org-1/|/run-", "org-1/|/"},
+			[]string{"org-1/team-00/", "org-1/team-15/"}, "org-1/team-16/"},
+		{"complete: one probe", tree(3, 4, 2), []string{"org-1/|/run-"},
+			[]string{"org-1/team-00/", "org-1/team-01/", "org-1/team-02/"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &treeAPI{keys: tc.keys}
+			l := testLister()
+			l.ctx, l.cancel = context.WithCancel(context.Background())
+			defer l.cancel()
+			l.api, l.bucket, l.counter = api, "bkt", &Counter{}
+			l.cond = sync.NewCond(&l.mu)
+			l.stems = []string{"org-", "team-", "proj-", "run-", "file-", ""}
+			l.mu.Lock()
+			ok := l.runProbe("org-1/")
+			l.mu.Unlock()
+			if !ok {
+				t.Fatalf("runProbe failed: %v", l.err)
+			}
+			if !slices.Equal(api.sent, tc.sent) {
+				t.Fatalf("probes %q, want %q", api.sent, tc.sent)
+			}
+			teams := map[string]bool{}
+			for _, k := range tc.keys {
+				teams[k[:len("org-1/team-00/")]] = true
+			}
+			d := l.dirs["org-1/"]
+			if d == nil || d.probing || d.upto != "" || len(d.folders) != len(teams) {
+				t.Fatalf("org-1/ recorded as %+v, want its %d teams, complete", d, len(teams))
+			}
+			for _, f := range d.folders {
+				if !teams[f] {
+					t.Errorf("org-1/ holds %q, not a team of the tree", f)
+				}
+			}
+			for _, f := range tc.whole {
+				if sd := l.dirs[f]; sd == nil || sd.probing || sd.upto != "" || len(sd.folders) == 0 {
+					t.Errorf("%s: shape %+v, want its projects from the stem probe", f, sd)
+				}
+			}
+			if tc.notRecords != "" && l.dirs[tc.notRecords] != nil {
+				t.Errorf("%s recorded from a probe that held it in part: %+v", tc.notRecords, l.dirs[tc.notRecords])
+			}
+			if got := l.discovery.Load(); got != int64(len(tc.sent)) {
+				t.Errorf("discovery requests counted: %d, want %d", got, len(tc.sent))
+			}
+		})
 	}
 }
