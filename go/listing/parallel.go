@@ -375,6 +375,17 @@ func position(s, base string, alpha scale) float64 {
 		unit /= float64(len(a) + end)
 		d := sort.Search(len(a), func(j int) bool { return a[j] >= s[i] })
 		v += float64(d+end) * unit
+		if d == len(a) {
+			// Past every byte of the column: s sorts after every name
+			// with this text, at the position of the text's successor.
+			// Read on, the bytes after it added up past that, and past
+			// names that sort after s: a folder's end (hot/ + maxRune)
+			// read as 1.06 under a folder of hex names, the rest of the
+			// range up to it as 85 pages where its last pages' extent
+			// left about 18, and its even cuts all fell past its bound:
+			// it could not be split, and listed its last pages alone.
+			return v
+		}
 		col++
 		if s[i] == '/' {
 			depth, col = depth+1, 0
