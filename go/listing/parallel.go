@@ -373,19 +373,23 @@ func position(s, base string, alpha scale) float64 {
 	for i := len(base); i < len(s) && i < len(base)+positionBytes; i++ {
 		a, end := alpha.at(depth, col)
 		unit /= float64(len(a) + end)
-		d := sort.Search(len(a), func(j int) bool { return a[j] >= s[i] })
-		v += float64(d+end) * unit
-		if d == len(a) {
-			// Past every byte of the column: s sorts after every name
-			// with this text, at the position of the text's successor.
-			// Read on, the bytes after it added up past that, and past
-			// names that sort after s: a folder's end (hot/ + maxRune)
+		if s[i] == maxRune[0] && strings.HasPrefix(s[i:], maxRune) {
+			// A folder's end (see folderEnd): s sorts after every name
+			// with the text before it, at the position of the text's
+			// successor. Read as digits, maxRune's four bytes (past the
+			// alphabet of ASCII names) went on past that: hot/ + maxRune
 			// read as 1.06 under a folder of hex names, the rest of the
 			// range up to it as 85 pages where its last pages' extent
 			// left about 18, and its even cuts all fell past its bound:
 			// it could not be split, and listed its last pages alone.
-			return v
+			// (Other bytes past a column's alphabet are read on: a
+			// column's alphabet is what was seen there, often not yet
+			// its larger values, and the bytes after it still tell names
+			// apart.)
+			return v + float64(len(a)+end)*unit
 		}
+		d := sort.Search(len(a), func(j int) bool { return a[j] >= s[i] })
+		v += float64(d+end) * unit
 		col++
 		if s[i] == '/' {
 			depth, col = depth+1, 0

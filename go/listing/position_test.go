@@ -58,22 +58,21 @@ func TestSeedPoints(t *testing.T) {
 	}
 }
 
-// TestPositionPastAlphabet: a name with a byte past every byte of its
-// column's alphabet sorts after every name with the text before it, so it
-// sits at that text's successor and never beyond: positions stay in
-// [0, 1] and in key order. A folder's end (hot/ + maxRune) under a folder
-// of hex names read as 1.066 when the bytes after the first were read on,
-// past names that sort after it, and a range up to it could not be split.
-func TestPositionPastAlphabet(t *testing.T) {
+// TestPositionFolderEnd: a folder's end (a text + maxRune, see folderEnd)
+// sorts after every name with the text, so it sits at the text's
+// successor and never beyond: positions stay in [0, 1] and in key order.
+// Under a folder of hex names hot/ + maxRune read as 1.06 when maxRune's
+// bytes were read as digits, past names that sort after it, and a range
+// up to it could not be split.
+func TestPositionFolderEnd(t *testing.T) {
 	alpha := scale{fallback: []byte("0123456789abcdef")}
 	tests := []struct {
 		name string
 		s    string
 		want float64
 	}{
-		{"a folder's end", "hot/" + maxRune, 1},
-		{"past the alphabet in the first byte", "hot/~zzz", 1},
-		{"past it in the second: at hot/9", "hot/8" + maxRune, 10.0 / 17},
+		{"the folder's end", "hot/" + maxRune, 1},
+		{"a subfolder's end: at hot/9", "hot/8" + maxRune, 10.0 / 17},
 		{"the largest name in it: short of 1 by 17^-12", "hot/ffffffffffff", 1},
 	}
 	for _, tc := range tests {
@@ -84,8 +83,8 @@ func TestPositionPastAlphabet(t *testing.T) {
 			}
 		})
 	}
-	// In key order, names past the alphabet among them.
-	ordered := []string{"hot/0", "hot/7f", "hot/7" + maxRune, "hot/8", "hot/8~", "hot/9", "hot/ffff", "hot/f" + maxRune, "hot/" + maxRune}
+	// In key order, folder ends among names.
+	ordered := []string{"hot/0", "hot/7f", "hot/7" + maxRune, "hot/8", "hot/80", "hot/9", "hot/ffff", "hot/f" + maxRune, "hot/" + maxRune}
 	for i := 1; i < len(ordered); i++ {
 		a, b := position(ordered[i-1], "hot/", alpha), position(ordered[i], "hot/", alpha)
 		if a > b {
