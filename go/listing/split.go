@@ -364,15 +364,16 @@ func (l *lister) runProbe(dir string) bool {
 	if levels >= 2 {
 		below, fits, err = l.probeStems(dir, delim, levels)
 		found = below[dir]
-		if err == nil && fits && found.upto != "" {
+		if err == nil && found.upto != "" {
 			// The stem probe's page of prefixes ran out inside dir's
 			// folders (a team of 20 projects of 20 runs each, where the
-			// levels probed so far held 11): dir's folder list stops
-			// there, and every range past it was stuck (see byFolders),
-			// measured over key bytes out to bounds interpolated past
-			// dir's real folders: 1e9-1e16 pages, and 3 000 probes on
-			// a deep listing of 10 M keys. A "/" probe lists them all;
-			// the folders the stem probe held whole keep their shapes.
+			// levels probed so far held 11), or its keys did (a tree
+			// the stems do not fit): dir's folder list stops there, and
+			// every range past it was stuck (see byFolders), measured
+			// over key bytes out to bounds interpolated past dir's real
+			// folders: 1e9-1e16 pages, and 3 000 probes on a deep
+			// listing of 10 M keys. A "/" probe lists them all; the
+			// folders the stem probe held whole keep their shapes.
 			found, err = l.probe(dir)
 		}
 	} else {

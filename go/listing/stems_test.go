@@ -282,10 +282,15 @@ func (a *treeAPI) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.O
 // The directory must then be probed with "/" too, so that its folders are
 // all known; the folders the stem probe held whole keep their shapes.
 func TestTruncatedStemProbe(t *testing.T) {
+	// tree: runs 0 leaves the run level out, so the stems (/run-) do not fit.
 	tree := func(teams, projs, runs int) []string {
 		var keys []string
 		for tm := 0; tm < teams; tm++ {
 			for p := 0; p < projs; p++ {
+				if runs == 0 {
+					keys = append(keys, fmt.Sprintf("org-1/team-%02d/proj-%02d/file-000000.bin", tm, p))
+					continue
+				}
 				for r := 0; r < runs; r++ {
 					keys = append(keys, fmt.Sprintf("org-1/team-%02d/proj-%02d/run-%d/file-000000.bin", tm, p, r))
 				}
@@ -305,6 +310,8 @@ func TestTruncatedStemProbe(t *testing.T) {
 			[]string{"org-1/team-00/", "org-1/team-15/"}, "org-1/team-16/"},
 		{"complete: one probe", tree(3, 4, 2), []string{"org-1/|/run-"},
 			[]string{"org-1/team-00/", "org-1/team-01/", "org-1/team-02/"}, ""},
+		{"truncated, stems that do not fit: probed with / too", tree(20, 60, 0), []string{"org-1/|/run-", "org-1/|/"},
+			nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,6 +351,9 @@ func TestTruncatedStemProbe(t *testing.T) {
 			}
 			if tc.notRecords != "" && l.dirs[tc.notRecords] != nil {
 				t.Errorf("%s recorded from a probe that held it in part: %+v", tc.notRecords, l.dirs[tc.notRecords])
+			}
+			if fits := strings.Count(tc.keys[0], "/") == 4; l.stemsOff == fits {
+				t.Errorf("stems off = %v, want %v (the tree has a run level: %v)", l.stemsOff, !fits, fits)
 			}
 			if got := l.discovery.Load(); got != int64(len(tc.sent)) {
 				t.Errorf("discovery requests counted: %d, want %d", got, len(tc.sent))
