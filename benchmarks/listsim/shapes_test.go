@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -123,6 +124,19 @@ func shapes() map[string]func() []string {
 			for c := 0; c < 40; c++ {
 				for i := 0; i < 60_000/(c+1); i++ {
 					k = append(k, fmt.Sprintf("images/class%02dx_%s.jpg", c, uuid(r)[:12]))
+				}
+			}
+			return k
+		},
+		"coldtail": func() []string { // a folder of hashes, then 20 folders of 15 pages of numbered names
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				s := md5.Sum([]byte(fmt.Sprint(i)))
+				k = append(k, "hot/"+hex.EncodeToString(s[:]))
+			}
+			for d := 0; d < 20; d++ {
+				for i := 0; i < 15_000; i++ {
+					k = append(k, fmt.Sprintf("p%02d/obj-%06d.dat", d, i))
 				}
 			}
 			return k
