@@ -1562,14 +1562,8 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			for j := 1; j < inside; j++ {
 				pages = append(pages, float64(j)*step)
 			}
-			points := c.cuts(v.cursor, per, pages)
-			// The folders after it (see byFolders' dense leaf): each
-			// k-th one starts a range.
-			n := min(pieces-1-len(points), len(sp.next))
-			for k := 0; k < n; k++ {
-				points = append(points, sp.next[k*len(sp.next)/n])
-			}
-			return points
+			// The folders after it (see byFolders' dense leaf).
+			return appendNext(c.cuts(v.cursor, per, pages), sp.next, pieces)
 		}
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
@@ -1591,13 +1585,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			// (50 folders after 9 M hashes, listed by one range).
 			points = append(points, end)
 		}
-		// Each group after it a range of its own (or every k-th group,
-		// when there are more than pieces), listed from its first name.
-		n := min(pieces-1-len(points), len(sp.next))
-		for k := 0; k < n; k++ {
-			points = append(points, sp.next[k*len(sp.next)/n])
-		}
-		return points
+		return appendNext(points, sp.next, pieces)
 	}
 	if sp != nil {
 		var points []string
@@ -1669,6 +1657,18 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		if m > v.cursor && m < hi && (len(points) == 0 || m > points[len(points)-1]) {
 			points = append(points, m)
 		}
+	}
+	return points
+}
+
+// appendNext adds to points (cuts inside a span's dir) a cut at each of
+// next, the groups or folders after dir (see span.next), each starting a
+// range of its own listed from its first name; every k-th one when there
+// are more than pieces leaves room for.
+func appendNext(points, next []string, pieces int) []string {
+	n := min(pieces-1-len(points), len(next))
+	for k := 0; k < n; k++ {
+		points = append(points, next[k*len(next)/n])
 	}
 	return points
 }
