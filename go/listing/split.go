@@ -1151,7 +1151,7 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 			}
 		}
 		dense := 2 * float64(r.leafKeys) / MaxKeys
-		if i, _ := d.index(pc); pc <= p0 && dense >= float64(l.opt.MinSplitPages) && i+1 < len(d.folders) {
+		if pc <= p0 && dense >= float64(l.opt.MinSplitPages) {
 			// Still inside the first folder it listed, large enough to
 			// be cut, with folders of d0 after it in the range: those
 			// get ranges of their own when it is cut (see splitPoints),
@@ -1162,12 +1162,10 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 			// of a chain of ranges: 20 folders of 15 pages after 200 000
 			// hashes took 105 round trips (the oracle 8), and skewed's 50
 			// folders after hot/ at 10 M keys filled its last 25.
-			var next []string
-			for _, f := range d.folders[i+1:] {
-				if !r.open && f >= r.bound() {
-					break
-				}
-				next = append(next, f)
+			i, _ := d.index(pc)
+			next := d.folders[min(i+1, len(d.folders)):] // shared: spans are not modified
+			if !r.open {
+				next = next[:sort.SearchStrings(next, r.bound())]
 			}
 			if len(next) > 0 {
 				return dense * float64(1+len(next)), false, &span{dir: leaf, dense: dense, next: next, each: dense}, measured
