@@ -144,6 +144,15 @@ func (c *columns) bytes(k int) []byte {
 type scale struct {
 	fallback []byte
 	cols     *[colSlots]colAlpha // nil: fallback everywhere
+	// hashes is set for names that are hashes (see hashNames): of one
+	// width, they end nowhere inside the bytes position reads, so fallback
+	// has no digit for "end of name" there. With one, every column's
+	// first digit was a sliver no name lies in: under a root of hex names
+	// those slivers of the second column (1/289 of the number line every
+	// 1/17) fell inside one of four even cuts, whose pieces then held
+	// 0.80-1.06 of a 64th of the keys. The largest took a page more than
+	// the oracle's ranges, a round trip more for the whole listing.
+	hashes bool
 }
 
 // at is the alphabet of column col at segment depth, and 1 when it has a
@@ -156,6 +165,9 @@ func (s scale) at(depth, col int) ([]byte, int) {
 			}
 			return a.bytes, 0
 		}
+	}
+	if s.hashes {
+		return s.fallback, 0
 	}
 	return s.fallback, 1
 }
