@@ -187,6 +187,14 @@ func shapes() map[string]func() []string {
 		},
 		"stamps":   func() []string { return stamps(rng(), 200_000) },
 		"stamps1m": func() []string { return stamps(rng(), 1_000_000) },
+		"uuid1m": func() []string {
+			r := rng()
+			var k []string
+			for i := 0; i < 1_000_000; i++ {
+				k = append(k, "blobs/"+uuid(r)+".jpg")
+			}
+			return k
+		},
 		"cloudtrail": func() []string {
 			r := rng()
 			var k []string

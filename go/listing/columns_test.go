@@ -161,8 +161,11 @@ func TestHashNames(t *testing.T) {
 		slices.Sort(n)
 		return n
 	}
-	var parts, stampNames []string
+	var parts, stampNames, dashed []string
 	for i := 0; i < 200; i++ {
+		h := fmt.Sprintf("%08x%08x", uint32(i)*2654435761, uint32(i)*40503+7)
+		j := 1 + i%14 // the dash's column varies
+		dashed = append(dashed, "d/"+h[:j]+"-"+h[j:])
 		parts = append(parts, fmt.Sprintf("t/part-%05d-%08x-c000.snappy.parquet", i, uint32(i)*2654435761))
 		stampNames = append(stampNames, stamp(i*7))
 	}
@@ -172,8 +175,9 @@ func TestHashNames(t *testing.T) {
 		pre   string
 		want  string // "" when not hashes
 	}{
-		{"uuids with an extension", uuids("blobs/", ".jpg"), "blobs/", "-0123456789abcdef"},
-		{"uuids after a prefix every name has", uuids("blobs/img_", ""), "blobs/img_", "-0123456789abcdef"},
+		{"uuids with an extension", uuids("blobs/", ".jpg"), "blobs/", "0123456789abcdef"},
+		{"uuids after a prefix every name has", uuids("blobs/img_", ""), "blobs/img_", "0123456789abcdef"},
+		{"hashes with dashes anywhere", dashed, "d/", "-0123456789abcdef"},
 		{"uuids after a prefix a sample's names have", uuids("blobs/img_", ""), "blobs/", ""},
 		{"a sample of one word's names", uuids("données/naïve/façade-", ".txt"), "données/naïve/", ""},
 		{"numbered parts with a uuid", parts, "t/", ""},

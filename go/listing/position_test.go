@@ -96,39 +96,58 @@ func TestPositionFolderEnd(t *testing.T) {
 }
 
 // TestHashScaleEvenCuts: even cuts of a hash scale's number line hold
-// even shares of hash names. With a digit for "end of name" in every
-// column (names of one width never end there), the second column's
-// empty slivers (1/289 of the line every 1/17) fell inside one piece in
-// four: a root of hex names cut in 64 gave pieces of 0.80-1.06 of a 64th
-// of the keys, and the largest took a page more than the oracle's.
+// even shares of hash names, the scale's bytes being what hashNames finds
+// in the first 1 000 names (a first page). With a digit for "end of name"
+// in every column (names of one width never end there), the second
+// column's empty slivers (1/289 of the line every 1/17) fell inside one
+// piece in four: a root of hex names cut in 64 gave pieces of 0.80-1.06
+// of a 64th of the keys, and the largest took a page more than the
+// oracle's. A UUID's dash, read as a digit of every column, was another
+// such sliver.
 func TestHashScaleEvenCuts(t *testing.T) {
 	const n, pieces = 200_000, 64
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("%016x%016x", mix(uint64(i)), mix(uint64(i)^0x9e3779b97f4a7c15))
+	hex := func(i int) string {
+		return fmt.Sprintf("%016x%016x", mix(uint64(i)), mix(uint64(i)^0x9e3779b97f4a7c15))
 	}
-	slices.Sort(names)
+	uuid := func(i int) string {
+		h := hex(i)
+		return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	}
 	for _, tc := range []struct {
-		base   string
-		prefix string // every name's
+		name         string
+		base, prefix string // prefix: every name's
+		gen          func(int) string
+		ext          string
 	}{
-		{"", ""},         // a root of hashes
-		{"hot/", "hot/"}, // a folder of hashes
+		{"a root of hex names", "", "", hex, ""},
+		{"a folder of hex names", "hot/", "hot/", hex, ""},
+		{"a folder of UUIDs with an extension", "blobs/", "blobs/", uuid, ".jpg"},
 	} {
-		alpha := scale{fallback: []byte("0123456789abcdef"), hashes: true}
-		counts := make([]int, pieces)
-		cuts := make([]string, pieces-1)
-		for j := range cuts {
-			cuts[j] = unposition(float64(j+1)/pieces, tc.base, alpha)
-		}
-		for _, name := range names {
-			counts[sort.SearchStrings(cuts, tc.prefix+name)]++
-		}
-		lo, hi := slices.Min(counts), slices.Max(counts)
-		// Binomial noise alone: a 64th is 3 125 names, sd ~56.
-		if float64(hi) > 1.1*float64(n)/pieces || float64(lo) < 0.9*float64(n)/pieces {
-			t.Errorf("base %q: pieces hold %d to %d names, want within 10%% of %d", tc.base, lo, hi, n/pieces)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			names := make([]string, n)
+			for i := range names {
+				names[i] = tc.prefix + tc.gen(i) + tc.ext
+			}
+			slices.Sort(names)
+			bytes := hashNames(names[:1000], tc.base)
+			if bytes == nil {
+				t.Fatalf("hashNames: not hashes")
+			}
+			alpha := scale{fallback: bytes, hashes: true}
+			counts := make([]int, pieces)
+			cuts := make([]string, pieces-1)
+			for j := range cuts {
+				cuts[j] = unposition(float64(j+1)/pieces, tc.base, alpha)
+			}
+			for _, name := range names {
+				counts[sort.SearchStrings(cuts, name)]++
+			}
+			lo, hi := slices.Min(counts), slices.Max(counts)
+			// Binomial noise alone: a 64th is 3 125 names, sd ~56.
+			if float64(hi) > 1.1*float64(n)/pieces || float64(lo) < 0.9*float64(n)/pieces {
+				t.Errorf("pieces hold %d to %d names, want within 10%% of %d (bytes %q)", lo, hi, n/pieces, bytes)
+			}
+		})
 	}
 }
 

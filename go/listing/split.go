@@ -122,6 +122,14 @@ func hashNames(names []string, pre string) []byte {
 	if !hashLike(alpha, "") {
 		return nil
 	}
+	if seen['-'] && fixedDashes(names, pre, len(suf)) {
+		// UUIDs: their dashes stand in the same columns of every name,
+		// where positions read them as one digit (their index in the
+		// alphabet, 0) whatever the alphabet. Read as a digit of every
+		// column, a dash was an empty sliver before '0' in each, and even
+		// cuts held uneven shares of the names (see scale.hashes).
+		alpha = slices.DeleteFunc(alpha, func(b byte) bool { return b == '-' })
+	}
 	steps := 0
 	for i := 1; i < len(names); i++ {
 		if _, ok := counterOf(names[i-1], names[i]); ok {
@@ -132,6 +140,21 @@ func hashNames(names []string, pre string) []byte {
 		return nil
 	}
 	return alpha
+}
+
+// fixedDashes reports whether every name's middle (past pre, before the
+// last suf bytes) has its dashes in the same columns as the first's.
+func fixedDashes(names []string, pre string, suf int) bool {
+	first := names[0][len(pre) : len(names[0])-suf]
+	for _, n := range names[1:] {
+		mid := n[len(pre) : len(n)-suf]
+		for c := 0; c < max(len(mid), len(first)); c++ {
+			if (c < len(mid) && mid[c] == '-') != (c < len(first) && first[c] == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // commonSuffix is the longest text both a and b end with.
