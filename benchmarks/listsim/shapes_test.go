@@ -56,30 +56,10 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
-		"uuidroot": func() []string {
-			r := rng()
-			var k []string
-			for i := 0; i < 200_000; i++ {
-				k = append(k, uuid(r)+".json")
-			}
-			return k
-		},
-		"uuiddirs": func() []string {
-			r := rng()
-			var k []string
-			for i := 0; i < 200_000; i++ {
-				k = append(k, "blobs/"+uuid(r))
-			}
-			return k
-		},
-		"uuidext": func() []string {
-			r := rng()
-			var k []string
-			for i := 0; i < 200_000; i++ {
-				k = append(k, "blobs/"+uuid(r)+".jpg")
-			}
-			return k
-		},
+		"uuidroot": func() []string { return uuidNames(rng(), uuid, 200_000, "", ".json") },
+		"uuiddirs": func() []string { return uuidNames(rng(), uuid, 200_000, "blobs/", "") },
+		"uuidext":  func() []string { return uuidNames(rng(), uuid, 200_000, "blobs/", ".jpg") },
+		"uuid1m":   func() []string { return uuidNames(rng(), uuid, 1_000_000, "blobs/", ".jpg") },
 		"hotext": func() []string {
 			r := rng()
 			var k []string
@@ -187,14 +167,6 @@ func shapes() map[string]func() []string {
 		},
 		"stamps":   func() []string { return stamps(rng(), 200_000) },
 		"stamps1m": func() []string { return stamps(rng(), 1_000_000) },
-		"uuid1m": func() []string {
-			r := rng()
-			var k []string
-			for i := 0; i < 1_000_000; i++ {
-				k = append(k, "blobs/"+uuid(r)+".jpg")
-			}
-			return k
-		},
 		"cloudtrail": func() []string {
 			r := rng()
 			var k []string
@@ -298,6 +270,15 @@ func TestVirtualSurvey(t *testing.T) {
 			printTimeline(os.Stdout, r.Calls, latency)
 		}
 	}
+}
+
+// uuidNames is n names pre + a UUID (uuid's, drawn from r) + ext.
+func uuidNames(r *rand.Rand, uuid func(*rand.Rand) string, n int, pre, ext string) []string {
+	k := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		k = append(k, pre+uuid(r)+ext)
+	}
+	return k
 }
 
 // stamps is n names of one folder of ISO timestamps 1.5 s apart, each
