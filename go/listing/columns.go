@@ -155,6 +155,10 @@ type scale struct {
 	hashes bool
 }
 
+// hashScale is the scale names that are hashes (see hashNames) are read
+// in: alpha in every column, with no digit for "end of name".
+func hashScale(alpha []byte) scale { return scale{fallback: alpha, hashes: true} }
+
 // at is the alphabet of column col at segment depth, and 1 when it has a
 // digit for "end of name" (0 when not).
 func (s scale) at(depth, col int) ([]byte, int) {

@@ -133,7 +133,7 @@ func TestHashScaleEvenCuts(t *testing.T) {
 			if bytes == nil {
 				t.Fatalf("hashNames: not hashes")
 			}
-			alpha := scale{fallback: bytes, hashes: true}
+			alpha := hashScale(bytes)
 			counts := make([]int, pieces)
 			cuts := make([]string, pieces-1)
 			for j := range cuts {

@@ -204,7 +204,7 @@ func (l *lister) alphaFor(dir string) scale {
 		if d.hashes {
 			// Hashes use every byte of their alphabet in every column;
 			// column alphabets learned from their first pages would not.
-			return scale{fallback: d.alpha, hashes: true}
+			return hashScale(d.alpha)
 		}
 		return scale{fallback: d.alpha, cols: &l.cols.list}
 	}
@@ -212,7 +212,7 @@ func (l *lister) alphaFor(dir string) scale {
 		// A full page in it showed hashes, and no probe has: a range cut
 		// inside it on that page's measure (firstLeafRest) is measured
 		// in the same bytes, not in every byte the listing has seen.
-		return scale{fallback: h, hashes: true}
+		return hashScale(h)
 	}
 	return l.alphabet()
 }
@@ -1261,7 +1261,7 @@ func restFrom(r *krange, dir, from string, hashes []byte) (*span, bool) {
 	if hashes == nil || !strings.HasPrefix(from, dir) || !strings.HasPrefix(r.cursor, dir) {
 		return nil, false
 	}
-	sc := scale{fallback: hashes, hashes: true}
+	sc := hashScale(hashes)
 	pp, pl, end := position(from, dir, sc), position(r.cursor, dir, sc), 1.0
 	if !r.open && strings.HasPrefix(r.bound(), dir) {
 		end = position(r.bound(), dir, sc) // a piece cut inside it
@@ -1589,7 +1589,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
 		if sp.hashes != nil {
-			base, alpha = sp.dir, scale{fallback: sp.hashes, hashes: true}
+			base, alpha = sp.dir, hashScale(sp.hashes)
 		}
 		from := v.prev
 		if sp.from != "" {
