@@ -53,6 +53,28 @@ func TestAssumedShapes(t *testing.T) {
 			probeDir(l, "year=2022/", months("year=2022/")...)
 			probeDir(l, "year=2023/", months("year=2023/")...)
 		}, "year=2024/", "year=2022/", months("year=2024/")},
+		{"same name under the parent's sibling", func(l *lister) {
+			// A stem probe's view: every year's months, the first year's days.
+			probeDir(l, "", "year=2022/", "year=2023/")
+			probeDir(l, "year=2022/", months("year=2022/")...)
+			probeDir(l, "year=2023/", months("year=2023/")...)
+			probeDir(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
+			probeDir(l, "year=2022/month=02/", "year=2022/month=02/day=01/", "year=2022/month=02/day=02/")
+		}, "year=2023/month=02/", "year=2022/month=02/", []string{"year=2023/month=02/day=01/", "year=2023/month=02/day=02/"}},
+		{"no such name under the parent's sibling", func(l *lister) {
+			probeDir(l, "", "year=2022/", "year=2023/")
+			probeDir(l, "year=2022/", months("year=2022/")...)
+			probeDir(l, "year=2023/", months("year=2023/")...)
+			probeDir(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
+			probeDir(l, "year=2022/month=02/", "year=2022/month=02/day=01/", "year=2022/month=02/day=02/")
+		}, "year=2023/month=04/", "", nil},
+		{"a sibling under the parent first", func(l *lister) {
+			probeDir(l, "", "year=2022/", "year=2023/")
+			probeDir(l, "year=2022/", months("year=2022/")...)
+			probeDir(l, "year=2023/", months("year=2023/")...)
+			probeDir(l, "year=2022/month=02/", "year=2022/month=02/day=01/", "year=2022/month=02/day=02/")
+			probeDir(l, "year=2023/month=01/", "year=2023/month=01/day=01/", "year=2023/month=01/day=02/")
+		}, "year=2023/month=02/", "year=2023/month=01/", []string{"year=2023/month=02/day=01/", "year=2023/month=02/day=02/"}},
 		{"irregular level", func(l *lister) {
 			probeDir(l, "", "a/", "b/", "c/")
 			probeDir(l, "a/", "a/1/", "a/2/")
