@@ -137,6 +137,9 @@ func printTimeline(w *os.File, calls []listsim.Call, slot time.Duration) {
 	if n, err := strconv.Atoi(os.Getenv("LISTSIM_HEAD")); err == nil && n > 0 { // the first calls, to see the ramp-up
 		printCalls(w, calls[:min(n, len(calls))])
 	}
+	if os.Getenv("LISTSIM_CHAINS") != "" {
+		printChains(w, calls, slot)
+	}
 	if os.Getenv("LISTSIM_TAIL") != "" { // the last calls, to see what the tail lists
 		printCalls(w, calls[max(0, len(calls)-tailN()):])
 	}
@@ -156,4 +159,57 @@ func tailN() int {
 		return n
 	}
 	return 40
+}
+
+// printChains links each listing call to the earlier call it continues
+// (its StartAfter lies within that call's keys, which ended before it
+// began) and prints the chains alive in the last rounds: when each began,
+// its calls and how many were full pages (diagnostics; LISTSIM_CHAINS=N
+// prints those that ended in the last N rounds, 4 by default).
+func printChains(w *os.File, calls []listsim.Call, slot time.Duration) {
+	type chain struct {
+		start, end time.Duration
+		calls      []listsim.Call
+		from       string
+	}
+	var chains []*chain
+	for _, c := range calls {
+		if c.Delimiter {
+			continue
+		}
+		var best *chain
+		for _, ch := range chains {
+			l := ch.calls[len(ch.calls)-1]
+			if l.End <= c.Start && l.First != "" && c.StartAfter >= l.First && c.StartAfter <= l.Last && (best == nil || l.End > best.end) {
+				best = ch
+			}
+		}
+		if best == nil {
+			chains = append(chains, &chain{start: c.Start, end: c.End, calls: []listsim.Call{c}, from: c.StartAfter})
+			continue
+		}
+		best.calls = append(best.calls, c)
+		best.end = c.End
+	}
+	var last time.Duration
+	for _, ch := range chains {
+		last = max(last, ch.end)
+	}
+	n := 4
+	if s, err := strconv.Atoi(os.Getenv("LISTSIM_CHAINS")); err == nil && s > 0 {
+		n = s
+	}
+	for _, ch := range chains {
+		if ch.end < last-time.Duration(n)*slot {
+			continue
+		}
+		full := 0
+		for _, c := range ch.calls {
+			if c.Count == listing.MaxKeys {
+				full++
+			}
+		}
+		fmt.Fprintf(w, "    chain from %3.0f to %3.0f rounds, %2d calls (%2d full) after %q\n",
+			float64(ch.start)/float64(slot), float64(ch.end)/float64(slot), len(ch.calls), full, ch.from)
+	}
 }

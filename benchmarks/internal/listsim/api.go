@@ -16,11 +16,12 @@ import (
 
 // Call is one simulated request, for timelines.
 type Call struct {
-	Start, End time.Duration // since the server's first request
-	Delimiter  bool
-	Count      int    // entries returned
-	Prefix     string // the request's
-	StartAfter string // the request's
+	Start, End  time.Duration // since the server's first request
+	Delimiter   bool
+	Count       int    // entries returned
+	Prefix      string // the request's
+	StartAfter  string // the request's
+	First, Last string // keys returned (diagnostics)
 }
 
 // API is an in-process listing server implementing the S3 client subset
@@ -142,8 +143,12 @@ func (a *API) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ..
 	}
 	if a.Trace {
 		a.mu.Lock()
-		a.calls = append(a.calls, Call{Start: start, End: time.Since(a.t0), Delimiter: q.Delimiter != "", Count: res.Count,
-			Prefix: q.Prefix, StartAfter: q.StartAfter})
+		c := Call{Start: start, End: time.Since(a.t0), Delimiter: q.Delimiter != "", Count: res.Count,
+			Prefix: q.Prefix, StartAfter: q.StartAfter}
+		if n := len(out.Contents); n > 0 {
+			c.First, c.Last = aws.ToString(out.Contents[0].Key), aws.ToString(out.Contents[n-1].Key)
+		}
+		a.calls = append(a.calls, c)
 		a.mu.Unlock()
 	}
 	return out, nil
