@@ -33,6 +33,17 @@ func TestAssumedShapes(t *testing.T) {
 		}
 		return f
 	}
+	days := func(m string) []string { return []string{m + "day=01/", m + "day=02/"} }
+	// stemView is what a date listing's stem probes show: every year's
+	// months, and the days of the months given.
+	stemView := func(l *lister, months2 ...string) {
+		probeDir(l, "", "year=2022/", "year=2023/")
+		probeDir(l, "year=2022/", months("year=2022/")...)
+		probeDir(l, "year=2023/", months("year=2023/")...)
+		for _, m := range months2 {
+			probeDir(l, m, days(m)...)
+		}
+	}
 	tests := []struct {
 		name  string
 		setup func(*lister)
@@ -54,27 +65,14 @@ func TestAssumedShapes(t *testing.T) {
 			probeDir(l, "year=2023/", months("year=2023/")...)
 		}, "year=2024/", "year=2022/", months("year=2024/")},
 		{"same name under the parent's sibling", func(l *lister) {
-			// A stem probe's view: every year's months, the first year's days.
-			probeDir(l, "", "year=2022/", "year=2023/")
-			probeDir(l, "year=2022/", months("year=2022/")...)
-			probeDir(l, "year=2023/", months("year=2023/")...)
-			probeDir(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
-			probeDir(l, "year=2022/month=02/", "year=2022/month=02/day=01/", "year=2022/month=02/day=02/")
-		}, "year=2023/month=02/", "year=2022/month=02/", []string{"year=2023/month=02/day=01/", "year=2023/month=02/day=02/"}},
+			stemView(l, "year=2022/month=01/", "year=2022/month=02/")
+		}, "year=2023/month=02/", "year=2022/month=02/", days("year=2023/month=02/")},
 		{"no such name under the parent's sibling", func(l *lister) {
-			probeDir(l, "", "year=2022/", "year=2023/")
-			probeDir(l, "year=2022/", months("year=2022/")...)
-			probeDir(l, "year=2023/", months("year=2023/")...)
-			probeDir(l, "year=2022/month=01/", "year=2022/month=01/day=01/", "year=2022/month=01/day=02/")
-			probeDir(l, "year=2022/month=02/", "year=2022/month=02/day=01/", "year=2022/month=02/day=02/")
+			stemView(l, "year=2022/month=01/", "year=2022/month=02/")
 		}, "year=2023/month=04/", "", nil},
 		{"a sibling under the parent first", func(l *lister) {
-			probeDir(l, "", "year=2022/", "year=2023/")
-			probeDir(l, "year=2022/", months("year=2022/")...)
-			probeDir(l, "year=2023/", months("year=2023/")...)
-			probeDir(l, "year=2022/month=02/", "year=2022/month=02/day=01/", "year=2022/month=02/day=02/")
-			probeDir(l, "year=2023/month=01/", "year=2023/month=01/day=01/", "year=2023/month=01/day=02/")
-		}, "year=2023/month=02/", "year=2023/month=01/", []string{"year=2023/month=02/day=01/", "year=2023/month=02/day=02/"}},
+			stemView(l, "year=2022/month=02/", "year=2023/month=01/")
+		}, "year=2023/month=02/", "year=2023/month=01/", days("year=2023/month=02/")},
 		{"irregular level", func(l *lister) {
 			probeDir(l, "", "a/", "b/", "c/")
 			probeDir(l, "a/", "a/1/", "a/2/")
