@@ -3,6 +3,7 @@ package listing
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -131,10 +132,11 @@ func TestLastPageKeys(t *testing.T) {
 	}
 }
 
-// TestHashPos checks hash positions: evenly spread digits, with no room
-// for the end of a name, and the folder's end at 1.
-func TestHashPos(t *testing.T) {
-	hexa := []byte("0123456789abcdef")
+// TestHashScalePositions checks positions on a hash scale, as
+// lastPageKeys reads them: evenly spread digits, with no room for the end
+// of a name, and the folder's end at 1.
+func TestHashScalePositions(t *testing.T) {
+	hexa := hashScale([]byte("0123456789abcdef"))
 	for _, tc := range []struct {
 		s    string
 		want float64
@@ -147,20 +149,27 @@ func TestHashPos(t *testing.T) {
 		{"h/" + maxRune, 1},
 		{"h/f" + maxRune, 1},
 	} {
-		if got := hashPos(tc.s, "h/", hexa); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("hashPos(%q) = %v, want %v", tc.s, got, tc.want)
+		if got := position(tc.s, "h/", hexa); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("position(%q) = %v, want %v", tc.s, got, tc.want)
 		}
 	}
-	// UUIDs: the dashes, at the same places in every name, are no digits,
-	// so names either side of a first digit's change are as far apart as
-	// the same step anywhere else.
-	uuid := []byte("-0123456789abcdef")
-	step := func(a, b string) float64 { return hashPos(b, "u/", uuid) - hashPos(a, "u/", uuid) }
+	// UUIDs: hashNames leaves their dashes, at the same places in every
+	// name, out of the alphabet; read as its lowest digit in every name,
+	// they do not part names either side of a first digit's change by
+	// more than the same step anywhere else, at any extent a page spans.
+	names := []string{"u/3fa85f64-5717-4562-b3fc-2c963f66afa6", "u/9c858901-8a57-4791-81fe-4c455b099bc9",
+		"u/c9bf9e57-1685-4c89-bafb-ff5af830be8a", "u/0b7e5c2d-e43a-4d27-9b0c-7f3a1e2d4c5b"}
+	alpha := hashNames(names, "u/")
+	if alpha == nil || slices.Contains(alpha, '-') {
+		t.Fatalf("hashNames(UUIDs) = %q, want hex digits without the dash", alpha)
+	}
+	uuid := hashScale(alpha)
+	step := func(a, b string) float64 { return position(b, "u/", uuid) - position(a, "u/", uuid) }
 	across, within := step("u/3fffffff-ffff", "u/40000000-0000"), step("u/30000000-0000", "u/30000000-0001")
-	if math.Abs(across-within) > 1e-12 {
+	if math.Abs(across-within) > 1e-9 {
 		t.Errorf("a step across a first digit's change is %g, within one %g", across, within)
 	}
-	if got := hashPos("u/80000000-0000", "u/", uuid); math.Abs(got-0.5) > 1e-12 {
-		t.Errorf("hashPos(u/80000000-0000) = %v, want 0.5", got)
+	if got := position("u/80000000-0000", "u/", uuid); math.Abs(got-0.5) > 1e-12 {
+		t.Errorf("position(u/80000000-0000) = %v, want 0.5", got)
 	}
 }

@@ -582,7 +582,8 @@ func (l *lister) lastPageKeys(r *krange) int {
 	}
 	// The density over every key the range listed there: its last full
 	// page's extent alone read a short page as a full one's worth.
-	p0, pc, ph := hashPos(r.first, leaf, hashes), hashPos(r.cursor, leaf, hashes), hashPos(r.hi, leaf, hashes)
+	sc := hashScale(hashes)
+	p0, pc, ph := position(r.first, leaf, sc), position(r.cursor, leaf, sc), position(r.hi, leaf, sc)
 	if pc <= p0 || ph <= pc {
 		return MaxKeys
 	}
@@ -592,41 +593,6 @@ func (l *lister) lastPageKeys(r *krange) int {
 		return MaxKeys
 	}
 	return n
-}
-
-// hashPos is the position in [0,1] of s past dir, its bytes read as
-// digits in alpha (sorted): with no digit for the end of a name, which
-// position has, and none for a dash, which UUIDs hold at the same places
-// in every name (s's dashes are skipped), so that hashes are spread
-// evenly. A digit that never occurs left gaps in the number line: a
-// density measured across a first digit's change read low by a third,
-// and last pages asked for too few keys.
-func hashPos(s, dir string, alpha []byte) float64 {
-	dash, hasDash := slices.BinarySearch(alpha, '-')
-	base := len(alpha)
-	if hasDash {
-		base--
-	}
-	if base <= 0 {
-		return 0
-	}
-	v, unit := 0.0, 1.0
-	for i, n := len(dir), 0; i < len(s) && n < positionBytes; i++ {
-		if s[i] == '-' && hasDash {
-			continue
-		}
-		n++
-		unit /= float64(base)
-		d, _ := slices.BinarySearch(alpha, s[i])
-		if hasDash && d > dash {
-			d-- // the dash is no digit
-		}
-		if d >= base {
-			return v + unit*float64(base) // past every digit
-		}
-		v += float64(d) * unit
-	}
-	return v
 }
 
 // listRange lists r page by page until it passes r.hi (which a concurrent
