@@ -284,17 +284,19 @@ func (l *lister) take() *krange {
 				l.split(v, pieces, sp)
 				continue
 			}
-			if dir, ok := l.neededProbe(); ok && !tail {
-				if !l.runProbe(dir) {
-					return nil
+			if !tail { // a seeded tail is waited for, not probed
+				if dir, ok := l.neededProbe(); ok {
+					if !l.runProbe(dir) {
+						return nil
+					}
+					continue
 				}
-				continue
-			}
-			if dir, sep, ok := l.neededGroupProbe(); ok && !tail {
-				if !l.runGroupProbe(dir, sep) {
-					return nil
+				if dir, sep, ok := l.neededGroupProbe(); ok {
+					if !l.runGroupProbe(dir, sep) {
+						return nil
+					}
+					continue
 				}
-				continue
 			}
 			l.fruitless = key
 		}
