@@ -240,8 +240,8 @@ func TestVirtualSeeded(t *testing.T) {
 // finished range took hex 18-19, date 21 and deep 20-22 round trips; the
 // bounds are what the listing took before seededTail (hex 17-18, date 19,
 // deep 19-21, skewed 17-18 round trips; the oracle 16) and half a round
-// trip more: a listing may end a little past a whole one (18 printed as
-// 18 missed 18).
+// trip more: a listing may end a little past a whole round trip (skewed
+// once took 18.0-and-a-bit, logged as 18, and missed a bound of 18).
 func TestVirtualSeededStale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1 M keys per layout")
