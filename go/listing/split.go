@@ -1379,8 +1379,16 @@ func (l *lister) denseLeaf(r *krange, d0 string) (string, bool) {
 const probeEvery = 9
 
 // endgamePages: once this many pages per worker are listed, idle workers
-// may split ranges down to single pages (see victim).
-const endgamePages = 4
+// may split ranges down to single pages (see victim). At 4, a listing of
+// fewer than 256 pages (64 workers) never got there: in virtual time,
+// 200 000 keys whose ranges were left at 3-4 pages each while 60 workers
+// idled took 10-11 round trips in about one listing in ten (uuidroot,
+// 7 otherwise; TestVirtualShapes failed CI on it), b64 13, catsdogs 17 and
+// unpadded 14 every time. At 2: uuidroot 7 in 40 listings of 40, b64 9,
+// catsdogs 12, unpadded 10, with 0.01-0.07x more of the minimum requests
+// on the 200 000-key shapes, and the 1 M layouts and shapes within noise.
+// The request budget in victim still bounds what the endgame spends.
+const endgamePages = 2
 
 // victim picks the range to split and into how many pieces; caller holds
 // mu. The listing can end no sooner than the largest remaining range, nor
