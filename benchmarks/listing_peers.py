@@ -143,10 +143,10 @@ def du_s3turbo(endpoint: str, bucket: str) -> dict[str, Any]:
     client = _turbo(endpoint, "du")
     if client is None:
         return {"skip": "s3turbo.Client.du(path, depth) is not implemented yet"}
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     res = client.du(bucket, depth=0)
-    sec = time.perf_counter() - t
-    return {"keys": int(res.count), "seconds": sec, "size": int(res.size),
+    sec, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return {"keys": int(res.count), "seconds": sec, "size": int(res.size), "cpu_seconds": cpu,
             "client_requests": int(getattr(res, "requests", -1))}
 
 

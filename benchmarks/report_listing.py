@@ -148,22 +148,28 @@ def build(results: dict[str, Any]) -> str:
             return f"{v[len(v) // 2]:.2f} ({v[0]:.2f}–{v[-1]:.2f})" if len(v) > 1 else f"{v[0]:.2f}"
 
         lines += ["## Paired rounds: the parallel listers interleaved", "",
-                  "Each round runs s3turbo-parallel, s3turbo-oracle-split and the oracle once each, in an order that "
-                  "rotates from round to round, and each ratio is taken within a round (rate over rate): a change in "
-                  "this shared machine's speed between one lister's turn and the next, which moves the ratios of the "
-                  "tables above, falls on all three here. Median of the rounds (lowest–highest).", "",
+                  "Each round runs s3turbo-parallel, s3turbo-oracle-split, the oracle and (in runs that have it) "
+                  "s3turbo-du once each, in an order that rotates from round to round, and each ratio is taken "
+                  "within a round (rate over rate): a change in this shared machine's speed between one lister's "
+                  "turn and the next, which moves the ratios of the tables above, falls on all of them here. "
+                  "Median of the rounds (lowest–highest).", "",
+                  "**du / oracle** is s3turbo's parallel `du` (adaptive split, not seeded) against the oracle: the "
+                  "same work as the oracle's (list every key, total the sizes, keep nothing), so it is the splitter "
+                  "and engine without `list_columns`' cost of handing every name, size and mtime to Python.", "",
                   "The last column is each client's own CPU time during its listing (median seconds, "
-                  "s3turbo-parallel / s3turbo-oracle-split / oracle): the server shares this machine's two cores, "
-                  "so a client's CPU is time the server does not get.", "",
+                  "s3turbo-parallel / s3turbo-oracle-split / oracle / s3turbo-du): the server shares this "
+                  "machine's two cores, so a client's CPU is time the server does not get.", "",
                   "| layout | latency | rounds | parallel / oracle | parallel / oracle-split (splitter) | "
-                  "oracle-split / oracle (client) | client CPU (s) |", "|---|---:|---:|---:|---:|---:|---:|"]
+                  "oracle-split / oracle (client) | du / oracle | client CPU (s) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for e in paired:
             r = e["ratios"]
             cpu = e.get("cpu_seconds") or {}
             cpus = " / ".join(f"{statistics.median(cpu[p]):.2f}" if cpu.get(p) else "—"
-                              for p in ("s3turbo-parallel", "s3turbo-oracle-split", "oracle"))
+                              for p in ("s3turbo-parallel", "s3turbo-oracle-split", "oracle", "s3turbo-du"))
+            du_cell = cell(r["du_oracle"]) if r.get("du_oracle") else "—"
             lines.append(f"| {e['layout']} | {e['latency_ms']} ms | {e['rounds']} | {cell(r['parallel_oracle'])} | "
-                         f"{cell(r['parallel_split'])} | {cell(r['split_oracle'])} | {cpus} |")
+                         f"{cell(r['parallel_split'])} | {cell(r['split_oracle'])} | {du_cell} | {cpus} |")
         lines.append("")
     du = {k: v for k, v in groups.items() if k[0] == "du"}
     if du:

@@ -19,9 +19,10 @@ process (peak RSS per lister from ``wait4``); the server counts LIST requests
 independently of the clients. Every run is checked in the same run: the key
 count must be N and the sorted key list must hash to the server's digest.
 
-``test_list_paired`` runs the three parallel listers again in interleaved rounds
-(ROUNDS of them, each lister once per round, the order rotating) and takes
-their ratios within each round; run it alone with ``-k paired``.
+``test_list_paired`` runs the three parallel listers and s3turbo's parallel du
+again in interleaved rounds (ROUNDS of them, each lister once per round, the
+order rotating) and takes their ratios within each round; run it alone with
+``-k paired``.
 
 Results land in pytest-benchmark's JSON (``extra_info`` holds keys/s, requests,
 peak RSS); ``benchmarks/report_listing.py`` turns them into listing.md. The
@@ -68,6 +69,10 @@ SLOW = ("boto3", "s5cmd")
 # / oracle, parallel / perfect split) are medians of ROUNDS runs, so that one
 # slow run on this shared machine does not decide them.
 PARALLEL = ("s3turbo-parallel", "s3turbo-oracle-split", "oracle")
+# test_list_paired adds s3turbo's parallel du: the oracle's own work (list every
+# key, total the sizes, keep nothing), so du / oracle measures the splitter and
+# engine without the cost of handing a million names to Python.
+PAIRED = PARALLEL + ("s3turbo-du",)
 DU_RSS_BUDGET = 300 << 20
 PAGE = 1000  # max-keys every lister uses: the minimum request count is ceil(N / PAGE)
 
@@ -166,7 +171,7 @@ def test_list(benchmark: Any, target: Target, lister: str) -> None:
 
 
 def test_list_paired(benchmark: Any, target: Target) -> None:
-    """The three parallel listers in interleaved rounds: each round runs each once, in an order that
+    """The parallel listers (PAIRED) in interleaved rounds: each round runs each once, in an order that
     rotates from round to round, and the ratios are taken within a round.
 
     test_list runs a lister's rounds back to back, so a shift in this shared machine's speed between
@@ -175,12 +180,12 @@ def test_list_paired(benchmark: Any, target: Target) -> None:
     """
     rounds = max(ROUNDS, 1)
     benchmark.group = f"paired-{target.synth.layout}-{target.latency_ms}ms"
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PARALLEL}
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PAIRED}
 
     def once() -> None:
-        first = len(runs[PARALLEL[0]])
-        for k in range(len(PARALLEL)):
-            lister = PARALLEL[(first + k) % len(PARALLEL)]
+        first = len(runs[PAIRED[0]])
+        for k in range(len(PAIRED)):
+            lister = PAIRED[(first + k) % len(PAIRED)]
             res = _run_counted(target.synth, target.url, lister, N)
             if res.get("skip"):
                 pytest.skip(res["skip"])
@@ -189,20 +194,21 @@ def test_list_paired(benchmark: Any, target: Target) -> None:
     benchmark.pedantic(once, rounds=rounds, iterations=1, warmup_rounds=0)
     for lister, results in runs.items():
         _check(target.synth, lister, N, results)
-    secs = {p: [r["seconds"] for r in runs[p]] for p in PARALLEL}
-    par, seeded, orc = secs["s3turbo-parallel"], secs["s3turbo-oracle-split"], secs["oracle"]
+    secs = {p: [r["seconds"] for r in runs[p]] for p in PAIRED}
+    par, seeded, orc, du = secs["s3turbo-parallel"], secs["s3turbo-oracle-split"], secs["oracle"], secs["s3turbo-du"]
     # Rate ratios (time over time, inverted), one per round.
     ratios = {
         "parallel_oracle": [o / p for p, o in zip(par, orc)],
         "parallel_split": [s / p for p, s in zip(par, seeded)],
         "split_oracle": [o / s for s, o in zip(seeded, orc)],
+        "du_oracle": [o / d for d, o in zip(du, orc)],
     }
     benchmark.extra_info.update({
         "paired": True, "layout": target.synth.layout, "latency_ms": target.latency_ms, "n": N, "rounds": rounds,
         "seconds": secs, "ratios": ratios, "medians": {k: statistics.median(v) for k, v in ratios.items()},
-        "list_requests": {p: [r["list_requests"] for r in runs[p]] for p in PARALLEL},
+        "list_requests": {p: [r["list_requests"] for r in runs[p]] for p in PAIRED},
         # The client's own CPU during the listing (the server shares the machine's cores).
-        "cpu_seconds": {p: [r.get("cpu_seconds", 0.0) for r in runs[p]] for p in PARALLEL},
+        "cpu_seconds": {p: [r.get("cpu_seconds", 0.0) for r in runs[p]] for p in PAIRED},
     })
 
 
