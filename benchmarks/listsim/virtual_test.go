@@ -352,7 +352,12 @@ func TestVirtualShapes(t *testing.T) {
 
 // guardKeys lists keys (sorted) in virtual time (64 workers, 30 ms) and
 // fails t when that takes more than maxRounds round trips or more than
-// maxPerMin times the minimum requests.
+// maxPerMin times the minimum requests. Like guardRounds, it gives the
+// shape up to guardTries listings and passes if one meets both bounds:
+// listings of one shape differ with the order goroutines run in at one
+// virtual instant (uuidroot once took 11 round trips in about one listing
+// in ten, against 7 otherwise), and a test that fails on one such order is
+// a flaky CI run, not a regression. A change that misses every time fails.
 func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin float64) {
 	t.Helper()
 	const latency = 30 * time.Millisecond
@@ -360,14 +365,26 @@ func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, oracleRounds := virtualRun(t, set, server{latency: latency}, listing.Options{Workers: 64})
-	rounds := r.Wall.Seconds() / latency.Seconds()
-	t.Logf("%s, %d keys: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges", name, set.Len(), rounds, oracleRounds, r.PerMin(), r.Ranges)
-	if rounds > maxRounds {
-		t.Errorf("%.0f round trips, want <= %.0f", rounds, maxRounds)
+	var misses []string
+	for try := 1; try <= guardTries; try++ {
+		r, oracleRounds := virtualRun(t, set, server{latency: latency}, listing.Options{Workers: 64})
+		rounds := r.Wall.Seconds() / latency.Seconds()
+		t.Logf("%s, %d keys, listing %d: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges",
+			name, set.Len(), try, rounds, oracleRounds, r.PerMin(), r.Ranges)
+		misses = misses[:0]
+		if rounds > maxRounds {
+			misses = append(misses, fmt.Sprintf("%.0f round trips, want <= %.0f", rounds, maxRounds))
+		}
+		if r.PerMin() > maxPerMin {
+			misses = append(misses, fmt.Sprintf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), maxPerMin))
+		}
+		if len(misses) == 0 {
+			return
+		}
+		t.Logf("listing %d of %d missed: %s", try, guardTries, strings.Join(misses, "; "))
 	}
-	if r.PerMin() > maxPerMin {
-		t.Errorf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), maxPerMin)
+	for _, m := range misses {
+		t.Error(m)
 	}
 }
 
