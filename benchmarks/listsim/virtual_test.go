@@ -141,14 +141,13 @@ func guardRounds(t *testing.T, n int, maxPerMin float64, bounds []roundsBound) {
 				mid := len(pts) / 2
 				opt.SplitAfter = append(pts[:mid:mid], pts[mid+tc.stale:]...)
 			}
-			var misses []string
-			for try := 1; try <= guardTries; try++ {
+			guardListings(t, func(try int) []string {
 				r, oracleRounds := virtualRun(t, set, server{latency: latency, freeProbes: tc.freeProbes}, opt)
 				rounds := r.Wall.Seconds() / latency.Seconds()
 				listed := r.ListedPerKey()
 				t.Logf("%s, %d keys, listing %d: %.0f round trips (oracle %.0f, %.3f of its rate), %.3fx the minimum requests, %.3fx the keys listed, %d ranges, %d probes",
 					tc.layout, n, try, rounds, oracleRounds, oracleRounds/rounds, r.PerMin(), listed, r.Ranges, r.Discovery)
-				misses = misses[:0]
+				var misses []string
 				if rounds > tc.maxRounds {
 					misses = append(misses, fmt.Sprintf("%s took %.0f round trips, want <= %.0f (the oracle takes %.0f)", tc.layout, rounds, tc.maxRounds, oracleRounds))
 				}
@@ -160,20 +159,32 @@ func guardRounds(t *testing.T, n int, maxPerMin float64, bounds []roundsBound) {
 				if listed > maxListed {
 					misses = append(misses, fmt.Sprintf("%s: the server listed %.3fx the keys, want <= %.3f", tc.layout, listed, maxListed))
 				}
-				if len(misses) == 0 {
-					return
-				}
-				t.Logf("listing %d of %d missed: %s", try, guardTries, strings.Join(misses, "; "))
-			}
-			for _, m := range misses {
-				t.Error(m)
-			}
+				return misses
+			})
 		})
 	}
 }
 
-// guardTries is how many listings guardRounds gives a layout (see there).
+// guardTries is how many listings guardRounds gives a layout and
+// guardKeys a shape (see guardRounds).
 const guardTries = 3
+
+// guardListings runs run (a listing that returns its misses, none when it met
+// every bound) up to guardTries times, stopping at the first that passes,
+// and fails t with the last one's misses when none does.
+func guardListings(t *testing.T, run func(try int) []string) {
+	t.Helper()
+	var misses []string
+	for try := 1; try <= guardTries; try++ {
+		if misses = run(try); len(misses) == 0 {
+			return
+		}
+		t.Logf("listing %d of %d missed: %s", try, guardTries, strings.Join(misses, "; "))
+	}
+	for _, m := range misses {
+		t.Error(m)
+	}
+}
 
 // TestVirtualRounds guards the splitter's round trips at the benchmark's
 // scale (1 M keys, 64 workers, 30 ms): a change that makes discovery or
@@ -365,27 +376,20 @@ func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	var misses []string
-	for try := 1; try <= guardTries; try++ {
+	guardListings(t, func(try int) []string {
 		r, oracleRounds := virtualRun(t, set, server{latency: latency}, listing.Options{Workers: 64})
 		rounds := r.Wall.Seconds() / latency.Seconds()
 		t.Logf("%s, %d keys, listing %d: %.0f round trips (oracle %.0f), %.3fx the minimum requests, %d ranges",
 			name, set.Len(), try, rounds, oracleRounds, r.PerMin(), r.Ranges)
-		misses = misses[:0]
+		var misses []string
 		if rounds > maxRounds {
 			misses = append(misses, fmt.Sprintf("%.0f round trips, want <= %.0f", rounds, maxRounds))
 		}
 		if r.PerMin() > maxPerMin {
 			misses = append(misses, fmt.Sprintf("%.3fx the minimum requests, want <= %.2f", r.PerMin(), maxPerMin))
 		}
-		if len(misses) == 0 {
-			return
-		}
-		t.Logf("listing %d of %d missed: %s", try, guardTries, strings.Join(misses, "; "))
-	}
-	for _, m := range misses {
-		t.Error(m)
-	}
+		return misses
+	})
 }
 
 // TestVirtual is a tool for working on the splitter, off unless
