@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,11 +55,21 @@ func layoutKeys(layout string, n int) []string {
 	return keys
 }
 
-// populate creates the keys in a fresh bucket: as files in the server's
+// bucketSeq numbers the buckets populate and populateViaPut create, so
+// that every call gets a bucket of its own and `go test -count=N` (a flake
+// hunt) does not fail on BucketAlreadyOwnedByYou from the previous run.
+var bucketSeq atomic.Int64
+
+// freshBucket returns name with this process's next bucket number appended.
+func freshBucket(name string) string { return fmt.Sprintf("%s-%d", name, bucketSeq.Add(1)) }
+
+// populate creates the keys in a fresh bucket named after name (see
+// freshBucket) and returns the bucket's name: as files in the server's
 // posix directory when we run the server, else with PUTs.
-func populate(t *testing.T, name string, keys []string) {
+func populate(t *testing.T, name string, keys []string) string {
 	t.Helper()
 	ctx := context.Background()
+	name = freshBucket(name)
 	if _, err := client.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +83,7 @@ func populate(t *testing.T, name string, keys []string) {
 				t.Fatal(err)
 			}
 		}
-		return
+		return name
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -89,6 +100,7 @@ func populate(t *testing.T, name string, keys []string) {
 		}(k)
 	}
 	wg.Wait()
+	return name
 }
 
 func TestParallelLayouts(t *testing.T) {
@@ -96,8 +108,7 @@ func TestParallelLayouts(t *testing.T) {
 	for _, layout := range []string{"hex", "date", "deep", "skewed"} {
 		t.Run(layout, func(t *testing.T) {
 			keys := layoutKeys(layout, n)
-			name := fmt.Sprintf("%s-par-%s", bucket, layout)
-			populate(t, name, keys)
+			name := populate(t, fmt.Sprintf("%s-par-%s", bucket, layout), keys)
 			// The serial walk is the reference (it is the SDK paginator).
 			var ref []string
 			if _, err := Walk(context.Background(), client.List, name, "", "", func(p Page) error {
@@ -181,8 +192,7 @@ func TestParallelLayouts(t *testing.T) {
 
 func TestParallelPrefixAndEmpty(t *testing.T) {
 	keys := []string{"a", "dat", "data/", "data/x", "data/y/z", "datab", "zz"}
-	name := bucket + "-par-prefix"
-	populateViaPut(t, name, keys)
+	name := populateViaPut(t, bucket+"-par-prefix", keys)
 	for _, tc := range []struct {
 		prefix string
 		want   []string
@@ -214,9 +224,12 @@ func TestParallelPrefixAndEmpty(t *testing.T) {
 	}
 }
 
-func populateViaPut(t *testing.T, name string, keys []string) {
+// populateViaPut is populate with PUTs always (zero-byte bodies for keys
+// ending in "/"), for tests that need the server to store every key as sent.
+func populateViaPut(t *testing.T, name string, keys []string) string {
 	t.Helper()
 	ctx := context.Background()
+	name = freshBucket(name)
 	if _, err := client.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +242,7 @@ func populateViaPut(t *testing.T, name string, keys []string) {
 			t.Fatalf("put %q: %v", k, err)
 		}
 	}
+	return name
 }
 
 func TestFastParserUsedAgainstServer(t *testing.T) {
@@ -251,8 +265,7 @@ func TestParallelMissingBucket(t *testing.T) {
 
 func TestDu(t *testing.T) {
 	keys := layoutKeys("skewed", 3000)
-	name := bucket + "-du"
-	populate(t, name, keys) // every object holds 1 byte
+	name := populate(t, bucket+"-du", keys) // every object holds 1 byte
 	want := map[string]Usage{}
 	for _, k := range keys {
 		g := k[:len(k)-len(k[strings.IndexByte(k, '/')+1:])]
@@ -294,8 +307,7 @@ func TestDirParallelMatchesSerial(t *testing.T) {
 			}
 		}
 	}
-	name := bucket + "-dirpar"
-	populate(t, name, keys)
+	name := populate(t, bucket+"-dirpar", keys)
 	want, _, err := Dir(context.Background(), client.List, name, "lvl")
 	if err != nil {
 		t.Fatal(err)
@@ -369,8 +381,7 @@ func TestParallelGroups(t *testing.T) {
 		keys = append(keys, fmt.Sprintf("fruit/sub/x-%03d", i), fmt.Sprintf("fruit/plain%03d.txt", i))
 	}
 	sort.Strings(keys)
-	name := bucket + "-par-groups"
-	populate(t, name, keys)
+	name := populate(t, bucket+"-par-groups", keys)
 	for _, tc := range []struct {
 		name   string
 		prefix string
@@ -438,8 +449,7 @@ func TestParallelFolderEnds(t *testing.T) {
 			files = append(files, fmt.Sprintf("m/f%02d/part-%05d.bin", f, i))
 		}
 	}
-	name := bucket + "-par-folder-ends"
-	populate(t, name, files)
+	name := populate(t, bucket+"-par-folder-ends", files)
 	for _, m := range markers {
 		if _, err := client.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(name), Key: aws.String(m), Body: bytes.NewReader(nil)}); err != nil {
 			t.Fatalf("put %q: %v", m, err)

@@ -44,8 +44,7 @@ func TestParallelStemProbes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sort.Strings(tc.keys)
-			name := bucket + "-par-stems-" + tc.name
-			populate(t, name, tc.keys)
+			name := populate(t, bucket+"-par-stems-"+tc.name, tc.keys)
 			for _, opt := range []listing.Options{{Workers: 16}, {Workers: 8, MinSplitPages: 1, Sorted: true}} {
 				api := &recordingAPI{API: client.List, delim: map[string]int{}}
 				var got []string
