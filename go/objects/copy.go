@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3turbo/s3turbo/go/multipart"
 	"github.com/s3turbo/s3turbo/go/objpath"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -25,6 +26,7 @@ type CopyAPI interface {
 	UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput, opts ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
 	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	ListParts(ctx context.Context, in *s3.ListPartsInput, opts ...func(*s3.Options)) (*s3.ListPartsOutput, error)
 }
 
 // CopyItem is one server-side copy. If SizeKnown, Size is the source's size
@@ -111,12 +113,20 @@ type copier struct {
 	reqs *counter
 }
 
-// request runs one S3 call under the concurrency bound.
-func (c *copier) request(ctx context.Context, call func() error) error {
+// acquire takes a slot of the concurrency bound (give it back with <-c.sem).
+func (c *copier) acquire(ctx context.Context) error {
 	select {
 	case c.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
+	}
+}
+
+// request runs one S3 call under the concurrency bound.
+func (c *copier) request(ctx context.Context, call func() error) error {
+	if err := c.acquire(ctx); err != nil {
+		return err
 	}
 	defer func() { <-c.sem }()
 	c.reqs.add()
@@ -270,7 +280,8 @@ func (c *copier) multipart(ctx context.Context, it *CopyItem, head *s3.HeadObjec
 		firstErr = fmt.Errorf("copy %s to %s: %w", src, dst, context.Cause(ctx))
 	}
 	if firstErr != nil {
-		return "", c.abort(ctx, it, uploadID, firstErr)
+		// Parts were stopped in flight: the server may still store one.
+		return "", c.abort(ctx, it, uploadID, true, firstErr)
 	}
 	var done *s3.CompleteMultipartUploadOutput
 	err = c.request(ctx, func() (err error) {
@@ -283,7 +294,7 @@ func (c *copier) multipart(ctx context.Context, it *CopyItem, head *s3.HeadObjec
 		return err
 	})
 	if err != nil {
-		return "", c.abort(ctx, it, uploadID, fmt.Errorf("copy %s to %s: completing multipart upload: %w", src, dst, err))
+		return "", c.abort(ctx, it, uploadID, false, fmt.Errorf("copy %s to %s: completing multipart upload: %w", src, dst, err))
 	}
 	return aws.ToString(done.ETag), nil
 }
@@ -322,16 +333,17 @@ func (c *copier) part(ctx context.Context, it *CopyItem, uploadID *string, etag 
 }
 
 // abort aborts a multipart upload (even after ctx was cancelled) and
-// returns cause, noting a failed abort.
-func (c *copier) abort(ctx context.Context, it *CopyItem, uploadID *string, cause error) error {
+// returns cause, noting a failed abort. With inflight (parts were stopped
+// while their requests ran) it makes sure the upload stays gone: see
+// multipart.Abort.
+func (c *copier) abort(ctx context.Context, it *CopyItem, uploadID *string, inflight bool, cause error) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err := c.request(actx, func() error {
-		_, err := c.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-			Bucket: aws.String(it.Dst.Bucket), Key: aws.String(it.Dst.Key), UploadId: uploadID,
-		})
-		return err
-	})
+	err := c.acquire(actx)
+	if err == nil {
+		err = multipart.Abort(actx, c.api, it.Dst.Bucket, it.Dst.Key, aws.ToString(uploadID), inflight, c.reqs.add)
+		<-c.sem
+	}
 	if err != nil {
 		return fmt.Errorf("%w (aborting multipart upload %s of %s also failed: %v)",
 			cause, aws.ToString(uploadID), s3url(it.Dst.Bucket, it.Dst.Key), err)

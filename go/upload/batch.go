@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3turbo/s3turbo/go/multipart"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -489,52 +490,10 @@ func (b *batch) abort(it *item) {
 	_ = abortUpload(ctx, b.api, b.prog, it.bucket, it.key, it.uploadID, true)
 }
 
-// abortSettle is how long abortUpload first waits before checking that an
-// upload whose part requests were cancelled in flight is gone; each later
-// check waits twice as long, abortChecks checks at most.
-const (
-	abortSettle = 100 * time.Millisecond
-	abortChecks = 3
-)
-
-// abortUpload aborts a multipart upload, counting its requests in prog.
-// With inflight (part requests of the upload were cancelled while they
-// ran) it then makes sure the upload is gone: the server may have read a
-// cancelled part's whole body already and store the part after the abort,
-// which brings the upload back and leaves storage behind (S3's
-// AbortMultipartUpload documentation warns of this and asks for ListParts
-// to come back empty; versitygw recreates the upload's directory). So it
-// waits, asks ListParts, and aborts again while the upload is still
-// there. A check that fails (NoSuchUpload, or no permission to list
-// parts) ends it: the abort itself succeeded.
+// abortUpload aborts a multipart upload and, with inflight, makes sure it
+// stays gone (see multipart.Abort), counting its requests in prog.
 func abortUpload(ctx context.Context, api API, prog *Progress, bucket, key, id string, inflight bool) error {
-	in := &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id)}
-	prog.Requests.Add(1)
-	if _, err := api.AbortMultipartUpload(ctx, in); err != nil || !inflight {
-		return err
-	}
-	for i := range abortChecks {
-		t := time.NewTimer(abortSettle << i)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil // aborted once, and no time left to check
-		case <-t.C:
-		}
-		prog.Requests.Add(1)
-		if _, err := api.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(bucket), Key: aws.String(key),
-			UploadId: aws.String(id), MaxParts: aws.Int32(1)}); err != nil {
-			return nil
-		}
-		prog.Requests.Add(1)
-		if _, err := api.AbortMultipartUpload(ctx, in); err != nil {
-			if s3err.Classify(err) == s3err.NotFound {
-				return nil
-			}
-			return err
-		}
-	}
-	return nil
+	return multipart.Abort(ctx, api, bucket, key, id, inflight, func() { prog.Requests.Add(1) })
 }
 
 // finish records an item's result (once) and releases its resources.

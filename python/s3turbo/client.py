@@ -578,7 +578,11 @@ class Client:
 
     def copy(self, sources: Sequence[str], destinations: Sequence[str],
              on_error: str = "raise") -> list[Optional[BaseException]]:
-        """Server-side copy of many objects (multipart copy above 5 GiB)."""
+        """Server-side copy of many objects (multipart copy above 5 GiB).
+
+        A multipart copy that fails or is cancelled is aborted, and checked
+        until the upload is gone (a part copy stopped in flight may still be
+        stored after the abort), so it leaves no billed parts behind."""
         srcs = [_path(p, "each source") for p in sources]
         dsts = [_path(p, "each destination") for p in destinations]
         if len(srcs) != len(dsts):
