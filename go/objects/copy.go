@@ -113,20 +113,12 @@ type copier struct {
 	reqs *counter
 }
 
-// acquire takes a slot of the concurrency bound (give it back with <-c.sem).
-func (c *copier) acquire(ctx context.Context) error {
-	select {
-	case c.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
 // request runs one S3 call under the concurrency bound.
 func (c *copier) request(ctx context.Context, call func() error) error {
-	if err := c.acquire(ctx); err != nil {
-		return err
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 	defer func() { <-c.sem }()
 	c.reqs.add()
@@ -339,14 +331,31 @@ func (c *copier) part(ctx context.Context, it *CopyItem, uploadID *string, etag 
 func (c *copier) abort(ctx context.Context, it *CopyItem, uploadID *string, inflight bool, cause error) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	err := c.acquire(actx)
-	if err == nil {
-		err = multipart.Abort(actx, c.api, it.Dst.Bucket, it.Dst.Key, aws.ToString(uploadID), inflight, c.reqs.add)
-		<-c.sem
-	}
+	err := multipart.Abort(actx, bounded{c}, it.Dst.Bucket, it.Dst.Key, aws.ToString(uploadID), inflight, nil)
 	if err != nil {
 		return fmt.Errorf("%w (aborting multipart upload %s of %s also failed: %v)",
 			cause, aws.ToString(uploadID), s3url(it.Dst.Bucket, it.Dst.Key), err)
 	}
 	return cause
+}
+
+// bounded is the copier's API for multipart.Abort: each of its requests
+// runs under the concurrency bound and is counted, like every other copy
+// request, and no slot is held while Abort waits between checks.
+type bounded struct{ c *copier }
+
+func (b bounded) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (out *s3.AbortMultipartUploadOutput, err error) {
+	err = b.c.request(ctx, func() (err error) {
+		out, err = b.c.api.AbortMultipartUpload(ctx, in, opts...)
+		return err
+	})
+	return out, err
+}
+
+func (b bounded) ListParts(ctx context.Context, in *s3.ListPartsInput, opts ...func(*s3.Options)) (out *s3.ListPartsOutput, err error) {
+	err = b.c.request(ctx, func() (err error) {
+		out, err = b.c.api.ListParts(ctx, in, opts...)
+		return err
+	})
+	return out, err
 }
