@@ -60,8 +60,16 @@ func layoutKeys(layout string, n int) []string {
 // hunt) does not fail on BucketAlreadyOwnedByYou from the previous run.
 var bucketSeq atomic.Int64
 
-// freshBucket returns name with this process's next bucket number appended.
-func freshBucket(name string) string { return fmt.Sprintf("%s-%d", name, bucketSeq.Add(1)) }
+// freshBucket creates a bucket named name with this process's next bucket
+// number appended and returns its name.
+func freshBucket(t *testing.T, name string) string {
+	t.Helper()
+	name = fmt.Sprintf("%s-%d", name, bucketSeq.Add(1))
+	if _, err := client.S3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
 
 // populate creates the keys in a fresh bucket named after name (see
 // freshBucket) and returns the bucket's name: as files in the server's
@@ -69,10 +77,7 @@ func freshBucket(name string) string { return fmt.Sprintf("%s-%d", name, bucketS
 func populate(t *testing.T, name string, keys []string) string {
 	t.Helper()
 	ctx := context.Background()
-	name = freshBucket(name)
-	if _, err := client.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatal(err)
-	}
+	name = freshBucket(t, name)
 	if root := server.Root(); root != "" {
 		for _, k := range keys {
 			p := filepath.Join(root, name, filepath.FromSlash(k))
@@ -229,10 +234,7 @@ func TestParallelPrefixAndEmpty(t *testing.T) {
 func populateViaPut(t *testing.T, name string, keys []string) string {
 	t.Helper()
 	ctx := context.Background()
-	name = freshBucket(name)
-	if _, err := client.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatal(err)
-	}
+	name = freshBucket(t, name)
 	for _, k := range keys {
 		body := []byte("x")
 		if k[len(k)-1] == '/' {
