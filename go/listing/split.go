@@ -1245,6 +1245,18 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		}
 	}
 	if leaf, ok := l.denseLeaf(r, d0); ok {
+		if !r.open && strings.HasPrefix(r.bound(), leaf) {
+			// Cut inside the folder (a piece of a split along its
+			// counter): the rest runs to the bound. The guess below
+			// ignored it: a range of 2 pages up to part-08316 read as 12
+			// (twice the 6 190 names listed there), so it was picked to
+			// be split again and again and every cut fell past its end.
+			if c, per, ok := numbered(r, false); ok {
+				if est, ok := c.rest(r, per); ok {
+					return est, true, &span{dir: leaf, dense: est}, measured
+				}
+			}
+		}
 		// Folder positions put the cursor at the middle of its
 		// folder however many pages it lists there. The rest of
 		// the folder is unknown: assume twice as much as listed in
