@@ -1,5 +1,5 @@
 # s3turbo developer entry points. Everything installs itself on first use:
-# Python packages into .venv, Go tools (versitygw) into .tools/bin.
+# Python packages into .venv, Go tools (versitygw, gofakes3) into .tools/bin.
 #
 #   make demo    build, start a local S3 server, run the demo against boto3
 #   make test    go vet + go test -race + pytest, all against a real local server
@@ -16,6 +16,9 @@ TOOLS := $(CURDIR)/.tools
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(TOOLS)/bin/versitygw
 export S3TURBO_VERSITYGW ?= $(VERSITYGW)
+GOFAKES3_VERSION := v1.2.0
+GOFAKES3 := $(TOOLS)/bin/gofakes3
+export S3TURBO_GOFAKES3 ?= $(GOFAKES3)
 export GOFLAGS ?= -buildvcs=false
 
 .PHONY: all venv build tools demo test test-go test-py bench bench-foundation bench-fsspec server vet clean
@@ -33,10 +36,16 @@ $(VENV)/.stamp: requirements-dev.txt
 build: venv
 	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
 
-tools: $(VERSITYGW)
+tools: $(VERSITYGW) $(GOFAKES3)
 $(VERSITYGW):
 	mkdir -p $(TOOLS)/bin
 	GOBIN=$(TOOLS)/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+# A second, in-memory S3 server for the few tests versitygw's posix backend cannot serve: an object "a"
+# beside keys under "a/" (a file and a directory of one name).
+$(GOFAKES3):
+	mkdir -p $(TOOLS)/bin
+	GOBIN=$(TOOLS)/bin $(GO) install github.com/johannesboyne/gofakes3/cmd/gofakes3@$(GOFAKES3_VERSION)
 
 vet:
 	$(GO) vet ./go/... ./benchmarks/...

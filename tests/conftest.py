@@ -58,6 +58,20 @@ def endpoint() -> Iterator[Endpoint]:
 
 
 @pytest.fixture(scope="session")
+def mem_endpoint(endpoint: Endpoint) -> Iterator[Endpoint]:
+    """A server that can hold an object "a" beside keys under "a/": the
+    suite's own when it is external (S3 can), else gofakes3 in memory
+    (helpers.MemS3Server; versitygw's posix backend cannot)."""
+    if os.environ.get("S3TURBO_TEST_ENDPOINT"):
+        yield endpoint
+        return
+    from helpers import MemS3Server
+
+    with MemS3Server() as srv:
+        yield Endpoint(srv.endpoint_url, "s3turbo-test", "s3turbo-test-secret")
+
+
+@pytest.fixture(scope="session")
 def s3(endpoint: Endpoint) -> Any:
     """The reference client: boto3."""
     return endpoint.boto3()
