@@ -65,6 +65,10 @@ def test_ls_file_missing_and_buckets(fs: S3FileSystem, s3: Any, bucket: str) -> 
     with pytest.raises(FileNotFoundError):
         fs.ls("s3turbo-no-such-bucket-xyz")
     assert bucket in fs.ls("", detail=False)
+    # Names by default, as s3fs: `f"{bucket}/a/file" in fs.ls(...)` works.
+    s3.put_object(Bucket=bucket, Key="a/sub/x", Body=b"1")
+    assert fs.ls(f"{bucket}/a") == [f"{bucket}/a/file", f"{bucket}/a/sub"]
+    assert fs.ls(f"{bucket}/a/file") == [f"{bucket}/a/file"]
 
 
 def test_info_file_dir_bucket(fs: S3FileSystem, s3: Any, bucket: str) -> None:
@@ -240,8 +244,14 @@ def test_append_and_exclusive(fs: S3FileSystem, s3: Any, bucket: str) -> None:
     p = f"{bucket}/w/app"
     fs.pipe_file(p, b"head-")
     with fs.open(p, "ab") as f:
+        assert f.tell() == 5  # from the existing object's end, as Python's "ab" and s3fs
         f.write(b"tail")
+        assert f.tell() == 9
     assert fs.cat_file(p) == b"head-tail"
+    with fs.open(f"{bucket}/w/app-new", "ab") as f:
+        assert f.tell() == 0
+        f.write(b"first")
+    assert fs.cat_file(f"{bucket}/w/app-new") == b"first"
     with pytest.raises(FileExistsError, match="w/app"):
         fs.open(p, "xb")
     with pytest.raises(FileExistsError):
@@ -267,6 +277,60 @@ def test_pipe_many_rm_many(fs: S3FileSystem, s3: Any, bucket: str) -> None:
     fs.rm(f"{bucket}/m", recursive=True)
     assert boto3_keys(s3, bucket, "m/") == {}
     assert not fs.exists(f"{bucket}/m")
+
+
+def test_rm_folder_holding_only_its_marker(endpoint: Any, s3: Any, bucket: str) -> None:
+    # The S3 console's "Create folder" makes one key, "empty/": rm -r must
+    # delete it however cold the dircache (it deleted a key "empty" that does
+    # not exist, and reported nothing).
+    s3.put_object(Bucket=bucket, Key="empty/", Body=b"")
+    s3.put_object(Bucket=bucket, Key="full/", Body=b"")
+    s3.put_object(Bucket=bucket, Key="full/x", Body=b"x")
+    for warm in (False, True):
+        s3.put_object(Bucket=bucket, Key="empty/", Body=b"")
+        fs = make_fs(endpoint)
+        if warm:
+            fs.ls(bucket)
+        assert fs.isdir(f"{bucket}/empty")
+        fs.rm(f"{bucket}/empty", recursive=True)
+        assert "empty/" not in boto3_keys(s3, bucket), f"warm={warm}"
+        assert not make_fs(endpoint).exists(f"{bucket}/empty")
+    make_fs(endpoint).rm(f"{bucket}/full", recursive=True)
+    assert boto3_keys(s3, bucket) == {}
+
+
+def test_object_beside_a_folder_of_its_name(mem_endpoint: Any) -> None:
+    # S3 allows an object "d/data" beside keys under "d/data/" (a file and a
+    # directory of one name). Recursive operations must treat the name as
+    # both: rm, copy, mv and cat skipped the object and reported success.
+    s3 = mem_endpoint.boto3()
+    bucket = f"s3turbo-both-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    objs = {"d/data": b"the object", "d/data/part1": b"p1", "d/data/sub/p2": b"p2", "d/other": b"o"}
+    put_many(s3, bucket, objs)
+    fs = make_fs(mem_endpoint)
+    fs.ls(f"{bucket}/d")  # a warm dircache lists the name twice: as a file and as a directory
+    got = fs.cat(f"{bucket}/d", recursive=True)
+    assert got == {f"{bucket}/{k}": v for k, v in objs.items()}
+
+    fs = make_fs(mem_endpoint)  # cold
+    fs.copy(f"{bucket}/d/", f"{bucket}/all", recursive=True)
+    assert boto3_keys(s3, bucket, "all/") == {f"all/{k[2:]}": len(v) for k, v in objs.items()}
+    fs.copy(f"{bucket}/d/data", f"{bucket}/cp", recursive=True)
+    assert boto3_keys(s3, bucket, "cp") == {"cp": 10, "cp/part1": 2, "cp/sub/p2": 2}
+
+    fs.mv(f"{bucket}/cp", f"{bucket}/moved", recursive=True)
+    assert boto3_keys(s3, bucket, "cp") == {}
+    assert boto3_keys(s3, bucket, "moved") == {"moved": 10, "moved/part1": 2, "moved/sub/p2": 2}
+
+    fs.rm(f"{bucket}/all/data", recursive=True)
+    assert boto3_keys(s3, bucket, "all/") == {"all/other": 1}
+    fs = make_fs(mem_endpoint)
+    fs.ls(f"{bucket}/moved")
+    fs.ls(bucket)  # warm: the dircache holds "moved" as a file and as a directory
+    fs.rm(f"{bucket}/moved", recursive=True)
+    assert boto3_keys(s3, bucket, "moved") == {}
+    fs.rm(bucket, recursive=True)
 
 
 # ------------------------------------------------------------------ transfers

@@ -279,9 +279,11 @@ class S3FileSystem(AbstractFileSystem):
             self.dircache[path] = out
         return out
 
-    def ls(self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any) -> Any:
+    def ls(self, path: str, detail: bool = False, refresh: bool = False, **kwargs: Any) -> Any:
         """List one level below ``path``: buckets for ``""``, else the keys and
-        prefixes of a directory, or ``[info]`` when ``path`` is a file."""
+        prefixes of a directory, or ``[info]`` when ``path`` is a file. Names
+        (sorted) by default, as s3fs returns them; ``detail=True`` gives the
+        entry dictionaries."""
         path = self._strip_protocol(path)
         if path == "":
             entries = self._lsbuckets(refresh)
@@ -404,10 +406,14 @@ class S3FileSystem(AbstractFileSystem):
                 self.dircache.setdefault(d, [])
         batch = getattr(self._recording, "batch", None)
         if batch is not None:
-            batch.kinds.update((n, "file") for n in files)
+            # S3 may hold an object "a" beside keys under "a/": such a name
+            # is a file to transfer and a folder to delete (see rm).
             batch.kinds.update((d, "directory") for d in dirs)
+            batch.kinds.update((n, "file") for n in files)
+            batch.dirs.update(dirs)
             if files or dirs:
-                batch.kinds[path] = "directory"
+                # path itself may be an object too: left to _kinds (one HEAD).
+                batch.dirs.add(path)
         out: dict[str, dict[str, Any]] = dict(files)
         if withdirs:
             if maxdepth is not None:
@@ -422,6 +428,13 @@ class S3FileSystem(AbstractFileSystem):
                 info = None
             if info is not None and (info["type"] == "file" or withdirs):
                 out[path] = info
+            if info is not None and batch is not None:
+                # A folder holding only its marker ("dir/", as the S3
+                # console's "Create folder" makes): rm must delete the
+                # marker, not a key "dir" that does not exist.
+                batch.kinds[path] = info["type"]
+                if info["type"] == "directory":
+                    batch.dirs.add(path)
         names = sorted(out)
         if detail:
             return {n: out[n] for n in names}
@@ -491,7 +504,7 @@ class S3FileSystem(AbstractFileSystem):
         if single:
             return self.cat_file(paths[0])
         if recursive:
-            paths = [p for p in paths if not self._known_dir(p)]
+            paths = [p for p in paths if not self._known_dir(p) or self._known_file(p)]
         res = self.client.get_ranges(paths, [None] * len(paths), [None] * len(paths),
                                      on_error="return" if on_error in ("omit", "return") else "raise")
         out: dict[str, Any] = {}
@@ -538,10 +551,17 @@ class S3FileSystem(AbstractFileSystem):
 
     def _known_dir(self, path: str) -> bool:
         """Directory according to the dircache (no request)."""
-        if path in self.dircache:
-            return True
+        return path in self.dircache or "directory" in self._cached_types(path)
+
+    def _known_file(self, path: str) -> bool:
+        """An object according to the dircache (no request): a name may be
+        both, an object "a" beside keys under "a/"."""
+        return "file" in self._cached_types(path)
+
+    def _cached_types(self, path: str) -> set[str]:
+        """The types the dircache's listing of path's parent gives path."""
         listing = self.dircache.get(self._parent(path)) if self._parent(path) in self.dircache else None
-        return any(e["name"] == path and e["type"] == "directory" for e in listing or [])
+        return {e["type"] for e in listing or [] if e["name"] == path}
 
     def _kinds(self, paths: list[str], known: Optional[dict[str, str]] = None) -> list[Optional[str]]:
         """"file"/"directory"/None (missing) for many paths: what the
@@ -553,11 +573,16 @@ class S3FileSystem(AbstractFileSystem):
             if known and p in known:
                 kinds[i] = known[p]
                 continue
-            cached = self._ls_from_cache(p) if self._parent(p) in self.dircache or p in self.dircache else None
             hit = None
-            if cached is not None:
-                hit = next((e["type"] for e in cached if e["name"] == p), None)
-                if hit is None and p in self.dircache:
+            if self._parent(p) in self.dircache:
+                # The parent's listing shows an object of that name (which
+                # may also be a folder: it is a file to transfer), else a
+                # folder. Without it, a listed folder may still be an
+                # object too: asked below.
+                types = self._cached_types(p)
+                if "file" in types:
+                    hit = "file"
+                elif "directory" in types or p in self.dircache:
                     hit = "directory"
             if hit is None:
                 unknown.append(i)
@@ -579,8 +604,11 @@ class S3FileSystem(AbstractFileSystem):
         def __init__(self) -> None:
             self.pairs: list[tuple[str, str]] = []
             # types seen by listings made while collecting (path → "file"/"directory"),
-            # so the transfer needs no HEADs even without a dircache
+            # so the transfer needs no HEADs even without a dircache; a name
+            # that is both an object and a folder is a "file" there
             self.kinds: dict[str, str] = {}
+            # every folder those listings saw (with markers to delete, see rm)
+            self.dirs: set[str] = set()
 
     _recording = threading.local()
 
@@ -624,10 +652,11 @@ class S3FileSystem(AbstractFileSystem):
         root = None
         if isinstance(lpath, (str, os.PathLike)):
             target = os.path.abspath(os.fspath(lpath))
-            inside = all(os.path.abspath(lp).startswith(target + os.sep) for _, lp in pairs) and pairs
+            inside = all(_within(os.path.abspath(lp), target) and os.path.abspath(lp) != target
+                         for _, lp in pairs) and pairs
             root = target if inside or os.path.isdir(target) else os.path.dirname(target)
             for _, lp in pairs:
-                if not os.path.normpath(os.path.join(target, lp)).startswith(root):
+                if not _within(os.path.normpath(os.path.join(target, lp)), root):
                     raise ValueError(f"refusing to write {lp!r} outside {root!r}")
         callback.set_size(len(pairs))
         self._download(pairs, root, batch.kinds)
@@ -641,7 +670,7 @@ class S3FileSystem(AbstractFileSystem):
         files = []
         for (r, lp), kind in zip(pairs, kinds):
             if kind == "directory":
-                if root is not None and not os.path.abspath(lp).startswith(root):
+                if root is not None and not _within(os.path.abspath(lp), root):
                     raise ValueError(f"refusing to create {lp!r} outside {root!r}")
                 os.makedirs(lp, exist_ok=True)
             elif kind is None:
@@ -754,8 +783,14 @@ class S3FileSystem(AbstractFileSystem):
         paths = found
         keys = [p for p in paths if self.split_path(p)[1]]
         buckets = [p for p in paths if not self.split_path(p)[1]]
-        dirs = [p for p in keys if batch.kinds.get(p) == "directory" or self._known_dir(p)]
-        files = [p for p in keys if p not in set(dirs)]
+        dirs = [p for p in keys if p in batch.dirs or batch.kinds.get(p) == "directory" or self._known_dir(p)]
+        dirset = set(dirs)
+        # A folder's name is deleted as a key too when it may also be an
+        # object ("a" beside "a/b"): a path given to rm (one key more per
+        # path), or one a listing or the dircache saw as both.
+        given = {self._strip_protocol(p) for p in (path if isinstance(path, (list, tuple)) else [path])}
+        files = [p for p in keys
+                 if p not in dirset or p in given or batch.kinds.get(p) == "file" or self._known_file(p)]
         try:
             if files:
                 self.client.delete(files)
@@ -877,7 +912,17 @@ class S3File(AbstractBufferedFile):
                 size = info["size"]
         elif mode == "xb" and fs.exists(path):
             raise FileExistsError(f"{path} already exists")
+        appended = 0
+        if mode == "ab":
+            try:
+                info = fs.info(path)
+                appended = info["size"] if info["type"] == "file" else 0
+            except FileNotFoundError:
+                pass
         super().__init__(fs, path, mode, block_size, autocommit, cache_type, cache_options, size=size, **kwargs)
+        # tell() counts from the end of the existing object, as Python's
+        # own append mode and s3fs do (the engine copies it as part 1).
+        self.loc = appended
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         end = min(end, self.size)
@@ -937,6 +982,12 @@ class S3File(AbstractBufferedFile):
             if self.mode != "rb":
                 self.discard()
             raise
+
+
+def _within(p: str, root: str) -> bool:
+    """Whether absolute path p is root or lies below it (by components:
+    /data/out2 is not inside /data/out)."""
+    return p == root or p.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _writable_view(b: bytes) -> Any:
