@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -158,11 +159,24 @@ func httpClient(o *Options) *awshttp.BuildableClient {
 		// same either way.
 		tr.ReadBufferSize = readBufferSize
 		tr.WriteBufferSize = 64 << 10
-		tr.ResponseHeaderTimeout = seconds(o.ReadTimeout, 60*time.Second)
-		tr.DialContext = (&net.Dialer{
+		readTimeout := seconds(o.ReadTimeout, 60*time.Second)
+		tr.ResponseHeaderTimeout = readTimeout
+		dial := (&net.Dialer{
 			Timeout:   seconds(o.ConnectTimeout, 10*time.Second),
 			KeepAlive: 30 * time.Second,
 		}).DialContext
+		// ResponseHeaderTimeout ends at the headers: a server that sent
+		// them and part of a body, then went silent, held a GET or a LIST
+		// page (and the whole batch) forever. Every read of a connection
+		// now fails once nothing arrived for the read timeout, as boto3's
+		// socket timeout does; the retryer then tries again.
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &idleConn{Conn: conn, timeout: readTimeout}, nil
+		}
 		if !verify {
 			if tr.TLSClientConfig == nil {
 				tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -170,6 +184,48 @@ func httpClient(o *Options) *awshttp.BuildableClient {
 			tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // explicit user opt-out (verify=False)
 		}
 	})
+}
+
+// idleConn is a connection that fails once nothing has moved through it,
+// either way, for timeout (see httpClient). Writes count: the transport
+// waits for a response (a blocked Read) while it is still sending the
+// request's body, and a part upload slower than timeout must not fail
+// for it. The deadline is moved on only after a quarter of it has passed,
+// not at every call, so a stall fails after 3/4 of timeout at the
+// earliest.
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+	set     atomic.Int64 // when the deadline was last moved (unix ns); Read and Write run concurrently
+}
+
+// alive moves the deadline on when a quarter of it has passed.
+func (c *idleConn) alive() error {
+	now := time.Now()
+	if now.UnixNano()-c.set.Load() <= int64(c.timeout/4) {
+		return nil
+	}
+	c.set.Store(now.UnixNano())
+	if err := c.Conn.SetDeadline(now.Add(c.timeout)); err != nil {
+		return fmt.Errorf("setting the connection's deadline: %w", err)
+	}
+	return nil
+}
+
+// Read reads under the idle deadline.
+func (c *idleConn) Read(p []byte) (int, error) {
+	if err := c.alive(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+// Write writes under the idle deadline (and keeps a pending Read alive).
+func (c *idleConn) Write(p []byte) (int, error) {
+	if err := c.alive(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // addRequestPayer adds the requester-pays header to every request (the SDK

@@ -162,7 +162,10 @@ class Client:
         retries: attempts per request (the SDK's retryer).
         retry_mode: ``"standard"`` or ``"adaptive"``.
         verify: verify TLS certificates (on by default).
-        connect_timeout, read_timeout: seconds.
+        connect_timeout, read_timeout: seconds (defaults 10 and 60). ``read_timeout``
+            bounds both the wait for a response and any stall inside one: a
+            connection on which nothing moved for that long fails and the
+            request is retried.
         path_style: force path-style (True) or virtual-host (False)
             addressing; default: path-style when an endpoint is set.
         requester_pays: accept requester-pays charges on every request.
