@@ -45,7 +45,8 @@ def boto3_ls(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
     ``list_objects_v2(Delimiter="/")`` over all pages.
 
     Objects come first, then common prefixes (S3's page order concatenated);
-    names are ``bucket/key``; prefixes lose their trailing slash; a directory
+    names are ``bucket/key``; prefixes lose their trailing slash (one: the
+    folder of "a//b" is "a/"); a directory
     marker equal to the listed prefix itself is not an entry.
     """
     if prefix and not prefix.endswith("/"):
@@ -62,7 +63,7 @@ def boto3_ls(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
                 "ETag": o["ETag"], "LastModified": o["LastModified"],
             })
         for p in page.get("CommonPrefixes", []):
-            dirs.append({"name": f"{bucket}/{p['Prefix'].rstrip('/')}", "size": 0, "type": "directory"})
+            dirs.append({"name": f"{bucket}/{p['Prefix'][:-1]}", "size": 0, "type": "directory"})
     return files + dirs
 
 
@@ -289,7 +290,7 @@ def boto3_level(s3: Any, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
         for o in page.get("Contents", []):
             out.append((o["Key"], {"name": f"{bucket}/{o['Key']}", "size": o["Size"], "type": "file"}))
         for p in page.get("CommonPrefixes", []):
-            out.append((p["Prefix"], {"name": f"{bucket}/{p['Prefix'].rstrip('/')}", "size": 0, "type": "directory"}))
+            out.append((p["Prefix"], {"name": f"{bucket}/{p['Prefix'][:-1]}", "size": 0, "type": "directory"}))
     out.sort(key=lambda kv: kv[0].encode("utf-8"))
     return [e for _, e in out]
 

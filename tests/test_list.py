@@ -330,6 +330,28 @@ def test_one_level(client: s3turbo.Client, s3: Any, data: Data, prefix: str) -> 
         e["name"] for e in got]
 
 
+def test_one_level_folder_named_with_a_slash(mem_endpoint: Any) -> None:
+    # "data//part-0" (a sloppy path join, legal on S3) lies in the folder
+    # "data//": a one-level listing of "data/" names it "data/" (its own
+    # slash off), not "data", the folder being listed.
+    s3 = mem_endpoint.boto3()
+    b = f"s3turbo-slash-{random.randrange(1 << 30)}"
+    s3.create_bucket(Bucket=b)
+    for k in ["data//part-0", "data/x", "data/sub/y"]:
+        s3.put_object(Bucket=b, Key=k, Body=b"1")
+    client = mem_endpoint.client()
+    try:
+        expected = [(e["name"], e["type"]) for e in boto3_level(s3, b, "data/")]
+        assert (f"{b}/data/", "directory") in expected
+        assert [(e["name"], e["type"]) for e in client.list(f"{b}/data/", recursive=False)] == expected
+        assert sorted((e["name"], e["type"]) for e in client.ls(f"{b}/data/")) == sorted(expected)
+    finally:
+        client.close()
+        for k in ["data//part-0", "data/x", "data/sub/y"]:
+            s3.delete_object(Bucket=b, Key=k)
+        s3.delete_bucket(Bucket=b)
+
+
 # --------------------------------------------------------------------------
 # Prefix semantics
 # --------------------------------------------------------------------------

@@ -351,7 +351,7 @@ class Client:
                         (names, etags), (sizes, mtimes, isdir) = _ffi.take_table(tp[0])
                         for i, name in enumerate(names):
                             if isdir[i]:
-                                yield {"name": name.rstrip("/"), "size": 0, "type": "directory"}
+                                yield {"name": name[:-1] if name.endswith("/") else name, "size": 0, "type": "directory"}
                             else:
                                 yield {"name": name, "size": sizes[i], "type": "file", "ETag": etags[i],
                                        "LastModified": _mtime(mtimes[i])}

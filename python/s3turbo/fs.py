@@ -270,7 +270,7 @@ class S3FileSystem(AbstractFileSystem):
             if not name.startswith(prefix) and name + "/" != prefix:
                 continue  # the path itself, returned by ls when it names an object
             if e["type"] == "directory":
-                out.append(_dir_entry(name.rstrip("/")))
+                out.append(_dir_entry(name))  # Client.ls names folders without their slash
             elif name.endswith("/"):
                 continue  # a directory marker: it is the directory itself
             else:
@@ -375,7 +375,7 @@ class S3FileSystem(AbstractFileSystem):
             name = e["name"]
             if name.endswith("/"):
                 entry = None  # directory marker: only its directories matter
-                name = name.rstrip("/")
+                name = name[:-1]
                 if not name.startswith(base) or not name[len(base):]:
                     continue
                 rel_parts = name[len(base):].split("/")
