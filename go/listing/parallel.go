@@ -621,6 +621,14 @@ func (l *lister) listRange(r *krange) error {
 		if err != nil {
 			return fmt.Errorf("listing s3://%s/%s after %q: %w", l.bucket, l.prefix, after, err)
 		}
+		if after != "" && l.opt.Delimiter == "" && len(entries) > 0 && entries[0].Key <= after {
+			// Ranges are cut with StartAfter: a server that ignores it would
+			// have every range list from the start, each key many times,
+			// and the listing never end. (With a delimiter, a common prefix
+			// holding keys past StartAfter may sort before it.)
+			return fmt.Errorf("listing s3://%s/%s: the server ignored StartAfter (asked for keys after %q, got %q first): %w",
+				l.bucket, l.prefix, after, entries[0].Key, s3err.ErrCorrupt)
+		}
 		if l.opt.Delimiter != "" {
 			// Objects and common prefixes come as two sorted lists: merge.
 			sort.SliceStable(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })

@@ -144,6 +144,7 @@ func WalkCounted(ctx context.Context, api API, bucket, prefix, delimiter string,
 	if delimiter != "" {
 		in.Delimiter = aws.String(delimiter)
 	}
+	last := "" // the last key listed: every page must start after it
 	for {
 		entries, out, err := page(ctx, api, in, omit)
 		st.Requests++
@@ -160,6 +161,15 @@ func WalkCounted(ctx context.Context, api API, bucket, prefix, delimiter string,
 			sort.SliceStable(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 		}
 		if len(entries) > 0 {
+			// A server that pages back (a continuation token it does not
+			// honour) would have us list the same keys forever. (Only flat
+			// listings are checked: some servers order a delimiter page's
+			// objects and common prefixes as two lists.)
+			if delimiter == "" && last != "" && entries[0].Key <= last {
+				return st, fmt.Errorf("listing s3://%s/%s: the server went back: a page after %q began at %q: %w",
+					bucket, prefix, last, entries[0].Key, s3err.ErrCorrupt)
+			}
+			last = entries[len(entries)-1].Key
 			if err := emit(Page{Entries: entries}); err != nil {
 				return st, err
 			}
@@ -167,8 +177,13 @@ func WalkCounted(ctx context.Context, api API, bucket, prefix, delimiter string,
 		if !aws.ToBool(out.IsTruncated) {
 			return st, nil
 		}
-		if aws.ToString(out.NextContinuationToken) == "" {
+		next := aws.ToString(out.NextContinuationToken)
+		if next == "" {
 			return st, fmt.Errorf("listing s3://%s/%s: truncated page without continuation token: %w",
+				bucket, prefix, s3err.ErrCorrupt)
+		}
+		if next == aws.ToString(in.ContinuationToken) {
+			return st, fmt.Errorf("listing s3://%s/%s: the server returned the same continuation token twice: %w",
 				bucket, prefix, s3err.ErrCorrupt)
 		}
 		in.ContinuationToken = out.NextContinuationToken
