@@ -264,11 +264,23 @@ def test_usage_errors(env: dict[str, str], args: list[str]) -> None:
     assert "usage:" in p.stderr and p.stdout == ""
 
 
-@pytest.mark.parametrize("args", [["ls", ""], ["du", "-d", "-1", "bkt"], ["count", "s3://"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["ls", ""], ["du", "-d", "-1", "bkt"], ["du", "-d", "3000000000", "bkt"],
+                                  ["count", "s3://"]], ids=" ".join)
 def test_invalid_arguments(endpoint: Any, env: dict[str, str], args: list[str]) -> None:
     p = run(args, env, endpoint.url)
     assert p.returncode == EXIT_USAGE, (p.returncode, p.stderr)
     assert p.stderr.startswith("s3turbo: ") and "Traceback" not in p.stderr
+
+
+def test_output_encoding_error_is_not_usage(endpoint: Any, env: dict[str, str], s3: Any, bucket: str) -> None:
+    # A key the terminal's encoding cannot show stops the output part-way:
+    # an error (1) saying so, not a usage error (2) with the codec's words.
+    s3.put_object(Bucket=bucket, Key="a-plain", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="b-\u00e9t\u00e9", Body=b"1")
+    p = run(["ls", "-r", bucket], {**env, "PYTHONIOENCODING": "ascii"}, endpoint.url)
+    assert p.returncode == EXIT_ERROR, (p.returncode, p.stderr)
+    assert "cannot write a name in ascii" in p.stderr and "Traceback" not in p.stderr
+    assert p.stdout.splitlines() == [f"{bucket}/a-plain"]
 
 
 # --------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def test_names_behave_like_a_list(case: str) -> None:
     assert isinstance(back, Names) and back == names
 
 
-@pytest.mark.parametrize("probe", ["b/a", "b/b", "a\nb", "b/a\nb\n", "b/é", "", "b/0000", "b/00000\nb/00001", "b/00001"])
+@pytest.mark.parametrize("probe", ["b/a", "b/b", "a\nb", "b/a\nb\n", "b/é", "", "b/0000", "b/00000\nb/00001", "b/00001",
+                                   "b/\ud83d", "b/\udce9"])
 def test_names_contains_only_whole_names(probe: str) -> None:
     names = ["b/a\nb", "b/é/ü", "b/00001"]
     col = chunked(names, [1, 2])

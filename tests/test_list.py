@@ -238,6 +238,18 @@ def test_split_after_errors(client: s3turbo.Client, data: Data) -> None:
         list(client.list(path, split_after=[f"{data.bucket}/hex/a"]))
     with pytest.raises(ValueError, match="parallel"):
         client.du(path, parallel=False, split_after=[f"{data.bucket}/hex/a"])
+
+
+def test_int_arguments_out_of_range(client: s3turbo.Client, data: Data) -> None:
+    """What the engine's int32 parameters cannot hold is a ValueError naming
+    the parameter (cffi raised a bare OverflowError)."""
+    path = f"{data.bucket}/hex/"
+    with pytest.raises(ValueError, match="depth"):
+        client.du(path, depth=10**10)
+    with pytest.raises(ValueError, match="workers"):
+        client.list_columns(path, workers=2**31)
+    with pytest.raises(ValueError, match="workers"):
+        list(client.list(path, parallel=True, workers=-(2**40)))
     with pytest.raises(TypeError, match="not a single str"):
         client.list_columns(path, split_after=f"{data.bucket}/hex/a")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="each split point"):

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any, Optional, Sequence
 
+from ._ffi import CorruptDataError
 from .client import Client
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_DENIED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
@@ -115,6 +116,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConnectionError, TimeoutError) as e:
         print(f"s3turbo: cannot reach the endpoint: {e}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except UnicodeEncodeError as e:
+        # Not a usage error: the output stopped part-way (a key this
+        # terminal's encoding cannot show; PYTHONIOENCODING=utf-8 can).
+        print(f"s3turbo: error: cannot write a name in {sys.stdout.encoding}: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except CorruptDataError as e:
+        print(f"s3turbo: error: {e}", file=sys.stderr)  # the server's answers, not the arguments
+        return EXIT_ERROR
     except ValueError as e:
         print(f"s3turbo: {e}", file=sys.stderr)
         return EXIT_USAGE

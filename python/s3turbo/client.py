@@ -137,6 +137,13 @@ class DuResult:
     """prefix → (size, count) when du was asked for a depth > 0."""
 
 
+
+def _int32(name: str, v: int) -> None:
+    """Reject what the engine's int32 parameters cannot hold with a
+    ValueError naming the parameter (cffi raised a bare OverflowError)."""
+    if not -(1 << 31) <= v < (1 << 31):
+        raise ValueError(f"{name} must be below 2**31, got {v}")
+
 class Client:
     """A client for S3 (or any S3-compatible server) backed by the Go engine.
 
@@ -295,6 +302,7 @@ class Client:
 
     def _list_op(self, path: str, flags: int, workers: int,
                  split_after: Optional[Iterable[str]] = None) -> Operation:
+        _int32("workers", workers)
         raw = _bytes(_path(path))
         pts, poffs, n = _split_points(split_after, bool(flags & _ffi.LIST_PARALLEL and flags & _ffi.LIST_RECURSIVE))
         out = ffi.new("uint64_t *")
@@ -422,6 +430,8 @@ class Client:
         use ``bucket/data/`` for the folder ``data``. ``split_after`` seeds a
         parallel listing's split, as for :meth:`list`.
         """
+        _int32("depth", depth)
+        _int32("workers", workers)
         raw = _bytes(_path(path))
         pts, poffs, n = _split_points(split_after, parallel)
         out = ffi.new("uint64_t *")

@@ -96,7 +96,10 @@ class Names(Sequence[str]):
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, str):
             return False
-        needle = value.encode("utf-8", "surrogateescape") + b"\n"
+        try:
+            needle = value.encode("utf-8", "surrogateescape") + b"\n"
+        except UnicodeEncodeError:
+            return False  # a lone surrogate no name decodes to (names only hold \udc80-\udcff)
         for data, offs in self._chunks:
             at = data.find(needle)
             while at >= 0:
