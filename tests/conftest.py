@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 
 import s3turbo
-from s3turbo.testing import LocalS3Server
+from s3turbo.testing import LocalS3Server, MemS3Server
 
 
 @dataclass
@@ -61,14 +61,12 @@ def endpoint() -> Iterator[Endpoint]:
 def mem_endpoint(endpoint: Endpoint) -> Iterator[Endpoint]:
     """A server that can hold an object "a" beside keys under "a/": the
     suite's own when it is external (S3 can), else gofakes3 in memory
-    (helpers.MemS3Server; versitygw's posix backend cannot)."""
+    (s3turbo.testing.MemS3Server; versitygw's posix backend cannot)."""
     if os.environ.get("S3TURBO_TEST_ENDPOINT"):
         yield endpoint
         return
-    from helpers import MemS3Server
-
     with MemS3Server() as srv:
-        yield Endpoint(srv.endpoint_url, "s3turbo-test", "s3turbo-test-secret")
+        yield Endpoint(srv.endpoint_url, srv.key, srv.secret)
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
-import os
-import subprocess
 import tarfile
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -431,66 +426,3 @@ class SlowListServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-
-# --------------------------------------------------------------------------
-# A second server: gofakes3 in memory
-# --------------------------------------------------------------------------
-
-
-class MemS3Server:
-    """gofakes3 (MIT, Go) with its in-memory backend on a free loopback port.
-
-    versitygw's posix backend stores objects as files, so it cannot hold an
-    object ``a`` beside keys under ``a/`` (a file and a directory of one
-    name), which S3 allows. The few tests about such names run here. The
-    binary comes from ``$S3TURBO_GOFAKES3``, the repository's ``.tools/bin``
-    (``make tools``) or ``PATH``.
-    """
-
-    def __init__(self) -> None:
-        import shutil
-        from pathlib import Path
-
-        from s3turbo.testing import free_port
-
-        env = os.environ.get("S3TURBO_GOFAKES3")
-        local = Path(__file__).resolve().parents[1] / ".tools" / "bin" / "gofakes3"
-        binary = env or (str(local) if local.exists() else shutil.which("gofakes3"))
-        if not binary:
-            raise FileNotFoundError("gofakes3 not found: run `make tools` or set S3TURBO_GOFAKES3")
-        self.binary = binary
-        self.port = free_port()
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._proc: Optional[subprocess.Popen[bytes]] = None
-
-    def __enter__(self) -> "MemS3Server":
-        self._proc = subprocess.Popen(
-            [self.binary, "-backend", "memory", "-host", f"127.0.0.1:{self.port}", "-quiet"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise RuntimeError(f"gofakes3 exited with {self._proc.returncode}: {err.strip()}")
-            try:
-                urllib.request.urlopen(self.endpoint_url + "/", timeout=1).close()
-                return self
-            except urllib.error.HTTPError:
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.__exit__()
-        raise TimeoutError(f"gofakes3 did not answer on {self.endpoint_url}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            if self._proc.stderr:
-                self._proc.stderr.close()
-            self._proc = None

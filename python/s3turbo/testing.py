@@ -6,7 +6,8 @@ removes its data) when done, even on failure. ``python -m s3turbo.testing``
 starts one and prints its endpoint and credentials for manual use.
 
 The versitygw binary is found through ``$S3TURBO_VERSITYGW``, the repository's
-``.tools/bin`` (installed by ``make tools``), or ``PATH``.
+``.tools/bin`` (installed by ``make tools``), or ``PATH``. :class:`MemS3Server`
+runs gofakes3 in memory, for names a file backend cannot hold.
 """
 
 from __future__ import annotations
@@ -29,23 +30,29 @@ DEFAULT_KEY = "s3turbo-test"
 DEFAULT_SECRET = "s3turbo-test-secret"
 
 
-def find_versitygw() -> str:
-    """Locate the versitygw binary or raise FileNotFoundError saying how to get it."""
-    env = os.environ.get("S3TURBO_VERSITYGW")
-    if env:
-        return env
+def _find_tool(name: str, env: str, how: str) -> str:
+    """Locate a server binary: $env, the repository's .tools/bin, or PATH."""
+    if os.environ.get(env):
+        return os.environ[env]
     here = Path(__file__).resolve()
     for parent in here.parents:
-        cand = parent / ".tools" / "bin" / "versitygw"
+        cand = parent / ".tools" / "bin" / name
         if cand.exists():
             return str(cand)
-    found = shutil.which("versitygw")
+    found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError(
-        "versitygw not found: run `make tools` (installs it into .tools/bin with `go install`), "
-        "put it on PATH, or set S3TURBO_VERSITYGW"
-    )
+    raise FileNotFoundError(f"{name} not found: run `make tools` ({how}), put it on PATH, or set {env}")
+
+
+def find_versitygw() -> str:
+    """Locate the versitygw binary or raise FileNotFoundError saying how to get it."""
+    return _find_tool("versitygw", "S3TURBO_VERSITYGW", "installs it into .tools/bin with `go install`")
+
+
+def find_gofakes3() -> str:
+    """Locate the gofakes3 binary or raise FileNotFoundError saying how to get it."""
+    return _find_tool("gofakes3", "S3TURBO_GOFAKES3", "installs it into .tools/bin with `go install`")
 
 
 def free_port() -> int:
@@ -55,37 +62,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class LocalS3Server:
-    """versitygw on 127.0.0.1 with a posix backend in a temp directory."""
+class _ServerProcess:
+    """A server process on a free loopback port, waited for until it
+    answers and stopped (killed if need be) when done, even on failure."""
 
-    def __init__(
-        self,
-        root: Optional[str] = None,
-        port: Optional[int] = None,
-        key: str = DEFAULT_KEY,
-        secret: str = DEFAULT_SECRET,
-        binary: Optional[str] = None,
-    ) -> None:
+    name = "server"
+
+    def __init__(self, key: str, secret: str, port: Optional[int]) -> None:
         self.key, self.secret = key, secret
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._own_root = root is None
-        self.root = root or tempfile.mkdtemp(prefix="s3turbo-server-")
-        self.binary = binary or find_versitygw()
         self._proc: Optional[subprocess.Popen[bytes]] = None
 
-    def start(self, timeout: float = 30.0) -> "LocalS3Server":
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> Any:
         """Start the server and wait until it answers."""
-        cmd = [
-            self.binary, "--access", self.key, "--secret", self.secret,
-            "--port", f"127.0.0.1:{self.port}", "--keep-alive", "--quiet", "posix", self.root,
-        ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise RuntimeError(f"versitygw exited with {self._proc.returncode}: {err.strip()}")
+                raise RuntimeError(f"{self.name} exited with {self._proc.returncode}: {err.strip()}")
             try:
                 urllib.request.urlopen(self.endpoint_url + "/", timeout=1).close()
                 return self
@@ -94,10 +93,10 @@ class LocalS3Server:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise TimeoutError(f"versitygw did not answer on {self.endpoint_url} within {timeout}s")
+        raise TimeoutError(f"{self.name} did not answer on {self.endpoint_url} within {timeout}s")
 
     def stop(self) -> None:
-        """Stop the server and delete its data directory (if we created it)."""
+        """Stop the server."""
         if self._proc is not None:
             self._proc.terminate()
             try:
@@ -108,14 +107,49 @@ class LocalS3Server:
             if self._proc.stderr:
                 self._proc.stderr.close()
             self._proc = None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+class LocalS3Server(_ServerProcess):
+    """versitygw on 127.0.0.1 with a posix backend in a temp directory."""
+
+    name = "versitygw"
+
+    def __init__(
+        self,
+        root: Optional[str] = None,
+        port: Optional[int] = None,
+        key: str = DEFAULT_KEY,
+        secret: str = DEFAULT_SECRET,
+        binary: Optional[str] = None,
+    ) -> None:
+        super().__init__(key, secret, port)
+        self._own_root = root is None
+        self.root = root or tempfile.mkdtemp(prefix="s3turbo-server-")
+        self.binary = binary or find_versitygw()
+
+    def _command(self) -> list[str]:
+        return [
+            self.binary, "--access", self.key, "--secret", self.secret,
+            "--port", f"127.0.0.1:{self.port}", "--keep-alive", "--quiet", "posix", self.root,
+        ]
+
+    def start(self, timeout: float = 30.0) -> "LocalS3Server":
+        """Start the server and wait until it answers."""
+        return super().start(timeout)
+
+    def stop(self) -> None:
+        """Stop the server and delete its data directory (if we created it)."""
+        super().stop()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "LocalS3Server":
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :class:`s3turbo.Client`."""
@@ -135,6 +169,30 @@ class LocalS3Server:
             aws_secret_access_key=self.secret, region_name="us-east-1",
             config=Config(max_pool_connections=kw.pop("max_pool_connections", 64), **kw),
         )
+
+
+class MemS3Server(_ServerProcess):
+    """gofakes3 (MIT, Go) with its in-memory backend on 127.0.0.1.
+
+    versitygw's posix backend stores objects as files, so it cannot hold an
+    object ``a`` beside keys under ``a/`` (a file and a directory of one
+    name), which S3 allows; tests of such names run here. It accepts any
+    credentials. The binary comes from ``$S3TURBO_GOFAKES3``, the
+    repository's ``.tools/bin`` (``make tools``) or ``PATH``.
+    """
+
+    name = "gofakes3"
+
+    def __init__(self, port: Optional[int] = None, key: str = DEFAULT_KEY, secret: str = DEFAULT_SECRET,
+                 binary: Optional[str] = None) -> None:
+        super().__init__(key, secret, port)
+        self.binary = binary or find_gofakes3()
+
+    def _command(self) -> list[str]:
+        return [self.binary, "-backend", "memory", "-host", f"127.0.0.1:{self.port}", "-quiet"]
+
+    def __enter__(self) -> "MemS3Server":
+        return self.start()
 
 
 def main() -> None:
