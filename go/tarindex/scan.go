@@ -334,6 +334,15 @@ func Scan(ctx context.Context, r io.Reader, archive string, fn func(Row) error) 
 				// after member data as a clean end; it is truncated.
 				return corruptError(archive, c, io.ErrUnexpectedEOF, prevName, prevOff, members)
 			}
+			if c.mark >= 0 && !c.markZero && c.pos > c.mark {
+				// archive/tar read an extended header (PAX x, GNU L/K) and
+				// then met the end, or the end-of-archive zero blocks,
+				// where its member's header belongs: it reports a clean
+				// end, and the member (with all after it) would be
+				// silently missing. tarfile raises here too.
+				return fmt.Errorf("%s: truncated archive: the extended header at byte offset %d is not followed by its member's header (uncompressed byte offset %d): %w",
+					archive, c.mark, c.pos, ErrCorrupt)
+			}
 			return finish(ctx, r, c, archive)
 		}
 		if err != nil {
@@ -482,7 +491,13 @@ func corruptError(archive string, c *countingReader, err error, prevName string,
 	case errors.Is(err, tar.ErrHeader):
 		off = c.lastBlock
 		what = "invalid tar header"
-		if members == 0 && c.mark == 0 {
+		if c.mark >= 0 && c.pos > c.mark+blockSize {
+			// Past the header block at mark: the extended header data it
+			// announced (a PAX record archive/tar cannot parse), not a
+			// header; the input is a tar archive all the same.
+			what = fmt.Sprintf("invalid extended header of the entry at byte offset %d", c.mark)
+			off = c.pos
+		} else if members == 0 && c.mark == 0 {
 			what = "not a tar archive: invalid tar header"
 			if h := compressionHint(c.head[:c.headN]); h != "" {
 				what = "not a tar archive (input looks like " + h + "): invalid tar header"

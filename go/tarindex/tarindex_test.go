@@ -355,6 +355,78 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
+// TestTruncatedAfterExtendedHeader: an archive cut right after an extended
+// header (PAX x, GNU L) and its data, where the member's own header
+// belongs, or with the end-of-archive blocks there. archive/tar reports a
+// clean end; the member and all after it were silently missing. tarfile
+// raises "empty header".
+func TestTruncatedAfterExtendedHeader(t *testing.T) {
+	long := strings.Repeat("L", 200)
+	for _, tc := range []struct {
+		name   string
+		format tar.Format
+		tail   int // zero bytes after the cut
+	}{
+		{"pax x, then the end", tar.FormatPAX, 0},
+		{"pax x, then end blocks", tar.FormatPAX, 1024},
+		{"gnu L, then the end", tar.FormatGNU, 0},
+		{"gnu L, then end blocks", tar.FormatGNU, 1024},
+	} {
+		for _, enc := range []string{"plain", "gzip", "zstd"} {
+			t.Run(tc.name+"/"+enc, func(t *testing.T) {
+				raw := buildTar(t, []member{fileMember("a", 1000, tc.format), fileMember(long, 700, tc.format)})
+				// a: 0..1536; extended header 1536, its data 2048..2560; the
+				// member's header at 2560.
+				data := append(append([]byte{}, raw[:2560]...), make([]byte, tc.tail)...)
+				switch enc {
+				case "gzip":
+					data = gzipBytes(t, data)
+				case "zstd":
+					data = zstdBytes(t, data)
+				}
+				var names []string
+				_, err := Index(context.Background(), bytes.NewReader(data), "cut.tar", func(r Row) error {
+					names = append(names, r.Name)
+					return nil
+				})
+				if err == nil || !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("err %v (rows %q), want ErrCorrupt", err, names)
+				}
+				if msg := err.Error(); !strings.Contains(msg, "cut.tar") || !strings.Contains(msg, "extended header at byte offset 1536") {
+					t.Fatalf("error does not name the archive and the extended header: %v", err)
+				}
+			})
+		}
+	}
+	// The whole archive, and one cut at the member boundary before the
+	// extended header, are fine.
+	raw := buildTar(t, []member{fileMember("a", 1000, tar.FormatPAX), fileMember(long, 700, tar.FormatPAX)})
+	for _, cut := range []int{len(raw), 1536} {
+		if _, err := scanRows(bytes.NewReader(raw[:cut]), "ok.tar"); err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+	}
+}
+
+// TestInvalidExtendedHeaderMessage: a PAX record archive/tar cannot parse
+// (one tarfile accepts: a number with a leading space) fails the archive
+// naming the entry's extended header. The message said "not a tar archive"
+// at offset 0, whose header had been read fine.
+func TestInvalidExtendedHeaderMessage(t *testing.T) {
+	rec := paxRecord("mtime", " 1700000000")
+	b := append(rawHeader("PaxHeaders/a", 'x', int64(len(rec))), pad512([]byte(rec))...)
+	b = append(b, rawHeader("a", '0', 0)...)
+	b = append(b, make([]byte, 1024)...)
+	_, err := scanRows(bytes.NewReader(b), "bad-pax.tar")
+	if err == nil || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err %v, want ErrCorrupt", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "invalid extended header of the entry at byte offset 0") ||
+		strings.Contains(msg, "not a tar archive") {
+		t.Fatalf("message: %v", err)
+	}
+}
+
 func TestEndsAtMemberBoundary(t *testing.T) {
 	members := []member{fileMember("a", 1000, tar.FormatPAX), fileMember("b", 10, tar.FormatPAX)}
 	raw := buildTar(t, members)
