@@ -125,7 +125,13 @@ func Run(ctx context.Context, api *s3.Client, src Location, fn func(tarindex.Row
 		return st, err
 	}
 	defer rc.Close()
-	comp, err := tarindex.Index(ctx, bufio.NewReaderSize(rc, 1<<20), src.String(), func(r tarindex.Row) error {
+	var r io.Reader = bufio.NewReaderSize(rc, 1<<20)
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		// A local file as it is: Index skips large members by seeking it,
+		// which a bufio.Reader around it hid (a 9 GiB member was read).
+		r = rs
+	}
+	comp, err := tarindex.Index(ctx, r, src.String(), func(r tarindex.Row) error {
 		st.Rows++
 		return fn(r)
 	})
@@ -179,11 +185,13 @@ func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location) (Stats, 
 	})
 	pr.CloseWithError(upErr) // unblock the indexer if the upload failed
 	res := <-done
+	if upErr != nil && (res.err == nil || errors.Is(res.err, upErr)) {
+		// The upload failed first (the indexer then failed writing to it):
+		// the output is what is wrong, not the archive or its member.
+		return res.st, fmt.Errorf("writing index to %s: %w", dst, upErr)
+	}
 	if res.err != nil {
 		return res.st, res.err
-	}
-	if upErr != nil {
-		return res.st, fmt.Errorf("writing index to %s: %w", dst, upErr)
 	}
 	return res.st, nil
 }

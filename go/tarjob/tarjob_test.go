@@ -936,3 +936,89 @@ func TestLocationString(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalPlainTarSkipsByOffset: a local plain tar's member data is
+// skipped by seeking the file, not read: indexing an archive with a 1 GiB
+// member (a hole in a sparse file) reads a few MiB, by the process's own
+// count of bytes read (/proc/self/io rchar). Wrapped in a bufio.Reader the
+// file could not seek, and every byte was read (20 s for 9 GiB).
+func TestLocalPlainTarSkipsByOffset(t *testing.T) {
+	const huge = 1 << 30
+	if _, err := readChars(); err != nil {
+		t.Skipf("no /proc/self/io here: %v", err)
+	}
+	var head bytes.Buffer
+	tw := tar.NewWriter(&head)
+	if err := tw.WriteHeader(&tar.Header{Name: "huge.bin", Typeflag: tar.TypeReg, Size: huge, Mode: 0o644,
+		ModTime: time.Unix(1700000000, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	tail := buildTar(t, []member{{hdr: tar.Header{Name: "after.txt", Typeflag: tar.TypeReg, Size: 5, Mode: 0o644,
+		ModTime: time.Unix(1700000000, 0)}, data: []byte("hello")}})
+	path := filepath.Join(t.TempDir(), "sparse.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataOff := int64(head.Len())
+	if _, err := f.Write(head.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(tail, dataOff+huge); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := readChars()
+	rows, _, err := tarjob.Collect(context.Background(), client.S3, tarjob.Location{Local: path})
+	after, _ := readChars()
+	if err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	if len(rows) != 2 || rows[0].Name != "huge.bin" || rows[0].Size != huge || rows[1].Name != "after.txt" ||
+		rows[1].HeaderOffset != dataOff+huge {
+		t.Fatalf("rows %+v", rows)
+	}
+	if read := after - before; read > 64<<20 {
+		t.Fatalf("read %d MiB of a %d MiB archive: its member was read, not skipped", read>>20, (dataOff+huge)>>20)
+	}
+}
+
+// readChars is the bytes this process has read (rchar in /proc/self/io).
+func readChars() (int64, error) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			var n int64
+			_, err := fmt.Sscan(v, &n)
+			return n, err
+		}
+	}
+	return 0, fmt.Errorf("no rchar in /proc/self/io")
+}
+
+// TestWriteIndexOutputErrorNamesOutput: an index whose S3 output cannot be
+// written (no such bucket) fails naming the output. It named the source
+// archive and the member being indexed when the upload failed, as if they
+// were missing.
+func TestWriteIndexOutputErrorNamesOutput(t *testing.T) {
+	// An index large enough for a multipart upload (rows name the archive:
+	// a long key makes them ~600 bytes): the upload fails while the
+	// indexer is still writing to it.
+	src := put(t, "wo/src/"+longKey, buildTar(t, manyMembers(manyCount)))
+	dst := tarjob.Location{S3: objpath.Path{Bucket: bucket + "-no-such", Key: "out/index.jsonl"}, IsS3: true}
+	_, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst)
+	if err == nil {
+		t.Fatal("no error writing to a missing bucket")
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "writing index to "+dst.String()) || strings.Contains(msg, "member") {
+		t.Fatalf("error does not name the output first: %v", err)
+	}
+	if s3err.Classify(err) != s3err.NotFound {
+		t.Fatalf("class %v, want NotFound: %v", s3err.Classify(err), err)
+	}
+}
