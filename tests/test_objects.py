@@ -84,6 +84,10 @@ def test_get_ranges_and_etag_pinning(client: s3turbo.Client, s3: Any, bucket: st
     buf = bytearray(100)
     client.read_range_into(p, 200, buf, etag=etag)
     assert bytes(buf) == data[200:300]
+    # A negative start is refused by name (it read as the range [-4:0] of
+    # "0 bytes" against the buffer's 4).
+    with pytest.raises(ValueError, match="start must be >= 0.*g/obj"):
+        client.read_range_into(p, -4, bytearray(4))
 
 
 @pytest.mark.parametrize("gap", [0, 4096, 1 * MiB, 64 * MiB])

@@ -723,9 +723,12 @@ class Client:
     def read_range_into(self, path: str, start: int, buffer: Any, etag: Optional[str] = None) -> None:
         """Read ``len(buffer)`` bytes at ``start`` of one object straight into
         a writable buffer (parallel parts for large reads). The range must lie
-        inside the object; with ``etag`` the read fails with
-        ObjectChangedError if the object was replaced."""
+        inside the object (``start`` ≥ 0; :meth:`get_ranges` takes offsets
+        from the end); with ``etag`` the read fails with ObjectChangedError if
+        the object was replaced."""
         name = _path(path)
+        if start < 0:
+            raise ValueError(f"start must be >= 0 for {name!r}, got {start} (get_ranges reads from the end)")
         mv = memoryview(buffer)
         if mv.readonly or not mv.c_contiguous:
             raise ValueError(f"buffer for {name!r} must be writable and C-contiguous")
