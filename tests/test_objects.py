@@ -182,3 +182,28 @@ def test_buckets(client: s3turbo.Client, s3: Any) -> None:
         client.remove_bucket(name)
     with pytest.raises(FileNotFoundError):
         client.remove_bucket(name)
+
+
+def test_unknown_on_error_does_nothing(client: s3turbo.Client, s3: Any, bucket: str, tmp_path: Any) -> None:
+    """A misspelt on_error is refused before any request: it was raised
+    after the batch had run, so delete(..., on_error="ignore") raised and
+    had deleted, and writes had been made."""
+    s3.put_object(Bucket=bucket, Key="oe/keep", Body=b"precious")
+    src = tmp_path / "f"
+    src.write_bytes(b"x")
+    calls = [
+        lambda: client.delete([f"{bucket}/oe/keep"], on_error="ignore"),
+        lambda: client.put_objects([f"{bucket}/oe/new"], [b"x"], on_error="Return"),
+        lambda: client.copy([f"{bucket}/oe/keep"], [f"{bucket}/oe/copy"], on_error="skip"),
+        lambda: client.upload_files([str(src)], [f"{bucket}/oe/up"], on_error="omit"),
+        lambda: client.download_files([f"{bucket}/oe/keep"], [str(tmp_path / "down")], on_error="x"),
+        lambda: client.stat([f"{bucket}/oe/keep"], on_error="ignore"),
+        lambda: client.get_ranges([f"{bucket}/oe/keep"], [0], [1], on_error="ignore"),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="on_error must be 'raise' or 'return'"):
+            call()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="oe/").get("Contents", [])}
+    assert keys == {"oe/keep"}
+    assert not (tmp_path / "down").exists()
+

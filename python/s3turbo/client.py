@@ -138,6 +138,14 @@ class DuResult:
 
 
 
+
+def _check_on_error(on_error: str) -> None:
+    """Refuse an unknown on_error before any request: raised after the
+    batch had run, a typo left the caller believing nothing was done
+    (delete(..., on_error="ignore") had deleted)."""
+    if on_error not in ("raise", "return"):
+        raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+
 def _int32(name: str, v: int) -> None:
     """Reject what the engine's int32 parameters cannot hold with a
     ValueError naming the parameter (cffi raised a bare OverflowError)."""
@@ -548,6 +556,7 @@ class Client:
         keys. A path that is neither raises FileNotFoundError naming it
         (``on_error="return"`` puts the exception in its slot instead).
         """
+        _check_on_error(on_error)
         names = [_path(p, "each path") for p in paths]
         if not names:
             return []
@@ -579,6 +588,7 @@ class Client:
         """Delete many keys: DeleteObjects with up to 1 000 keys a request,
         requests in parallel. Deleting a missing key succeeds (as in S3).
         Returns per-path errors (all None on success) when ``on_error="return"``."""
+        _check_on_error(on_error)
         names = [_path(p, "each path") for p in paths]
         if not names:
             return []
@@ -596,6 +606,7 @@ class Client:
         A multipart copy that fails or is cancelled is aborted, and checked
         until the upload is gone (a part copy stopped in flight may still be
         stored after the abort), so it leaves no billed parts behind."""
+        _check_on_error(on_error)
         srcs = [_path(p, "each source") for p in sources]
         dsts = [_path(p, "each destination") for p in destinations]
         if len(srcs) != len(dsts):
@@ -614,6 +625,7 @@ class Client:
         """Upload many in-memory objects (bytes-like) concurrently, multipart
         in parallel parts above ``part_size``. ``create_only`` fails with
         FileExistsError for keys that already exist. Returns ETags."""
+        _check_on_error(on_error)
         names = [_path(p, "each path") for p in paths]
         items = list(datas)
         if len(items) != len(names):
@@ -648,6 +660,7 @@ class Client:
                      on_error: str = "raise") -> list[Union[str, BaseException]]:
         """Upload local files to keys; Go reads the files (parallel parts for
         large ones). Returns ETags."""
+        _check_on_error(on_error)
         srcs = [_path(p, "each local path") for p in local_paths]
         dsts = [_path(p, "each path") for p in paths]
         if len(srcs) != len(dsts):
@@ -669,6 +682,7 @@ class Client:
         rename); parent directories are created. With ``root`` every
         destination must lie inside it, so hostile keys (``a/../../x``) can
         never write elsewhere."""
+        _check_on_error(on_error)
         srcs = [_path(p, "each path") for p in paths]
         dsts = [_path(p, "each local path") for p in local_paths]
         if len(srcs) != len(dsts):
@@ -693,12 +707,11 @@ class Client:
         count from the end, ranges past the end are clamped. With ``etags``,
         a range whose object no longer has that ETag raises
         ObjectChangedError."""
+        _check_on_error(on_error)
         names = [_path(p, "each path") for p in paths]
         n = len(names)
         if len(starts) != n or len(ends) != n or (etags is not None and len(etags) != n):
             raise ValueError("paths, starts, ends (and etags) must have the same length")
-        if on_error not in ("raise", "return"):
-            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
         if not n:
             return []
         L = _ffi.lib()
