@@ -268,24 +268,39 @@ func (b *batch) open(it *item) error {
 	if it.path == "" {
 		return nil
 	}
+	// Checked before opening too: opening a named pipe blocks until a
+	// writer opens it, which held the whole batch (and Ctrl-C) until then.
+	if st, err := os.Stat(it.path); err != nil {
+		return err // *os.PathError names the path; Classify maps ErrNotExist/ErrPermission
+	} else if err := regular(it.path, st); err != nil {
+		return err
+	}
 	f, err := os.Open(it.path)
 	if err != nil {
-		return err // *os.PathError names the path; Classify maps ErrNotExist/ErrPermission
+		return err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return err
 	}
-	if st.IsDir() {
+	if err := regular(it.path, st); err != nil {
 		f.Close()
-		return fmt.Errorf("%s is a directory, not a file: %w", it.path, s3err.ErrInvalid)
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return fmt.Errorf("%s is not a regular file: %w", it.path, s3err.ErrInvalid)
+		return err
 	}
 	it.f, it.size = f, st.Size()
+	return nil
+}
+
+// regular reports why path (described by st) cannot be uploaded, if it is
+// not a regular file.
+func regular(path string, st os.FileInfo) error {
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file: %w", path, s3err.ErrInvalid)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%v): %w", path, st.Mode().Type(), s3err.ErrInvalid)
+	}
 	return nil
 }
 
