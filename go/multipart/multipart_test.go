@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,5 +152,99 @@ func TestAbortStopsCheckingWhenCancelled(t *testing.T) {
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(id)})
 	if s3err.Classify(err) != s3err.NotFound {
 		t.Errorf("abort of an aborted upload: %v, want NotFound", err)
+	}
+}
+
+// cancelling passes CreateMultipartUpload to the real server, cancelling
+// the caller's context while the request is in flight (Ctrl-C landing
+// there): before the server answers, and, when release is set, holding the
+// answer back until it is closed.
+type cancelling struct {
+	*s3.Client
+	cancel   context.CancelFunc
+	release  chan struct{}
+	finished chan struct{} // closed once the server has answered
+}
+
+func (c *cancelling) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, o ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.release != nil {
+		<-c.release
+	}
+	defer close(c.finished)
+	return c.Client.CreateMultipartUpload(ctx, in, o...)
+}
+
+// TestCreateSurvivesCancellation: a cancellation landing while
+// CreateMultipartUpload is in flight returns the cancellation at once and
+// leaves no upload behind: the one the server creates is aborted. The
+// request used to stop on the client only, and the upload it created on
+// the server was never aborted (nobody knew its id).
+func TestCreateSurvivesCancellation(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		cancel, holdUp bool
+	}{
+		{"not cancelled", false, false},
+		{"cancelled in flight", true, false},
+		{"cancelled, answer held back", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "create/" + strings.ReplaceAll(tc.name, " ", "-")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			api := &cancelling{Client: client.S3, finished: make(chan struct{})}
+			if tc.cancel {
+				api.cancel = cancel
+			}
+			if tc.holdUp {
+				api.release = make(chan struct{})
+			}
+			type result struct {
+				out *s3.CreateMultipartUploadOutput
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				out, err := multipart.Create(ctx, api, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+				done <- result{out, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Create did not return after its context was cancelled")
+			}
+			if api.release != nil {
+				close(api.release) // the server answers only now, after Create returned
+			}
+			select {
+			case <-api.finished:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the create request never finished")
+			}
+			if !tc.cancel {
+				if r.err != nil || r.out == nil || pending(t, key) != 1 {
+					t.Fatalf("Create = %+v, %v; %d uploads pending, want 1", r.out, r.err, pending(t, key))
+				}
+				if _, err := client.S3.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{
+					Bucket: aws.String(bucket), Key: aws.String(key), UploadId: r.out.UploadId}); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(r.err, context.Canceled) || r.out != nil {
+				t.Fatalf("Create = %+v, %v; want context.Canceled", r.out, r.err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for pending(t, key) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d uploads of %s left behind", pending(t, key), key)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -218,7 +218,7 @@ func (c *copier) multipart(ctx context.Context, it *CopyItem, head *s3.HeadObjec
 	}
 	var created *s3.CreateMultipartUploadOutput
 	err := c.request(ctx, func() (err error) {
-		created, err = c.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		created, err = multipart.Create(ctx, c.api, &s3.CreateMultipartUploadInput{
 			Bucket:             aws.String(it.Dst.Bucket),
 			Key:                aws.String(it.Dst.Key),
 			ContentType:        head.ContentType,

@@ -398,7 +398,7 @@ func (b *batch) startMultipart(it *item) error {
 		return &existsError{name: it.name()}
 	}
 	b.prog.Requests.Add(1)
-	out, err := b.api.CreateMultipartUpload(b.ctx, &s3.CreateMultipartUploadInput{
+	out, err := multipart.Create(b.ctx, b.api, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(it.bucket), Key: aws.String(it.key)})
 	if err != nil {
 		return fmt.Errorf("%s: starting multipart upload: %w", it.name(), err)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3turbo/s3turbo/go/multipart"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -266,7 +267,7 @@ func (w *Writer) createUpload() error {
 		return &existsError{name: w.name()}
 	}
 	w.prog.Requests.Add(1)
-	out, err := w.api.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
+	out, err := multipart.Create(w.ctx, w.api, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(w.bucket), Key: aws.String(w.key)})
 	if err != nil {
 		if w.ctx.Err() != nil {
