@@ -208,6 +208,25 @@ func s3t_writer_write(h C.uint64_t, buf *C.char, n C.int64_t, errOut **C.char) (
 	return 0
 }
 
+// s3t_writer_ready waits up to timeout seconds until s3t_writer_write can
+// take a part's worth of bytes without waiting for a part in flight.
+// Returns 1 (ready, or the writer has stopped: write reports why), 0 (not
+// yet), negative on a bad handle. Callers that are only interruptible
+// between calls (Python's Ctrl-C) wait in slices with it.
+//
+//export s3t_writer_ready
+func s3t_writer_ready(h C.uint64_t, timeout C.double) (status C.int32_t) {
+	defer guard(&status, nil)
+	w := getWriter(uint64(h))
+	if w == nil {
+		return -C.int32_t(s3err.Invalid)
+	}
+	if w.Ready(time.Duration(float64(timeout) * float64(time.Second))) {
+		return 1
+	}
+	return 0
+}
+
 // s3t_writer_close_start finishes the object in an operation (PUT of the
 // buffered bytes, or last part + CompleteMultipartUpload). On success the
 // table has one row: strings [etag], ints [size] (the object's final size);

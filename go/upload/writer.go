@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -202,6 +203,27 @@ func (w *Writer) Write(p []byte) (n int, err error) {
 		w.written += int64(k)
 	}
 	return n, nil
+}
+
+// Ready waits up to timeout for the writer to take a part without
+// blocking: a part slot free (taken and given back at once; a Writer has
+// one caller at a time), the writer stopped or failed (Write then reports
+// why), or nothing to wait for. It lets a caller that cannot be
+// interrupted inside Write (Python, whose Ctrl-C runs between calls) wait
+// in slices: Write blocked while every part was in flight, for as long as
+// the slowest part took.
+func (w *Writer) Ready(timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case w.sem <- struct{}{}:
+		<-w.sem
+		return true
+	case <-w.ctx.Done():
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // getBuf returns an empty buffer, recycled when one is free (nil lets

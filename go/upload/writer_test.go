@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -440,4 +441,45 @@ func (r *raceHeadAPI) HeadObject(ctx context.Context, in *s3.HeadObjectInput, o 
 	out, err := r.hookAPI.HeadObject(ctx, in, o...)
 	r.after()
 	return out, err
+}
+
+// TestWriterReady: Ready says whether Write can take a part without
+// waiting for one in flight, within its timeout, so that a caller that can
+// only be interrupted between calls (Python's Ctrl-C) waits in slices.
+// Write blocked while every part was in flight for as long as they took.
+func TestWriterReady(t *testing.T) {
+	fresh(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	api := &hookAPI{API: client.S3, holdPart: 1} // part 1 waits until cancelled
+	w, err := NewWriter(ctx, api, bucket, "ready/obj", WriterOptions{PartSize: MinPartSize, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name  string
+		write int
+		want  bool
+	}{
+		{"nothing in flight", 0, true},
+		{"a part's worth buffered", MinPartSize, true},
+		{"the one slot taken by part 1", 1, false},
+	}
+	for _, st := range steps {
+		if st.write > 0 {
+			if _, err := w.Write(make([]byte, st.write)); err != nil {
+				t.Fatalf("%s: Write: %v", st.name, err)
+			}
+		}
+		if got := w.Ready(100 * time.Millisecond); got != st.want {
+			t.Fatalf("%s: Ready = %v, want %v", st.name, got, st.want)
+		}
+	}
+	cancel() // the writer stopped: Ready returns (the next flush or Close says why)
+	if !w.Ready(10 * time.Second) {
+		t.Fatal("Ready = false after the writer's context ended")
+	}
+	if err := w.Abort(context.Background()); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
 }

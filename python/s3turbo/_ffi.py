@@ -68,6 +68,7 @@ int32_t s3t_upload_start(uint64_t client, char *srcs, int64_t *soffs, char *dsts
 int32_t s3t_writer_new(uint64_t client, char *path, int64_t n, int32_t flags, int64_t part_size,
                        uint64_t *out, char **err);
 int32_t s3t_writer_write(uint64_t h, char *buf, int64_t n, char **err);
+int32_t s3t_writer_ready(uint64_t h, double timeout);
 int32_t s3t_writer_close_start(uint64_t h, uint64_t *out, char **err);
 int32_t s3t_writer_free(uint64_t h);
 int32_t s3t_range_start(uint64_t client, char *paths, int64_t *offs, int64_t n, int64_t *starts, int64_t *ends,

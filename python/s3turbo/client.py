@@ -139,6 +139,12 @@ class DuResult:
 
 
 
+
+# Writer.write hands data to the engine in slices no larger than the
+# smallest part (S3's 5 MiB minimum), so that one slice waits for at most
+# one part slot.
+_WRITE_SLICE = 4 << 20
+
 def _check_on_error(on_error: str) -> None:
     """Refuse an unknown on_error before any request: raised after the
     batch had run, a typo left the caller believing nothing was done
@@ -875,9 +881,24 @@ class Writer:
             raise ValueError(f"writer for {self.path!r} is closed")
         mv = memoryview(data)
         n = mv.nbytes
-        if n:
-            cb = ffi.from_buffer("char[]", data)
-            _ffi.call(_ffi.lib().s3t_writer_write, self._h, cb, n)
+        if not n:
+            return 0
+        if not mv.c_contiguous:
+            raise ValueError(f"data for {self.path!r} must be C-contiguous")
+        mv = mv.cast("B")
+        L = _ffi.lib()
+        # In slices of at most one part: each write then waits for at most
+        # one part slot, and that wait happens here, 100 ms at a time, so
+        # Ctrl-C interrupts it (inside one call into Go it could not).
+        for off in range(0, n, _WRITE_SLICE):
+            while True:
+                state = L.s3t_writer_ready(self._h, _ffi.POLL_SECONDS)
+                if state == 1:
+                    break
+                if state < 0:
+                    raise _ffi.error_for(-state, f"writer for {self.path!r}: invalid handle")
+            chunk = mv[off:off + _WRITE_SLICE]
+            _ffi.call(L.s3t_writer_write, self._h, ffi.from_buffer("char[]", chunk), chunk.nbytes)
         return n
 
     def close(self) -> str:
