@@ -207,3 +207,12 @@ def test_unknown_on_error_does_nothing(client: s3turbo.Client, s3: Any, bucket: 
     assert keys == {"oe/keep"}
     assert not (tmp_path / "down").exists()
 
+
+def test_download_to_a_directory_path_is_refused(client: s3turbo.Client, s3: Any, bucket: str, tmp_path: Any) -> None:
+    """A destination ending with a separator names a directory, not the
+    file to write: refused by name (it silently became a file "new")."""
+    s3.put_object(Bucket=bucket, Key="dl/k", Body=b"data")
+    with pytest.raises(ValueError, match="new/.*ends with a separator"):
+        client.download_files([f"{bucket}/dl/k"], [str(tmp_path / "new") + "/"])
+    assert not (tmp_path / "new").exists()
+

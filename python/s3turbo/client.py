@@ -693,6 +693,11 @@ class Client:
         dsts = [_path(p, "each local path") for p in local_paths]
         if len(srcs) != len(dsts):
             raise ValueError(f"{len(srcs)} paths but {len(dsts)} local destinations")
+        for d in dsts:
+            if d.endswith(("/", os.sep)):
+                # A file's path, not a directory's: "out/new/" became a file
+                # named "new".
+                raise ValueError(f"local destination {d!r} ends with a separator: name the file to write")
         if not srcs:
             return []
         rraw = _bytes(os.path.abspath(_path(root, "root"))) if root is not None else b""

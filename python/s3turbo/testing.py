@@ -114,6 +114,26 @@ class _ServerProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`s3turbo.Client`."""
+        return dict(endpoint_url=self.endpoint_url, key=self.key, secret=self.secret, region="us-east-1")
+
+    def client(self, **kw: Any) -> Client:
+        """An s3turbo Client for this server."""
+        return Client(**{**self.client_kwargs(), **kw})
+
+    def boto3_client(self, **kw: Any) -> Any:
+        """A boto3 S3 client for this server (needs boto3 installed)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret, region_name="us-east-1",
+            config=Config(max_pool_connections=kw.pop("max_pool_connections", 64), **kw),
+        )
+
+
 class LocalS3Server(_ServerProcess):
     """versitygw on 127.0.0.1 with a posix backend in a temp directory."""
 
@@ -150,25 +170,6 @@ class LocalS3Server(_ServerProcess):
 
     def __enter__(self) -> "LocalS3Server":
         return self.start()
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`s3turbo.Client`."""
-        return dict(endpoint_url=self.endpoint_url, key=self.key, secret=self.secret, region="us-east-1")
-
-    def client(self, **kw: Any) -> Client:
-        """An s3turbo Client for this server."""
-        return Client(**{**self.client_kwargs(), **kw})
-
-    def boto3_client(self, **kw: Any) -> Any:
-        """A boto3 S3 client for this server (needs boto3 installed)."""
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.key,
-            aws_secret_access_key=self.secret, region_name="us-east-1",
-            config=Config(max_pool_connections=kw.pop("max_pool_connections", 64), **kw),
-        )
 
 
 class MemS3Server(_ServerProcess):
