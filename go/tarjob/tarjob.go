@@ -125,13 +125,14 @@ func Run(ctx context.Context, api *s3.Client, src Location, fn func(tarindex.Row
 		return st, err
 	}
 	defer rc.Close()
-	var r io.Reader = bufio.NewReaderSize(rc, 1<<20)
-	if rs, ok := rc.(io.ReadSeeker); ok {
-		// A local file as it is: Index skips large members by seeking it,
-		// which a bufio.Reader around it hid (a 9 GiB member was read).
-		r = rs
+	// A local file goes as it is: Index skips large members by seeking it,
+	// which a bufio.Reader around it hid (a 9 GiB member was read). Only a
+	// stream (an S3 body) is buffered.
+	var in io.Reader = rc
+	if _, ok := rc.(io.Seeker); !ok {
+		in = bufio.NewReaderSize(rc, 1<<20)
 	}
-	comp, err := tarindex.Index(ctx, r, src.String(), func(r tarindex.Row) error {
+	comp, err := tarindex.Index(ctx, in, src.String(), func(r tarindex.Row) error {
 		st.Rows++
 		return fn(r)
 	})
