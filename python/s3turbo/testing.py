@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from .client import Client
 
@@ -62,6 +62,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_S = TypeVar("_S", bound="_ServerProcess")
+
+
 class _ServerProcess:
     """A server process on a free loopback port, waited for until it
     answers and stopped (killed if need be) when done, even on failure."""
@@ -77,7 +80,7 @@ class _ServerProcess:
     def _command(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self, timeout: float = 30.0) -> Any:
+    def start(self: _S, timeout: float = 30.0) -> _S:
         """Start the server and wait until it answers."""
         self._proc = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
@@ -108,7 +111,7 @@ class _ServerProcess:
                 self._proc.stderr.close()
             self._proc = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _S) -> _S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -158,18 +161,11 @@ class LocalS3Server(_ServerProcess):
             "--port", f"127.0.0.1:{self.port}", "--keep-alive", "--quiet", "posix", self.root,
         ]
 
-    def start(self, timeout: float = 30.0) -> "LocalS3Server":
-        """Start the server and wait until it answers."""
-        return super().start(timeout)
-
     def stop(self) -> None:
         """Stop the server and delete its data directory (if we created it)."""
         super().stop()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> "LocalS3Server":
-        return self.start()
 
 
 class MemS3Server(_ServerProcess):
@@ -191,9 +187,6 @@ class MemS3Server(_ServerProcess):
 
     def _command(self) -> list[str]:
         return [self.binary, "-backend", "memory", "-host", f"127.0.0.1:{self.port}", "-quiet"]
-
-    def __enter__(self) -> "MemS3Server":
-        return self.start()
 
 
 def main() -> None:
