@@ -137,13 +137,11 @@ class DuResult:
     """prefix → (size, count) when du was asked for a depth > 0."""
 
 
-
-
-
 # Writer.write hands data to the engine in slices no larger than the
 # smallest part (S3's 5 MiB minimum), so that one slice waits for at most
 # one part slot.
 _WRITE_SLICE = 4 << 20
+
 
 def _check_on_error(on_error: str) -> None:
     """Refuse an unknown on_error before any request: raised after the
@@ -152,11 +150,13 @@ def _check_on_error(on_error: str) -> None:
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
 
+
 def _int32(name: str, v: int) -> None:
     """Reject what the engine's int32 parameters cannot hold with a
     ValueError naming the parameter (cffi raised a bare OverflowError)."""
     if not -(1 << 31) <= v < (1 << 31):
         raise ValueError(f"{name} must be below 2**31, got {v}")
+
 
 class Client:
     """A client for S3 (or any S3-compatible server) backed by the Go engine.
@@ -546,12 +546,12 @@ class Client:
 
     @staticmethod
     def _settle(errors: list[Optional[BaseException]], on_error: str) -> None:
+        """Raise the first item error when on_error is "raise" (callers
+        checked on_error with _check_on_error before any request)."""
         if on_error == "raise":
             for e in errors:
                 if e is not None:
                     raise e
-        elif on_error != "return":
-            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
 
     def stat(self, paths: Sequence[str], on_error: str = "raise") -> list[Union[dict[str, Any], BaseException]]:
         """HEAD many paths at once (concurrently, in Go).

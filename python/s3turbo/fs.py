@@ -783,7 +783,7 @@ class S3FileSystem(AbstractFileSystem):
         paths = found
         keys = [p for p in paths if self.split_path(p)[1]]
         buckets = [p for p in paths if not self.split_path(p)[1]]
-        dirs = [p for p in keys if p in batch.dirs or batch.kinds.get(p) == "directory" or self._known_dir(p)]
+        dirs = [p for p in keys if p in batch.dirs or self._known_dir(p)]  # batch.dirs holds every "directory" kind
         dirset = set(dirs)
         # A folder's name is deleted as a key too when it may also be an
         # object ("a" beside "a/b"): a path given to rm (one key more per
