@@ -167,9 +167,9 @@ func httpClient(o *Options) *awshttp.BuildableClient {
 		}).DialContext
 		// ResponseHeaderTimeout ends at the headers: a server that sent
 		// them and part of a body, then went silent, held a GET or a LIST
-		// page (and the whole batch) forever. Every read of a connection
-		// now fails once nothing arrived for the read timeout, as boto3's
-		// socket timeout does; the retryer then tries again.
+		// page (and the whole batch) forever. A connection now fails once
+		// nothing moved through it for the read timeout (see idleConn), as
+		// boto3's socket timeout does; the retryer then tries again.
 		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := dial(ctx, network, addr)
 			if err != nil {
