@@ -17,6 +17,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -564,12 +565,27 @@ func (b *Batch) firstResponse(i int, rng string, reqLen, at int64, ifMatch strin
 	case ifMatch != "" && s3err.Classify(err) == s3err.Changed:
 		return response{}, fmt.Errorf("changed since it was opened (If-Match %s does not match): %w", ifMatch, s3err.ErrChanged)
 	case rng != "" && unsatisfiableRange(err):
+		if k, ok := strings.CutPrefix(rng, "bytes=-"); ok && k != "0" {
+			// S3 answers a suffix of k bytes with the whole object when it
+			// is shorter than k, and with 416 only when it is empty. Some
+			// servers (gofakes3) send 416 for any suffix longer than the
+			// object; its first k bytes are then the whole object, and an
+			// empty object still answers 416.
+			return b.firstResponse(i, rangeHeader(0, reqLen), reqLen, at, ifMatch)
+		}
 		return response{body: emptyBody{}}, nil
 	default:
 		return response{}, err
 	}
 	r := response{body: out.Body, etag: aws.ToString(out.ETag)}
-	clen := aws.ToInt64(out.ContentLength)
+	if err := checkETag(ifMatch, r.etag); err != nil {
+		r.body.Close()
+		return response{}, err
+	}
+	clen := int64(-1) // unknown: a chunked answer
+	if out.ContentLength != nil {
+		clen = *out.ContentLength
+	}
 	if cr := aws.ToString(out.ContentRange); cr != "" {
 		first, last, t, ok := ParseContentRange(cr)
 		if !ok {
@@ -577,21 +593,94 @@ func (b *Batch) firstResponse(i int, rng string, reqLen, at int64, ifMatch strin
 			return response{}, fmt.Errorf("unparseable Content-Range %q: %w", cr, s3err.ErrCorrupt)
 		}
 		r.total, r.start, r.n = t, first, last-first+1
-		if clen != r.n || r.n > reqLen || (at >= 0 && first != at) {
+		if (clen >= 0 && clen != r.n) || r.n > reqLen || (at >= 0 && first != at) {
 			r.body.Close()
-			return response{}, fmt.Errorf("response of %d bytes (Content-Range %q) to a request for %d: %w", clen, cr, reqLen, s3err.ErrCorrupt)
+			return response{}, fmt.Errorf("response of %s (Content-Range %q) to a request for %d: %w", bodyLength(clen), cr, reqLen, s3err.ErrCorrupt)
+		}
+		if clen < 0 {
+			r.body = &exactBody{body: r.body, left: r.n}
 		}
 		return r, nil
 	}
 	// No Content-Range: the whole object (the answer to a rangeless
 	// request, or a server's answer to a range on an empty object).
 	if clen < 0 {
-		r.body.Close()
-		return response{}, fmt.Errorf("response without a length: %w", s3err.ErrCorrupt)
+		// Chunked: the whole object is at most reqLen bytes (one part),
+		// so read it to learn its size.
+		body := r.body
+		defer body.Close()
+		buf, err := io.ReadAll(io.LimitReader(body, reqLen+1))
+		if err != nil {
+			return response{}, err
+		}
+		if int64(len(buf)) > reqLen {
+			return response{}, fmt.Errorf("response of more than %d bytes, without Content-Length or Content-Range, to a request for %d: %w", reqLen, reqLen, s3err.ErrCorrupt)
+		}
+		clen, r.body = int64(len(buf)), io.NopCloser(bytes.NewReader(buf))
 	}
 	r.total, r.start, r.n = clen, 0, clen
 	return r, nil
 }
+
+// bodyLength renders a response's Content-Length (-1: none sent).
+func bodyLength(clen int64) string {
+	if clen < 0 {
+		return "unknown length"
+	}
+	return fmt.Sprintf("%d bytes", clen)
+}
+
+// checkETag refuses a response whose ETag is not the one the request was
+// pinned to with If-Match: a server that ignores If-Match (gofakes3 does)
+// would otherwise hand back another version of the object without error.
+func checkETag(ifMatch, etag string) error {
+	if ifMatch == "" || etag == "" || strings.Trim(ifMatch, `"`) == strings.Trim(etag, `"`) {
+		return nil
+	}
+	return fmt.Errorf("changed since it was opened (ETag %s, not %s): %w", etag, ifMatch, s3err.ErrChanged)
+}
+
+// exactBody is a response body of a known length sent without a
+// Content-Length (chunked): it ends at that length, and end checks that
+// nothing follows, as the transport checks a declared length.
+type exactBody struct {
+	body io.ReadCloser
+	left int64
+}
+
+func (e *exactBody) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.body.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == io.EOF {
+		err = nil // the length is the end, not the body's EOF
+	}
+	return n, err
+}
+
+// end checks, once the length was read, that the body ends there.
+func (e *exactBody) end() error {
+	var one [1]byte
+	n, err := io.ReadFull(e.body, one[:])
+	switch {
+	case n > 0:
+		return fmt.Errorf("the body runs past its Content-Range: %w", s3err.ErrCorrupt)
+	case err == io.EOF:
+		return nil
+	default:
+		return err
+	}
+}
+
+func (e *exactBody) Close() error { return e.body.Close() }
 
 // first performs an item's first request, learns the object's size and the
 // resolved range, obtains the destination and fills what the first
@@ -757,15 +846,16 @@ func (b *Batch) fetchRange(i int, off, n int64) error {
 			}
 			return fmt.Errorf("%s: bytes %d-%d: %w", b.name(i), off, off+n-1, err)
 		}
-		if got := aws.ToInt64(out.ContentLength); got != n {
+		body, err := partBody(out, off, n)
+		if err != nil {
 			out.Body.Close()
-			return fmt.Errorf("%s: asked for %d bytes at offset %d, server sent %d: %w", b.name(i), n, off, got, s3err.ErrCorrupt)
+			return fmt.Errorf("%s: %w", b.name(i), err)
 		}
 		if etag := aws.ToString(out.ETag); it.etag != "" && etag != "" && etag != it.etag {
 			out.Body.Close()
 			return fmt.Errorf("%s: ETag changed from %s to %s: %w", b.name(i), it.etag, etag, s3err.ErrChanged)
 		}
-		err = b.write(i, out.Body, off, n)
+		err = b.write(i, body, off, n)
 		out.Body.Close()
 		if err == nil {
 			return nil
@@ -776,6 +866,25 @@ func (b *Batch) fetchRange(i int, off, n int64) error {
 		}
 	}
 	return lastErr
+}
+
+// partBody checks a part's answer (bytes [off, off+n) were asked for) and
+// returns its body: with a Content-Length, that length must be n; without
+// one (a chunked answer), its Content-Range must say [off, off+n), and the
+// body is read to exactly that length.
+func partBody(out *s3.GetObjectOutput, off, n int64) (io.Reader, error) {
+	if out.ContentLength != nil {
+		if got := *out.ContentLength; got != n {
+			return nil, fmt.Errorf("asked for %d bytes at offset %d, server sent %d: %w", n, off, got, s3err.ErrCorrupt)
+		}
+		return out.Body, nil
+	}
+	cr := aws.ToString(out.ContentRange)
+	first, last, _, ok := ParseContentRange(cr)
+	if !ok || first != off || last-first+1 != n {
+		return nil, fmt.Errorf("asked for %d bytes at offset %d, server sent a chunked answer with Content-Range %q: %w", n, off, cr, s3err.ErrCorrupt)
+	}
+	return &exactBody{body: out.Body, left: n}, nil
 }
 
 // writeError marks a failure to write the destination (not retryable: it
@@ -825,7 +934,7 @@ func (b *Batch) write(i int, body io.Reader, off, n int64) error {
 		if err != nil {
 			return b.shortBody(i, int64(got), n, err)
 		}
-		return nil
+		return b.bodyEnd(i, body)
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
@@ -843,6 +952,16 @@ func (b *Batch) write(i int, body io.Reader, off, n int64) error {
 		}
 		if rerr != nil {
 			return b.shortBody(i, done, n, rerr)
+		}
+	}
+	return b.bodyEnd(i, body)
+}
+
+// bodyEnd checks that a chunked body read to its length ends there.
+func (b *Batch) bodyEnd(i int, body io.Reader) error {
+	if e, ok := body.(*exactBody); ok && e.left == 0 {
+		if err := e.end(); err != nil {
+			return fmt.Errorf("%s: %w", b.name(i), err)
 		}
 	}
 	return nil

@@ -20,14 +20,17 @@ import (
 
 var (
 	client *s3client.Client
-	bucket = fmt.Sprintf("fetch-test-%d", time.Now().UnixNano()%1e9)
+	server *testserver.Server
+	// apiOverride, when set, is the API run uses instead of client.Get.
+	apiOverride API
+	bucket      = fmt.Sprintf("fetch-test-%d", time.Now().UnixNano()%1e9)
 )
 
 const part = 64 << 10
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, "fetch", bucket, func(_ *testserver.Server, c *s3client.Client) error {
-		client = c
+	os.Exit(testserver.Main(m, "fetch", bucket, func(srv *testserver.Server, c *s3client.Client) error {
+		client, server = c, srv
 		return nil
 	}))
 }
@@ -50,7 +53,11 @@ func randBytes(n int, seed int64) []byte {
 // run drives a batch the way the C ABI does: provide buffers as sizes arrive.
 func run(t *testing.T, items []Item, opt Options) (*Batch, [][]byte) {
 	t.Helper()
-	b := Start(context.Background(), client.Get, items, opt) // the lean path production uses
+	var api API = client.Get // the lean path production uses
+	if apiOverride != nil {
+		api = apiOverride
+	}
+	b := Start(context.Background(), api, items, opt)
 	out := make([][]byte, len(items))
 	for i, it := range items {
 		if it.Known {

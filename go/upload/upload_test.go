@@ -25,6 +25,7 @@ import (
 
 var (
 	client *s3client.Client
+	server *testserver.Server
 	bucket = fmt.Sprintf("upload-test-%d", time.Now().UnixNano()%1e9)
 )
 
@@ -34,8 +35,8 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, "upload", bucket, func(_ *testserver.Server, c *s3client.Client) error {
-		client = c
+	os.Exit(testserver.Main(m, "upload", bucket, func(srv *testserver.Server, c *s3client.Client) error {
+		client, server = c, srv
 		return nil
 	}))
 }

@@ -344,12 +344,19 @@ func (w *Writer) resolveAppend(final bool) error {
 		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
 	}
 	defer out.Body.Close()
-	if got := aws.ToInt64(out.ContentLength); got != size {
-		return fmt.Errorf("%s: object to append to changed size from %d to %d bytes: %w", w.name(), size, got, s3err.ErrChanged)
+	// Without a Content-Length (a chunked answer) the body itself must
+	// hold exactly size bytes.
+	if out.ContentLength != nil && *out.ContentLength != size {
+		return fmt.Errorf("%s: object to append to changed size from %d to %d bytes: %w", w.name(), size, *out.ContentLength, s3err.ErrChanged)
 	}
 	buf := make([]byte, size, size+max(int64(len(w.pending)), w.limit()))
 	if _, err := io.ReadFull(out.Body, buf); err != nil {
 		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
+	}
+	if out.ContentLength == nil {
+		if n, _ := io.ReadFull(out.Body, make([]byte, 1)); n > 0 {
+			return fmt.Errorf("%s: object to append to grew past %d bytes: %w", w.name(), size, s3err.ErrChanged)
+		}
 	}
 	old := w.pending
 	w.pending = append(buf, old...)

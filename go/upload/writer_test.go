@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3turbo/s3turbo/go/internal/testserver"
+	"github.com/s3turbo/s3turbo/go/s3client"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -481,5 +483,48 @@ func TestWriterReady(t *testing.T) {
 	}
 	if err := w.Abort(context.Background()); err != nil {
 		t.Fatalf("Abort: %v", err)
+	}
+}
+
+// Appending through a gateway that sends bodies chunked (no
+// Content-Length): the object's bytes are read to their end, not taken
+// as 0 bytes and refused as "changed size from 10 to 0".
+func TestWriterAppendChunked(t *testing.T) {
+	fresh(t)
+	for _, tc := range []struct {
+		name  string
+		q     testserver.Quirks
+		wantE bool
+	}{
+		{"chunked", testserver.Quirks{Chunked: true}, false},
+		{"chunked-overlong", testserver.Quirks{Chunked: true, ExtraByte: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := s3client.New(context.Background(), server.Proxy(t, tc.q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := "append-chunked/" + tc.name
+			old := randBytes(10, 31)
+			put(t, key, old)
+			add := randBytes(1000, 32)
+			w, err := NewWriter(context.Background(), c.S3, bucket, key, WriterOptions{PartSize: part, Append: true, Concurrency: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeAll(t, w, add, 1<<20, 33)
+			_, err = w.Close(context.Background())
+			if tc.wantE {
+				if s3err.Classify(err) != s3err.Changed || !strings.Contains(err.Error(), key) {
+					t.Fatalf("error %v, want ErrChanged naming the key", err)
+				}
+				checkObject(t, key, old)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkObject(t, key, append(append([]byte{}, old...), add...))
+		})
 	}
 }
