@@ -213,6 +213,22 @@ def test_missing_bucket(endpoint: Any, env: dict[str, str], args: list[str]) -> 
     assert p.stdout == ""
 
 
+@pytest.mark.parametrize("args", [["ls"], ["ls", "-r"], ["ls", "-r", "--serial"], ["ls", "--long"]], ids=" ".join)
+def test_missing_prefix(endpoint: Any, env: dict[str, str], tree: str, args: list[str]) -> None:
+    """A prefix that lists nothing exits 3, as Client.ls raises
+    FileNotFoundError for it (it exited 0 with no output)."""
+    for path in (f"{tree}/no-such-prefix", f"{tree}/no-such-prefix/", f"s3://{tree}/data/99/"):
+        p = run([*args, path], env, endpoint.url)
+        assert p.returncode == EXIT_NOT_FOUND, (path, p.returncode, p.stderr)
+        assert "not found" in p.stderr and path.removeprefix("s3://") in p.stderr and p.stdout == ""
+
+
+def test_empty_bucket_lists_nothing(endpoint: Any, env: dict[str, str], bucket: str) -> None:
+    for args in (["ls"], ["ls", "-r"]):
+        assert ok(run([*args, bucket], env, endpoint.url)) == []
+        assert ok(run([*args, f"{bucket}/"], env, endpoint.url)) == []
+
+
 def test_missing_bucket_parallel(endpoint: Any, env: dict[str, str]) -> None:
     # one child runs the CLI's main() many times (the outcome is a race)
     code = (

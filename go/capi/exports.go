@@ -33,8 +33,12 @@ var errBadHandle = fmt.Errorf("unknown or freed handle: %w", s3err.ErrInvalid)
 func s3t_client_new(opts *C.char, n C.int64_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	var o s3client.Options
-	if err := json.Unmarshal(goBytes(opts, n), &o); err != nil {
+	raw := goBytes(opts, n)
+	if err := json.Unmarshal(raw, &o); err != nil {
 		return fail(errOut, fmt.Errorf("client options: %v: %w", err, s3err.ErrInvalid))
+	}
+	if err := explicitZeros(raw); err != nil {
+		return fail(errOut, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -44,6 +48,49 @@ func s3t_client_new(opts *C.char, n C.int64_t, out *C.uint64_t, errOut **C.char)
 	}
 	*out = C.uint64_t(table.put(c))
 	return 0
+}
+
+// explicitZeros refuses options Python sent as 0 or below that the Go
+// options read as "the default" when zero: retries=0 silently meant five
+// attempts, read_timeout=0 sixty seconds.
+func explicitZeros(raw []byte) error {
+	var given struct {
+		MaxConcurrency *int     `json:"max_concurrency"`
+		PartSize       *int64   `json:"part_size"`
+		Retries        *int     `json:"retries"`
+		ConnectTimeout *float64 `json:"connect_timeout"`
+		ReadTimeout    *float64 `json:"read_timeout"`
+	}
+	if err := json.Unmarshal(raw, &given); err != nil {
+		return fmt.Errorf("client options: %v: %w", err, s3err.ErrInvalid)
+	}
+	switch {
+	case given.Retries != nil && *given.Retries == 0:
+		return fmt.Errorf("retries must be >= 1 (attempts per request), got 0: %w", s3client.ErrInvalidOptions)
+	case given.MaxConcurrency != nil && *given.MaxConcurrency == 0:
+		return fmt.Errorf("max_concurrency must be in 1..4096, got 0: %w", s3client.ErrInvalidOptions)
+	case given.PartSize != nil && *given.PartSize == 0:
+		return fmt.Errorf("part_size must be between 64 KiB and 5 GiB, got 0: %w", s3client.ErrInvalidOptions)
+	case given.ConnectTimeout != nil && !(*given.ConnectTimeout > 0):
+		return fmt.Errorf("connect_timeout must be > 0 seconds, got %v: %w", *given.ConnectTimeout, s3client.ErrInvalidOptions)
+	case given.ReadTimeout != nil && !(*given.ReadTimeout > 0):
+		return fmt.Errorf("read_timeout must be > 0 seconds, got %v: %w", *given.ReadTimeout, s3client.ErrInvalidOptions)
+	}
+	return nil
+}
+
+// readRetries is how often a failed body read is retried: the client's
+// attempts per request, less the one already made (retries=1 had read a
+// stalled body 4 more times, for 4 more read timeouts).
+func readRetries(c *s3client.Client) int { return max(c.Retries-1, 0) }
+
+// downloadRetries is readRetries in download.Options' terms (0 there
+// means its default, below 0 none).
+func downloadRetries(c *s3client.Client) int {
+	if r := readRetries(c); r > 0 {
+		return r
+	}
+	return -1
 }
 
 //export s3t_client_free
@@ -261,7 +308,7 @@ func s3t_get_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		}
 	}
 	b := fetch.Start(context.Background(), c.Get, items, fetch.Options{
-		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: 3,
+		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: readRetries(c),
 	})
 	*out = C.uint64_t(table.put(&op{batch: b}))
 	return 0

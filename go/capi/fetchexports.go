@@ -91,7 +91,7 @@ func s3t_range_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int6
 		}
 	}
 	b := fetch.Start(context.Background(), c.Get, items, fetch.Options{
-		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: 3,
+		PartSize: c.PartSize, Concurrency: c.Concurrency, ReadRetries: readRetries(c),
 		ContinueOnError: flags&rangeContinueOnError != 0, CoalesceGap: c.CoalesceGap,
 	})
 	*out = C.uint64_t(table.put(&op{batch: b}))
@@ -139,6 +139,7 @@ func s3t_download_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts 
 	*out = C.uint64_t(startOpWith(func(o *op) { o.progress = prog.Load }, rootDir, func(ctx context.Context, o *op) error {
 		res, err := download.Files(ctx, c.Get, items, download.Options{
 			Root: rootDir, PartSize: c.PartSize, Concurrency: c.Concurrency, Progress: prog,
+			ReadRetries: downloadRetries(c),
 		})
 		_, _, reqs := prog.Load()
 		o.count.Store(reqs)

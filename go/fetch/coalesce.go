@@ -155,6 +155,7 @@ func (b *Batch) firstGroup(lead int) {
 		if s < pos || s+n > winEnd {
 			broken = true // cannot happen for sorted, disjoint members; stay correct if it does
 		}
+		tries := b.opt.ReadRetries + 1
 		if !broken {
 			err := b.skip(m, body, s-pos)
 			if err == nil {
@@ -174,9 +175,9 @@ func (b *Batch) firstGroup(lead int) {
 				})
 				return
 			}
-			broken = true
+			broken, tries = true, b.opt.ReadRetries // the failed read was m's first try
 		}
-		if err := b.fetchRange(m, s, n); err != nil {
+		if err := b.fetchRange(m, s, n, tries); err != nil {
 			b.fail(m, err)
 			continue
 		}

@@ -777,7 +777,8 @@ func (b *Batch) first(i int) error {
 				return err
 			}
 			body.Close()
-			if err := b.fetchRange(i, ovStart, n); err != nil {
+			// The read that failed was the first of the item's tries.
+			if err := b.fetchRange(i, ovStart, n, b.opt.ReadRetries); err != nil {
 				return err
 			}
 		} else if rest := winEnd - ovEnd; rest > 0 && rest <= 64<<10 {
@@ -819,7 +820,7 @@ func (b *Batch) part(i, p int) error {
 		return nil // ContinueOnError: the item already failed, do not waste requests
 	}
 	c := it.chunks[p-1]
-	if err := b.fetchRange(i, c.off, c.n); err != nil {
+	if err := b.fetchRange(i, c.off, c.n, b.opt.ReadRetries+1); err != nil {
 		return err
 	}
 	b.partDone(i)
@@ -827,11 +828,11 @@ func (b *Batch) part(i, p int) error {
 }
 
 // fetchRange GETs object bytes [off, off+n) pinned to the item's ETag,
-// retrying failed body reads.
-func (b *Batch) fetchRange(i int, off, n int64) error {
+// making up to tries requests while body reads fail.
+func (b *Batch) fetchRange(i int, off, n int64, tries int) error {
 	it := &b.items[i]
 	var lastErr error
-	for attempt := 0; attempt <= b.opt.ReadRetries; attempt++ {
+	for attempt := 0; attempt < max(tries, 1); attempt++ {
 		if attempt > 0 {
 			select {
 			case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):

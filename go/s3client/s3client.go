@@ -4,11 +4,14 @@
 package s3client
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -60,6 +64,13 @@ type Options struct {
 	// CoalesceGap: byte ranges of one object at most this far apart are
 	// fetched by one request (nil: DefaultCoalesceGap; 0: never).
 	CoalesceGap *int64 `json:"coalesce_gap"`
+	// CABundle is a PEM file of certificate authorities to trust instead
+	// of the system's (as AWS_CA_BUNDLE).
+	CABundle string `json:"ca_bundle"`
+	// Env, when not nil, is the environment the AWS configuration chain
+	// reads: the caller's AWS_ variables (nil values: unset) and others it
+	// names, such as HOME (see syncEnv). Python sends os.environ's.
+	Env map[string]*string `json:"env"`
 }
 
 // DefaultCoalesceGap is the gap below which nearby byte ranges of an object
@@ -80,7 +91,10 @@ type Client struct {
 	Concurrency int
 	PartSize    int64
 	CoalesceGap int64 // see Options.CoalesceGap
-	transport   *http.Transport
+	// Retries is the attempts per request (Options.Retries); a body whose
+	// read fails is also read at most this many times.
+	Retries   int
+	transport *http.Transport
 }
 
 // Close drops the client's idle HTTP connections. The client stays usable
@@ -124,6 +138,12 @@ func (o *Options) Normalize() error {
 	case "", "standard", "adaptive":
 	default:
 		return fmt.Errorf("retry_mode must be 'standard' or 'adaptive', got %q: %w", o.RetryMode, ErrInvalidOptions)
+	}
+	if o.EndpointURL != "" {
+		u, err := url.Parse(o.EndpointURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("endpoint_url must be an http:// or https:// URL with a host, got %q: %w", o.EndpointURL, ErrInvalidOptions)
+		}
 	}
 	return nil
 }
@@ -268,9 +288,25 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		loaders = append(loaders, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(o.Key, o.Secret, o.Token)))
 	}
+	// The SDK's own log lines (an IMDSv1 fallback warning) would land on
+	// the Python process's stderr; its errors reach the caller anyway.
+	loaders = append(loaders, config.WithLogger(logging.Nop{}))
+	if o.CABundle != "" {
+		pem, err := os.ReadFile(o.CABundle)
+		if err != nil {
+			return nil, fmt.Errorf("ca_bundle: %v: %w", err, ErrInvalidOptions)
+		}
+		loaders = append(loaders, config.WithCustomCABundle(bytes.NewReader(pem)))
+	}
+	envMu.Lock()
+	syncEnv(o.Env)
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	envMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Credentials != nil && !o.Anon {
+		cfg.Credentials = aws.NewCredentialsCache(redactedCredentials{cfg.Credentials})
 	}
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
@@ -308,5 +344,5 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	hc, _ := cfg.HTTPClient.(*http.Client) // another client type: Getter falls back to the SDK
 	get := newGetter(client, hc, o.RequesterPays)
 	return &Client{S3: client, Get: get, List: &Lister{Client: client, g: get}, Concurrency: o.MaxConcurrency,
-		PartSize: o.PartSize, CoalesceGap: gap, transport: transport}, nil
+		PartSize: o.PartSize, CoalesceGap: gap, Retries: o.Retries, transport: transport}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,9 @@ func TestNormalize(t *testing.T) {
 		{name: "anon-with-token", in: s3client.Options{Anon: true, Token: "t"}, wantErr: s3client.ErrInvalidOptions},
 		{name: "bad-retry-mode", in: s3client.Options{RetryMode: "bogus"}, wantErr: s3client.ErrInvalidOptions},
 		{name: "retry-mode-case-sensitive", in: s3client.Options{RetryMode: "Standard"}, wantErr: s3client.ErrInvalidOptions},
+		{name: "endpoint-without-scheme", in: s3client.Options{EndpointURL: "localhost:9000"}, wantErr: s3client.ErrInvalidOptions},
+		{name: "endpoint-ftp", in: s3client.Options{EndpointURL: "ftp://host"}, wantErr: s3client.ErrInvalidOptions},
+		{name: "endpoint-without-host", in: s3client.Options{EndpointURL: "http://"}, wantErr: s3client.ErrInvalidOptions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,12 +128,12 @@ func TestNormalize(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Normalize(%+v): %v", tc.in, err)
 			}
-			if o != tc.want {
+			if !reflect.DeepEqual(o, tc.want) {
 				t.Errorf("Normalize(%+v) = %+v, want %+v", tc.in, o, tc.want)
 			}
 			// Idempotent: normalizing normalized options changes nothing.
 			again := o
-			if err := again.Normalize(); err != nil || again != o {
+			if err := again.Normalize(); err != nil || !reflect.DeepEqual(again, o) {
 				t.Errorf("second Normalize = %+v, %v; want %+v, nil", again, err, o)
 			}
 		})

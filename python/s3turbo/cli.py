@@ -74,7 +74,9 @@ def _run(a: argparse.Namespace) -> None:
     if a.command == "ls":
         entries = client.list(a.path, recursive=a.recursive, parallel=a.recursive and not a.serial,
                               sorted=True, progress=progress)
+        listed = False
         for e in entries:
+            listed = True
             if a.long:
                 when = e["LastModified"].strftime("%Y-%m-%d %H:%M:%S") if "LastModified" in e else "-" * 19
                 size = "DIR" if e["type"] == "directory" else str(e["size"])
@@ -82,6 +84,11 @@ def _run(a: argparse.Namespace) -> None:
             else:
                 text = e["name"] + ("/" if e["type"] == "directory" else "")
             _emit(a.format, e, text)
+        if not listed and "/" in a.path.removeprefix("s3://").strip("/"):
+            # An empty bucket lists nothing and exists (a missing one
+            # raised above); a prefix that lists nothing is not there, as
+            # Client.ls says and `aws s3 ls` exits 1 for.
+            raise FileNotFoundError(f"no object or prefix s3://{a.path.removeprefix('s3://')}")
     elif a.command == "du":
         r = client.du(a.path, depth=a.depth, parallel=not a.serial, progress=progress)
         fmt_size = _human if a.human else str

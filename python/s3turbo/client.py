@@ -158,12 +158,32 @@ def _int32(name: str, v: int) -> None:
         raise ValueError(f"{name} must be below 2**31, got {v}")
 
 
+# Variables besides AWS_* that the engine's configuration chain or transport
+# reads (see _config_env).
+_ENV_NAMES = ("HOME", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+              "http_proxy", "https_proxy", "no_proxy")
+
+
+def _config_env() -> dict[str, Optional[str]]:
+    """The environment the engine's AWS configuration chain should read:
+    every ``AWS_*`` variable of ``os.environ`` now, and the few others it
+    reads (None: unset). The Go runtime copied the environment when the
+    engine loaded; what Python set or deleted since would otherwise not
+    reach it."""
+    env: dict[str, Optional[str]] = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for k in _ENV_NAMES:
+        env[k] = os.environ.get(k)
+    return env
+
+
 class Client:
     """A client for S3 (or any S3-compatible server) backed by the Go engine.
 
     Unset arguments come from the standard AWS chain (``AWS_ACCESS_KEY_ID``,
     ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, shared config and credentials
-    files). Path-style addressing is used when an endpoint URL is given.
+    files), read from ``os.environ`` as it is when the client first connects
+    (its first request). Path-style addressing is used when an endpoint URL
+    is given.
 
     Paths are ``bucket/key``; an ``s3://`` prefix is accepted and stripped.
 
@@ -182,7 +202,9 @@ class Client:
             size take exactly one request.
         retries: attempts per request (the SDK's retryer).
         retry_mode: ``"standard"`` or ``"adaptive"``.
-        verify: verify TLS certificates (on by default).
+        verify: verify TLS certificates (on by default); a path to a PEM
+            file of certificate authorities trusts those instead of the
+            system's (as boto3's ``verify``).
         connect_timeout, read_timeout: seconds (defaults 10 and 60). ``read_timeout``
             bounds both the wait for a response and any stall inside one: a
             connection on which nothing moved for that long fails and the
@@ -209,7 +231,7 @@ class Client:
         part_size: int = 8 * MiB,
         retries: int = 5,
         retry_mode: Optional[str] = None,
-        verify: bool = True,
+        verify: Union[bool, str, "os.PathLike[str]"] = True,
         connect_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
         path_style: Optional[bool] = None,
@@ -252,6 +274,9 @@ class Client:
         with self._lock:
             if self._handle is None or self._handle_pid != os.getpid():
                 opts = {k: v for k, v in self._args.items() if v is not None}
+                if isinstance(opts.get("verify"), (str, os.PathLike)):
+                    opts["ca_bundle"], opts["verify"] = os.fspath(opts["verify"]), True
+                opts["env"] = _config_env()
                 raw = json.dumps(opts).encode()
                 out = ffi.new("uint64_t *")
                 _ffi.call(L.s3t_client_new, raw, len(raw), out)

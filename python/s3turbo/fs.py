@@ -183,7 +183,8 @@ class S3FileSystem(AbstractFileSystem):
             if args[ours] is None:
                 args[ours] = v
         if "verify" in ck:
-            args["verify"] = ck.pop("verify") is not False
+            v = ck.pop("verify")  # False, True/None, or a CA bundle's path (as botocore)
+            args["verify"] = v if isinstance(v, (str, os.PathLike)) else v is not False
         ck.pop("use_ssl", None)
         if ck:
             raise TypeError(f"unsupported client_kwargs: {', '.join(sorted(ck))}")
@@ -193,9 +194,10 @@ class S3FileSystem(AbstractFileSystem):
         if "max_pool_connections" in cfg:
             args["max_concurrency"] = int(cfg.pop("max_pool_connections"))
         retries = cfg.pop("retries", None) or {}
-        attempts = retries.get("total_max_attempts") or (
-            retries["max_attempts"] + 1 if retries.get("max_attempts") is not None else None)
-        if attempts:
+        attempts = retries.get("total_max_attempts")
+        if attempts is None and retries.get("max_attempts") is not None:
+            attempts = retries["max_attempts"] + 1
+        if attempts is not None:
             args["retries"] = int(attempts)
         if retries.get("mode") in ("standard", "adaptive"):
             args["retry_mode"] = retries["mode"]
