@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
@@ -353,3 +355,58 @@ def test_connection_refused_is_quick(dead_client: s3turbo.Client) -> None:
     with pytest.raises(ConnectionError):
         dead_client.get_objects(["bucket/key"])
     assert time.monotonic() - t0 < 10
+
+
+# -- arguments and destinations a demanding user tries ------------------------
+
+
+def test_range_bounds_follow_slice_rules(small_client: s3turbo.Client, module_bucket: str,
+                                         data: dict[str, bytes]) -> None:
+    """Bounds are integers as a slice takes them: huge ones clamp (they
+    raised OverflowError), floats and strings are refused (int() had
+    truncated 1.9 and parsed '2')."""
+    body = data["small"]
+    path = f"{module_bucket}/small"
+    got = small_client.get_ranges([path] * 3, [0, -2**70, np.int64(3)], [2**64, None, -2])
+    assert got == [body[0:2**64], body[-2**70:], body[3:-2]]
+    for start, end in ((1.9, 3), ("2", 5)):
+        with pytest.raises(TypeError, match="range start must be an integer"):
+            small_client.get_ranges([path], [start], [end])
+    with pytest.raises(ValueError, match="past the end"):
+        small_client.read_range_into(path, 2**63 - 2, bytearray(5))
+
+
+@pytest.mark.parametrize("call", ["get_objects", "stat", "delete", "get_ranges", "download_files"])
+def test_single_str_is_refused(small_client: s3turbo.Client, module_bucket: str, call: str,
+                               tmp_path: Any) -> None:
+    """A bare str where a list of paths belongs was read one path per
+    character ("item 0: path 'b' names a bucket")."""
+    path = f"{module_bucket}/small"
+    args: dict[str, tuple[Any, ...]] = {
+        "get_objects": (path,), "stat": (path,), "delete": (path,), "get_ranges": (path, [0], [1]),
+        "download_files": (path, [str(tmp_path / "x")]),
+    }
+    with pytest.raises(TypeError, match="not a single str"):
+        getattr(small_client, call)(*args[call])
+
+
+def test_download_into_special_files(small_client: s3turbo.Client, module_bucket: str, data: dict[str, bytes],
+                                     tmp_path: Any) -> None:
+    """A named pipe or /dev/null is written into, as boto3 does: s3turbo
+    renamed a temporary file over them (as root it replaced /dev/null). A
+    directory is refused as IsADirectoryError, as boto3 raises."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    key = "ten-parts-plus-1"  # eleven parts, written in order
+    assert small_client.download_files([f"{module_bucket}/{key}"], [str(fifo)]) == [None]
+    reader.join(30)
+    assert got == [data[key]]
+    assert fifo.is_fifo()
+    assert small_client.download_files([f"{module_bucket}/small"], [os.devnull]) == [None]
+    assert os.path.exists(os.devnull) and not os.path.isfile(os.devnull)
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(IsADirectoryError, match="small"):
+        small_client.download_files([f"{module_bucket}/small"], [str(tmp_path / "adir")])

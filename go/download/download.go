@@ -9,7 +9,9 @@
 // A file is written to a temporary name in its destination directory
 // (".<name>.s3turbo-<random>") and renamed over the destination once every
 // byte landed, so a destination is either left as it was or replaced whole;
-// on any failure the temporary file is removed. With Options.Root set, no
+// on any failure the temporary file is removed. A destination that exists as
+// a device or a named pipe (/dev/null, a FIFO) is written into in order
+// instead, as boto3 does. With Options.Root set, no
 // file is written outside Root: paths that leave it lexically, or through a
 // symbolic link inside it that points elsewhere, are rejected.
 package download
@@ -25,7 +27,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/s3turbo/s3turbo/go/fetch"
@@ -88,7 +93,7 @@ func Files(ctx context.Context, api fetch.API, items []Item, opt Options) ([]Res
 		}
 		root = r
 	}
-	s := &sink{root: root}
+	s := &sink{ctx: ctx, root: root}
 	var fitems []fetch.Item
 	var index []int // batch item → items index
 	for i, it := range items {
@@ -212,10 +217,14 @@ type file struct {
 	d    *os.Root // the destination directory, pinned while the file is written
 	f    *os.File
 	tmp  string // temporary file's name in d
+	// special: the destination is a device or named pipe, written in
+	// place (no temporary file).
+	special bool
 }
 
 // sink implements fetch.Sink with temporary files renamed into place.
 type sink struct {
+	ctx   context.Context
 	root  *rootDir
 	files []*file // by batch item
 }
@@ -270,13 +279,96 @@ func (s *sink) Open(i int, _ int64) (io.WriterAt, error) {
 			return nil, fmt.Errorf("%s: %w", f.name, err)
 		}
 	}
-	fh, tmp, err := createTemp(d, filepath.Base(f.dest))
+	base := filepath.Base(f.dest)
+	if st, err := d.Lstat(base); err == nil {
+		switch m := st.Mode(); {
+		case m.IsDir():
+			d.Close()
+			return nil, fmt.Errorf("%s: the destination is a directory: %w", f.name, syscall.EISDIR)
+		case m&(fs.ModeNamedPipe|fs.ModeDevice|fs.ModeCharDevice) != 0:
+			// A device or a named pipe (/dev/null, a FIFO a reader waits
+			// on) is written into, as boto3 does: a temporary file renamed
+			// over it replaced /dev/null with a regular file.
+			fh, err := openSpecial(s.ctx, d, base)
+			if err != nil {
+				d.Close()
+				return nil, fmt.Errorf("%s: opening: %w", f.name, err)
+			}
+			f.d, f.f, f.special = d, fh, true
+			return &inOrder{w: fh, pending: map[int64][]byte{}}, nil
+		case m&fs.ModeSocket != 0:
+			d.Close()
+			return nil, fmt.Errorf("%s: the destination is a socket: %w", f.name, s3err.ErrInvalid)
+		}
+	}
+	fh, tmp, err := createTemp(d, base)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("%s: creating temporary file in %s: %w", f.name, f.dir, err)
 	}
 	f.d, f.f, f.tmp = d, fh, tmp
 	return fh, nil
+}
+
+// openSpecial opens a device or named pipe in d for writing. A pipe's
+// open waits for a reader, in steps that ctx can interrupt (a blocking
+// open(2) could not be).
+func openSpecial(ctx context.Context, d *os.Root, name string) (*os.File, error) {
+	for {
+		fh, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			if err := syscall.SetNonblock(int(fh.Fd()), false); err != nil {
+				fh.Close()
+				return nil, err
+			}
+			return fh, nil
+		}
+		if !errors.Is(err, syscall.ENXIO) { // ENXIO: a pipe with no reader yet
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// inOrder writes the parts a batch delivers at any offset to a stream
+// that cannot seek, in order: a part that arrives ahead of its turn is
+// copied and held until the bytes before it are written.
+type inOrder struct {
+	mu      sync.Mutex
+	w       io.Writer
+	next    int64
+	pending map[int64][]byte
+}
+
+func (o *inOrder) WriteAt(p []byte, off int64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if off != o.next {
+		if off < o.next {
+			return 0, fmt.Errorf("write at %d, already written up to %d: %w", off, o.next, s3err.ErrInternal)
+		}
+		o.pending[off] = append([]byte(nil), p...)
+		return len(p), nil
+	}
+	if _, err := o.w.Write(p); err != nil {
+		return 0, err
+	}
+	o.next += int64(len(p))
+	for {
+		b, ok := o.pending[o.next]
+		if !ok {
+			return len(p), nil
+		}
+		delete(o.pending, o.next)
+		if _, err := o.w.Write(b); err != nil {
+			return 0, err
+		}
+		o.next += int64(len(b))
+	}
 }
 
 // checkPinned verifies that the opened directory d is the directory at
@@ -299,6 +391,12 @@ func (s *sink) Finish(i int, failure error) error {
 	f := s.files[i]
 	defer f.d.Close()
 	cerr := f.f.Close()
+	if f.special {
+		if failure == nil && cerr != nil {
+			return fmt.Errorf("%s: writing: %w", f.name, cerr)
+		}
+		return nil
+	}
 	if failure != nil {
 		_ = f.d.Remove(f.tmp)
 		return nil

@@ -160,7 +160,7 @@ func TestFilesItemErrors(t *testing.T) {
 		{Bucket: bucket, Key: "errs/good", Path: filepath.Join(root, "afile", "under-a-file")},
 		{Bucket: bucket, Key: "errs/big", Path: filepath.Join(root, "big")},
 	}
-	codes := []s3err.Code{s3err.OK, s3err.NotFound, s3err.Exists, s3err.Invalid, s3err.IO, s3err.OK}
+	codes := []s3err.Code{s3err.OK, s3err.NotFound, s3err.IsDir, s3err.Invalid, s3err.IO, s3err.OK}
 	res, err := Files(context.Background(), client.S3, items, Options{Root: root, PartSize: part, Concurrency: 4})
 	if err != nil {
 		t.Fatalf("whole-operation error %v; item failures must stay per item", err)
@@ -342,4 +342,80 @@ func TestCreateTempLongName(t *testing.T) {
 	if !strings.HasPrefix(tmp, ".é") || !strings.Contains(tmp, ".s3turbo-") || len(tmp) > 255 {
 		t.Errorf("temporary name %q", tmp)
 	}
+}
+
+// TestFilesSpecialDestinations: a destination that exists as a named pipe
+// or a device is written into, in order (a temporary file renamed over it
+// replaced /dev/null with a regular file); a directory is refused as one;
+// a pipe nobody reads from does not hold Ctrl-C.
+func TestFilesSpecialDestinations(t *testing.T) {
+	data := randBytes(5*part+123, 11) // several parts, fetched concurrently
+	put(t, "special/obj", data)
+	dir := t.TempDir()
+
+	t.Run("fifo", func(t *testing.T) {
+		fifo := filepath.Join(dir, "pipe")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := os.ReadFile(fifo) // blocks until the writer opens it
+			got <- b
+		}()
+		res, err := Files(context.Background(), client.S3, []Item{{Bucket: bucket, Key: "special/obj", Path: fifo}},
+			Options{Root: dir, PartSize: part, Concurrency: 8})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res[0].Err)
+		}
+		if b := <-got; !bytes.Equal(b, data) {
+			t.Errorf("reader got %d bytes, want %d (in order)", len(b), len(data))
+		}
+		if st, err := os.Lstat(fifo); err != nil || st.Mode()&fs.ModeNamedPipe == 0 {
+			t.Errorf("destination is no longer a pipe: %v %v", st.Mode(), err)
+		}
+	})
+
+	t.Run("dev-null", func(t *testing.T) {
+		res, err := Files(context.Background(), client.S3, []Item{{Bucket: bucket, Key: "special/obj", Path: os.DevNull}},
+			Options{PartSize: part, Concurrency: 8})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res[0].Err)
+		}
+		if st, err := os.Lstat(os.DevNull); err != nil || st.Mode()&fs.ModeCharDevice == 0 {
+			t.Fatalf("%s is no longer a device: %v %v", os.DevNull, st.Mode(), err)
+		}
+	})
+
+	t.Run("directory", func(t *testing.T) {
+		sub := filepath.Join(dir, "sub")
+		if err := os.Mkdir(sub, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Files(context.Background(), client.S3, []Item{{Bucket: bucket, Key: "special/obj", Path: sub}},
+			Options{Root: dir, PartSize: part})
+		if err == nil {
+			err = res[0].Err
+		}
+		if s3err.Classify(err) != s3err.IsDir || !strings.Contains(err.Error(), "special/obj") {
+			t.Fatalf("error %v, want IsDir naming the object", err)
+		}
+	})
+
+	t.Run("fifo-without-reader-cancels", func(t *testing.T) {
+		fifo := filepath.Join(dir, "lonely")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := Files(ctx, client.S3, []Item{{Bucket: bucket, Key: "special/obj", Path: fifo}}, Options{PartSize: part})
+		if s3err.Classify(err) != s3err.Timeout && s3err.Classify(err) != s3err.Cancelled {
+			t.Errorf("error %v, want the context's", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v to give up", d)
+		}
+	})
 }

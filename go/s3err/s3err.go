@@ -5,6 +5,7 @@ package s3err
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Code is a stable error class shared with the Python side.
@@ -33,6 +35,7 @@ const (
 	Internal   Code = 9
 	Corrupt    Code = 10
 	Changed    Code = 11
+	IsDir      Code = 12 // a file operation on a directory (IsADirectoryError)
 )
 
 // Sentinel errors engines wrap so that Classify finds the right code.
@@ -85,6 +88,8 @@ func Classify(err error) Code {
 		return Permission
 	case errors.Is(err, ErrExists), errors.Is(err, os.ErrExist):
 		return Exists
+	case errors.Is(err, syscall.EISDIR):
+		return IsDir
 	case errors.Is(err, ErrInvalid):
 		return Invalid
 	case errors.Is(err, ErrCorrupt):
@@ -119,8 +124,12 @@ func Classify(err error) Code {
 	}
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
-	if errors.As(err, &opErr) || errors.As(err, &dnsErr) ||
+	var sendErr *smithyhttp.RequestSendError
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.As(err, &sendErr) || errors.As(err, &certErr) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		// (A request that could not be sent: refused, reset, closed by the
+		// server before answering, or a certificate not trusted.)
 		return Connection
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {

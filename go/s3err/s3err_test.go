@@ -2,6 +2,7 @@ package s3err
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,12 @@ func TestClassify(t *testing.T) {
 		// os / fs errors.
 		{"os-not-exist", os.ErrNotExist, NotFound},
 		{"path-error-enoent", &fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, NotFound},
+		{"path-error-eisdir", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EISDIR}, IsDir},
+		{"eisdir-wrapped", fmt.Errorf("dest: %w", syscall.EISDIR), IsDir},
+		// A request that could not be sent (the server closed the
+		// connection before answering: EOF; an untrusted certificate).
+		{"send-failed-eof", &smithyhttp.RequestSendError{Err: io.EOF}, Connection},
+		{"certificate", fmt.Errorf("get: %w", &tls.CertificateVerificationError{Err: errors.New("x509: unknown authority")}), Connection},
 		{"os-permission", os.ErrPermission, Permission},
 		{"path-error-eacces", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, Permission},
 		{"os-exist", os.ErrExist, Exists},
@@ -160,6 +167,7 @@ func TestCodeValues(t *testing.T) {
 		{"Exists", Exists, 3}, {"Invalid", Invalid, 4}, {"Timeout", Timeout, 5},
 		{"Connection", Connection, 6}, {"Cancelled", Cancelled, 7}, {"IO", IO, 8},
 		{"Internal", Internal, 9}, {"Corrupt", Corrupt, 10}, {"Changed", Changed, 11},
+		{"IsDir", IsDir, 12},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,7 +87,7 @@ PENDING, READY, DONE = 0, 1, 2
 
 # Status codes (go/s3err). Part of the ABI.
 OK, NOT_FOUND, PERMISSION, EXISTS, INVALID, TIMEOUT, CONNECTION = 0, 1, 2, 3, 4, 5, 6
-CANCELLED, IO, INTERNAL, CORRUPT, CHANGED = 7, 8, 9, 10, 11
+CANCELLED, IO, INTERNAL, CORRUPT, CHANGED, IS_DIR = 7, 8, 9, 10, 11, 12
 
 # s3t_list_start flags.
 LIST_RECURSIVE, LIST_PARALLEL, LIST_SORTED, LIST_COLUMNS = 1, 2, 4, 8
@@ -200,6 +200,7 @@ _EXC: dict[int, type[BaseException]] = {
     INTERNAL: InternalError,
     CORRUPT: CorruptDataError,
     CHANGED: ObjectChangedError,
+    IS_DIR: IsADirectoryError,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import datetime as _dt
 import json
+import operator
 import os
 import threading
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ def _split_points(points: Optional[Iterable[str]], parallel: bool) -> tuple[Any,
         raise ValueError("split_after needs a recursive parallel listing (parallel=True)")
     if isinstance(points, (str, bytes)):
         raise TypeError("split_after must be a sequence of paths, not a single str")
-    items = [_path(p, "each split point") for p in points]
+    items = _paths(points, "split point")
     if not items:
         return ffi.NULL, ffi.NULL, 0
     buf, offs, _ = _ffi.encode_strings(items)
@@ -149,6 +150,33 @@ def _check_on_error(on_error: str) -> None:
     (delete(..., on_error="ignore") had deleted)."""
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+
+
+def _no_str(paths: Any, what: str = "paths") -> None:
+    """Refuse a bare str (or bytes) where a sequence of paths belongs: it
+    was taken as one path per character ("item 0: path 'b' names a
+    bucket")."""
+    if isinstance(paths, (str, bytes)):
+        raise TypeError(f"{what} must be a sequence of paths, not a single {type(paths).__name__}: "
+                        f"wrap it in a list ([{paths!r}])")
+
+
+def _slice_bound(v: Any, what: str) -> int:
+    """A range bound as a Python slice takes it: an integer (operator.index:
+    no float or str, which int() had truncated or parsed), clamped to what
+    any object can hold (data[0:2**64] is the whole object, not an
+    OverflowError)."""
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError(f"range {what} must be an integer or None, got {type(v).__name__} {v!r}") from None
+    return max(-(2**63 - 1), min(i, 2**63 - 2))
+
+
+def _paths(seq: Iterable[str], each: str) -> list[str]:
+    """Each path of a sequence, checked (see _path); a bare str is refused."""
+    _no_str(seq, f"{each}s")
+    return [_path(p, f"each {each}") for p in seq]
 
 
 def _int32(name: str, v: int) -> None:
@@ -496,7 +524,7 @@ class Client:
         FileNotFoundError naming the first missing key; never returns a
         partial result. Ctrl-C cancels in-flight requests promptly.
         """
-        names = [_path(p, "each path") for p in paths]
+        names = _paths(paths, "path")
         results: list[Optional[bytearray]] = [None] * len(names)
         if not names:
             return []
@@ -518,7 +546,7 @@ class Client:
         sizes (buffers that are not writable/contiguous are rejected before
         any request). On error the buffers' contents are unspecified.
         """
-        names = [_path(p, "each path") for p in paths]
+        names = _paths(paths, "path")
         bufs_in = list(buffers)
         if len(bufs_in) != len(names):
             raise ValueError(f"{len(names)} paths but {len(bufs_in)} buffers")
@@ -588,7 +616,7 @@ class Client:
         (``on_error="return"`` puts the exception in its slot instead).
         """
         _check_on_error(on_error)
-        names = [_path(p, "each path") for p in paths]
+        names = _paths(paths, "path")
         if not names:
             return []
         with self._paths_op(_ffi.lib().s3t_stat_start, names) as op:
@@ -620,7 +648,7 @@ class Client:
         requests in parallel. Deleting a missing key succeeds (as in S3).
         Returns per-path errors (all None on success) when ``on_error="return"``."""
         _check_on_error(on_error)
-        names = [_path(p, "each path") for p in paths]
+        names = _paths(paths, "path")
         if not names:
             return []
         with self._paths_op(_ffi.lib().s3t_delete_start, names) as op:
@@ -638,8 +666,8 @@ class Client:
         until the upload is gone (a part copy stopped in flight may still be
         stored after the abort), so it leaves no billed parts behind."""
         _check_on_error(on_error)
-        srcs = [_path(p, "each source") for p in sources]
-        dsts = [_path(p, "each destination") for p in destinations]
+        srcs = _paths(sources, "source")
+        dsts = _paths(destinations, "destination")
         if len(srcs) != len(dsts):
             raise ValueError(f"{len(srcs)} sources but {len(dsts)} destinations")
         if not srcs:
@@ -657,7 +685,7 @@ class Client:
         in parallel parts above ``part_size``. ``create_only`` fails with
         FileExistsError for keys that already exist. Returns ETags."""
         _check_on_error(on_error)
-        names = [_path(p, "each path") for p in paths]
+        names = _paths(paths, "path")
         items = list(datas)
         if len(items) != len(names):
             raise ValueError(f"{len(names)} paths but {len(items)} buffers")
@@ -692,8 +720,8 @@ class Client:
         """Upload local files to keys; Go reads the files (parallel parts for
         large ones). Returns ETags."""
         _check_on_error(on_error)
-        srcs = [_path(p, "each local path") for p in local_paths]
-        dsts = [_path(p, "each path") for p in paths]
+        srcs = _paths(local_paths, "local path")
+        dsts = _paths(paths, "path")
         if len(srcs) != len(dsts):
             raise ValueError(f"{len(srcs)} local paths but {len(dsts)} destinations")
         if not srcs:
@@ -714,8 +742,8 @@ class Client:
         destination must lie inside it, so hostile keys (``a/../../x``) can
         never write elsewhere."""
         _check_on_error(on_error)
-        srcs = [_path(p, "each path") for p in paths]
-        dsts = [_path(p, "each local path") for p in local_paths]
+        srcs = _paths(paths, "path")
+        dsts = _paths(local_paths, "local path")
         if len(srcs) != len(dsts):
             raise ValueError(f"{len(srcs)} paths but {len(dsts)} local destinations")
         for d in dsts:
@@ -744,15 +772,15 @@ class Client:
         a range whose object no longer has that ETag raises
         ObjectChangedError."""
         _check_on_error(on_error)
-        names = [_path(p, "each path") for p in paths]
+        names = _paths(paths, "path")
         n = len(names)
         if len(starts) != n or len(ends) != n or (etags is not None and len(etags) != n):
             raise ValueError("paths, starts, ends (and etags) must have the same length")
         if not n:
             return []
         L = _ffi.lib()
-        cs = ffi.new("int64_t[]", [0 if s is None else int(s) for s in starts])
-        ce = ffi.new("int64_t[]", [_ffi.EOF_OFFSET if e is None else int(e) for e in ends])
+        cs = ffi.new("int64_t[]", [0 if s is None else _slice_bound(s, "start") for s in starts])
+        ce = ffi.new("int64_t[]", [_ffi.EOF_OFFSET if e is None else _slice_bound(e, "end") for e in ends])
         edata, eoffs, eraw = _ffi.encode_strings([e or "" for e in etags] if etags is not None else [""] * n)
         results: list[Any] = [None] * n
         flags = _ffi.RANGE_CONTINUE_ON_ERROR if on_error == "return" else 0
@@ -776,8 +804,11 @@ class Client:
         from the end); with ``etag`` the read fails with ObjectChangedError if
         the object was replaced."""
         name = _path(path)
+        start = operator.index(start)
         if start < 0:
             raise ValueError(f"start must be >= 0 for {name!r}, got {start} (get_ranges reads from the end)")
+        if start > 2**62:
+            raise ValueError(f"start {start} for {name!r} lies past the end of any object")
         mv = memoryview(buffer)
         if mv.readonly or not mv.c_contiguous:
             raise ValueError(f"buffer for {name!r} must be writable and C-contiguous")
