@@ -477,7 +477,7 @@ func TestCollectErrors(t *testing.T) {
 		{"missing-s3-key", s3loc("errors/missing.tar"), false, s3err.NotFound},
 		{"missing-s3-bucket", tarjob.Location{S3: objpath.Path{Bucket: bucket + "-missing", Key: "a.tar"}, IsS3: true}, false, s3err.NotFound},
 		{"missing-local", tarjob.Location{Local: filepath.Join(t.TempDir(), "missing.tar")}, false, s3err.NotFound},
-		{"local-directory", tarjob.Location{Local: t.TempDir()}, false, s3err.IO},
+		{"local-directory", tarjob.Location{Local: t.TempDir()}, false, s3err.IsDir}, // as tarfile.open: IsADirectoryError
 		{"cancelled-local", local, true, s3err.Cancelled},
 		{"cancelled-s3", remote, true, s3err.Cancelled},
 	}
