@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import s3turbo
-from helpers import boto3_get, put_many
+from helpers import SlowListServer, boto3_get, put_many
 from s3turbo.testing import free_port
 
 PART = 64 * 1024  # the smallest part size the engine accepts
@@ -410,3 +411,82 @@ def test_download_into_special_files(small_client: s3turbo.Client, module_bucket
     (tmp_path / "adir").mkdir()
     with pytest.raises(IsADirectoryError, match="small"):
         small_client.download_files([f"{module_bucket}/small"], [str(tmp_path / "adir")])
+
+
+class _InterruptAfter:
+    """Stands in for the engine library: ``name`` calls through and then
+    raises KeyboardInterrupt, as a Ctrl-C arriving during that C call does
+    the moment it returns."""
+
+    def __init__(self, lib: Any, name: str) -> None:
+        self._lib, self._name = lib, name
+
+    def __getattr__(self, attr: str) -> Any:
+        fn = getattr(self._lib, attr)
+        if attr != self._name:
+            return fn
+
+        def interrupted(*args: Any) -> Any:
+            fn(*args)
+            raise KeyboardInterrupt
+
+        return interrupted
+
+
+def test_interrupt_as_an_operation_starts(small_client: s3turbo.Client, module_bucket: str,
+                                          data: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C raised as the start call returns cancels what it started
+    before the call raises: the engine went on writing into the buffers
+    after get_objects_into had raised (and uploading after put_objects had)."""
+    from s3turbo import _ffi
+    n = 2000
+    bufs = [bytearray(len(data["small"])) for _ in range(n)]
+    real = _ffi.lib()
+    monkeypatch.setattr(_ffi, "lib", lambda: _InterruptAfter(real, "s3t_get_start"))
+    with pytest.raises(KeyboardInterrupt):
+        small_client.get_objects_into([f"{module_bucket}/small"] * n, bufs)
+    monkeypatch.undo()
+    for b in bufs:
+        b[:] = bytes(len(b))
+    time.sleep(0.5)
+    assert sum(any(b) for b in bufs) == 0  # nothing wrote after the raise
+
+
+def test_writer_does_not_pickle(small_client: s3turbo.Client, module_bucket: str) -> None:
+    """A Writer's handle means nothing elsewhere, and a copy's collection
+    freed the original's (its next write: "invalid handle")."""
+    import copy
+    import pickle
+    w = small_client.open_writer(f"{module_bucket}/writer-pickle")
+    for dup in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError, match="Writer"):
+            dup(w)
+    w.write(b"still fine")
+    w.close()
+    assert small_client.get_objects([f"{module_bucket}/writer-pickle"]) == [b"still fine"]
+
+
+def test_list_resumed_in_forked_child_raises() -> None:
+    """A list() generator resumed in a fork()ed child raises RuntimeError at
+    once; it called into the Go runtime that did not survive the fork and
+    hung (here: a listing whose next page is still on its way)."""
+    with SlowListServer(delay=60.0) as srv:
+        c = s3turbo.Client(endpoint_url=srv.url, key="k", secret="s", retries=1)
+        it = c.list("bkt", recursive=True, parallel=False)
+        next(it)
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only on the documented RuntimeError
+            code = 3
+            try:
+                signal.alarm(20)
+                for _ in it:
+                    pass
+                code = 2
+            except RuntimeError:
+                code = 0
+            except BaseException:
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        it.close()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

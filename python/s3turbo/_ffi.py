@@ -281,6 +281,25 @@ def take_table(t: Any) -> tuple[list[list[str]], list[list[int]]]:
         _lib.s3t_table_free(t)
 
 
+def start(export: Callable[..., int], *args: Any, keepalive: Sequence[Any] = ()) -> "Operation":
+    """Start an engine operation, ``export(*args, &handle, &err)``, and return
+    the Operation that owns it, keeping ``args`` and ``keepalive`` (the
+    buffers the engine reads or writes) alive until it is freed.
+
+    The Operation exists before the call and takes the handle in a
+    ``finally``: Python raises a pending signal's exception (Ctrl-C) the
+    moment a C call returns, and an operation started just then used to run
+    on unowned, writing into buffers the caller had already dropped.
+    """
+    op = Operation(0, [*args, *keepalive])
+    out = ffi.new("uint64_t *")
+    try:
+        call(export, *args, out)
+    finally:
+        op.handle = out[0]
+    return op
+
+
 class Operation:
     """A running engine operation: waited on in short slices so that Ctrl-C
     (KeyboardInterrupt) cancels it, and freed exactly once.
@@ -350,10 +369,16 @@ class Operation:
 
     def free(self) -> None:
         """Cancel if running, join every engine goroutine, release the handle."""
-        if not self._freed and loaded_in_this_process():
+        if not self._freed and self.handle and loaded_in_this_process():
             self._freed = True
             _lib.s3t_op_free(self.handle)
             self.keepalive.clear()
+
+    def __del__(self) -> None:
+        # The last line of defence: an Operation nobody freed (one dropped
+        # by an exception between its start and the caller's `with`) is
+        # cancelled and joined before what it keeps alive can go.
+        self.free()
 
     def __enter__(self) -> "Operation":
         return self

@@ -152,6 +152,14 @@ def _check_on_error(on_error: str) -> None:
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
 
 
+def _free_page(tp: Any) -> None:
+    """Free a listing page the engine handed over but nobody took (Ctrl-C
+    raised as s3t_list_next returned it: ~80 KB lost per interrupt)."""
+    if tp[0] != ffi.NULL and _ffi.loaded_in_this_process():
+        _ffi.lib().s3t_table_free(tp[0])
+    tp[0] = ffi.NULL
+
+
 def _no_str(paths: Any, what: str = "paths") -> None:
     """Refuse a bare str (or bytes) where a sequence of paths belongs: it
     was taken as one path per character ("item 0: path 'b' names a
@@ -314,9 +322,11 @@ class Client:
     def close(self) -> None:
         """Release the engine client (idempotent; the Client can be reused)."""
         with self._lock:
-            if self._handle is not None and self._handle_pid == os.getpid() and _ffi.loaded_in_this_process():
-                _ffi.lib().s3t_client_free(self._handle)
-            self._handle = None
+            # Unpublished first, so that a call starting now opens a new
+            # handle rather than take the one being freed.
+            h, self._handle = self._handle, None
+            if h is not None and self._handle_pid == os.getpid() and _ffi.loaded_in_this_process():
+                _ffi.lib().s3t_client_free(h)
 
     def __del__(self) -> None:
         try:
@@ -347,9 +357,7 @@ class Client:
         or path raises FileNotFoundError.
         """
         raw = _bytes(_path(path))
-        out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_ls_start, self._h, raw, len(raw), out)
-        with Operation(out[0]) as op:
+        with _ffi.start(_ffi.lib().s3t_ls_start, self._h, raw, len(raw)) as op:
             op.run()
             (names, etags), (sizes, mtimes, isdir), _requests = op.table()
         if not detail:
@@ -372,9 +380,7 @@ class Client:
         _int32("workers", workers)
         raw = _bytes(_path(path))
         pts, poffs, n = _split_points(split_after, bool(flags & _ffi.LIST_PARALLEL and flags & _ffi.LIST_RECURSIVE))
-        out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_list_start, self._h, raw, len(raw), flags, workers, pts, poffs, n, out)
-        return Operation(out[0])
+        return _ffi.start(_ffi.lib().s3t_list_start, self._h, raw, len(raw), flags, workers, pts, poffs, n)
 
     def list(
         self,
@@ -414,16 +420,19 @@ class Client:
         flags = _ffi.LIST_RECURSIVE if recursive else 0
         if parallel:
             flags |= _ffi.LIST_PARALLEL | (_ffi.LIST_SORTED if sorted else 0)
-        L = _ffi.lib()
         op = self._list_op(path, flags, workers, split_after)
         tp = ffi.new("s3t_table **")
         try:
             with _progress(f"listing {path}", progress) as bar:
                 while True:
-                    state = L.s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
+                    # lib() each time: a generator resumed in a fork()ed child
+                    # must raise, not call into a Go runtime that did not
+                    # survive the fork (it hung).
+                    state = _ffi.lib().s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
                     bar.tick(op)
                     if state == 1:
-                        (names, etags), (sizes, mtimes, isdir) = _ffi.take_table(tp[0])
+                        t, tp[0] = tp[0], ffi.NULL
+                        (names, etags), (sizes, mtimes, isdir) = _ffi.take_table(t)
                         for i, name in enumerate(names):
                             if isdir[i]:
                                 yield {"name": name[:-1] if name.endswith("/") else name, "size": 0, "type": "directory"}
@@ -436,6 +445,7 @@ class Client:
                     elif state < 0:
                         raise _ffi.error_for(-state, "invalid listing handle")
         finally:
+            _free_page(tp)
             op.free()
 
     def list_columns(self, path: str, parallel: bool = True, progress: bool = False, workers: int = 0,
@@ -459,10 +469,14 @@ class Client:
         tp = ffi.new("s3t_table **")
         with self._list_op(path, flags, workers, split_after) as op, _progress(f"listing {path}", progress) as bar:
             while True:
-                state = L.s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
+                try:
+                    state = L.s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
+                except BaseException:
+                    _free_page(tp)  # a page returned as Ctrl-C was raised
+                    raise
                 bar.tick(op)
                 if state == 1:
-                    t = tp[0]
+                    t, tp[0] = tp[0], ffi.NULL
                     try:
                         n = t.nrows
                         if n:
@@ -501,10 +515,8 @@ class Client:
         _int32("workers", workers)
         raw = _bytes(_path(path))
         pts, poffs, n = _split_points(split_after, parallel)
-        out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_du_start, self._h, raw, len(raw), depth, 1 if parallel else 0, workers,
-                  pts, poffs, n, out)
-        with Operation(out[0]) as op, _progress(f"du {path}", progress) as bar:
+        with _ffi.start(_ffi.lib().s3t_du_start, self._h, raw, len(raw), depth, 1 if parallel else 0, workers,
+                        pts, poffs, n) as op, _progress(f"du {path}", progress) as bar:
             op.run(on_tick=bar.tick)
             (groups,), (sizes, counts), requests = op.table()
         by_prefix = {groups[i]: (sizes[i], counts[i]) for i in range(1, len(groups))}
@@ -530,9 +542,7 @@ class Client:
             return []
         L = _ffi.lib()
         data, offs, raw = _ffi.encode_strings(names)
-        out = ffi.new("uint64_t *")
-        _ffi.call(L.s3t_get_start, self._h, data, offs, len(names), ffi.NULL, ffi.NULL, out)
-        with Operation(out[0], [raw, data, offs]) as op:
+        with _ffi.start(L.s3t_get_start, self._h, data, offs, len(names), ffi.NULL, ffi.NULL, keepalive=[raw]) as op:
             op.run(_bytearray_provider(results))
             op.error()
         return results  # type: ignore[return-value]  # every slot filled on success
@@ -570,9 +580,8 @@ class Client:
             cbufs[i] = cb
             lens[i] = mv.nbytes
         data, offs, raw = _ffi.encode_strings(names)
-        out = ffi.new("uint64_t *")
-        _ffi.call(L.s3t_get_start, self._h, data, offs, len(names), cbufs, lens, out)
-        with Operation(out[0], [raw, data, offs, cbufs, lens, keep, bufs_in]) as op:
+        with _ffi.start(L.s3t_get_start, self._h, data, offs, len(names), cbufs, lens,
+                        keepalive=[raw, keep, bufs_in]) as op:
             op.run()
             op.error()
 
@@ -581,15 +590,11 @@ class Client:
     def _pairs_op(self, export: Any, srcs: Sequence[str], dsts: Sequence[str], *extra: Any) -> Operation:
         sdata, soffs, sraw = _ffi.encode_strings(list(srcs))
         ddata, doffs, draw = _ffi.encode_strings(list(dsts))
-        out = ffi.new("uint64_t *")
-        _ffi.call(export, self._h, sdata, soffs, ddata, doffs, len(srcs), *extra, out)
-        return Operation(out[0], [sraw, sdata, soffs, draw, ddata, doffs])
+        return _ffi.start(export, self._h, sdata, soffs, ddata, doffs, len(srcs), *extra, keepalive=[sraw, draw])
 
-    def _paths_op(self, export: Any, paths: Sequence[str], *extra: Any) -> Operation:
+    def _paths_op(self, export: Any, paths: Sequence[str], *extra: Any, keep: Sequence[Any] = ()) -> Operation:
         data, offs, raw = _ffi.encode_strings(list(paths))
-        out = ffi.new("uint64_t *")
-        _ffi.call(export, self._h, data, offs, len(paths), *extra, out)
-        return Operation(out[0], [raw, data, offs])
+        return _ffi.start(export, self._h, data, offs, len(paths), *extra, keepalive=[raw, *keep])
 
     @staticmethod
     def _item_errors(strs: list[list[str]], ints: list[list[int]]) -> list[Optional[BaseException]]:
@@ -707,8 +712,7 @@ class Client:
             cbufs[i] = cb
             lens[i] = mv.nbytes
         flags = _ffi.PUT_CREATE_ONLY if create_only else 0
-        with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags) as op:
-            op.keepalive.extend(keep)
+        with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags, keep=keep) as op:
             op.run()
             strs, ints, _ = op.table()
         errors = self._item_errors(strs, ints)
@@ -784,8 +788,8 @@ class Client:
         edata, eoffs, eraw = _ffi.encode_strings([e or "" for e in etags] if etags is not None else [""] * n)
         results: list[Any] = [None] * n
         flags = _ffi.RANGE_CONTINUE_ON_ERROR if on_error == "return" else 0
-        with self._paths_op(L.s3t_range_start, names, cs, ce, edata, eoffs, ffi.NULL, ffi.NULL, flags) as op:
-            op.keepalive.extend([cs, ce, edata, eoffs, eraw])
+        with self._paths_op(L.s3t_range_start, names, cs, ce, edata, eoffs, ffi.NULL, ffi.NULL, flags,
+                            keep=[eraw]) as op:
             op.run(_bytearray_provider(results))
             op.error()
             codes = ffi.new("int32_t[]", n)
@@ -820,8 +824,8 @@ class Client:
         cs = ffi.new("int64_t[]", [start])
         ce = ffi.new("int64_t[]", [start + n])
         edata, eoffs, eraw = _ffi.encode_strings([etag or ""])
-        with self._paths_op(L.s3t_range_start, [name], cs, ce, edata, eoffs, bufs, lens, 0) as op:
-            op.keepalive.extend([cb, bufs, lens, cs, ce, edata, eoffs, eraw, buffer])
+        with self._paths_op(L.s3t_range_start, [name], cs, ce, edata, eoffs, bufs, lens, 0,
+                            keep=[cb, eraw, buffer]) as op:
             op.run()
             op.error()
 
@@ -839,9 +843,7 @@ class Client:
     def _bucket(self, name: str, action: int, region: Optional[str]) -> None:
         raw = _bytes(_path(name, "bucket"))
         rraw = _bytes(region or "")
-        out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_bucket_start, self._h, raw, len(raw), action, rraw, len(rraw), out)
-        with Operation(out[0]) as op:
+        with _ffi.start(_ffi.lib().s3t_bucket_start, self._h, raw, len(raw), action, rraw, len(rraw)) as op:
             op.run()
             op.error()
 
@@ -855,9 +857,7 @@ class Client:
 
     def list_buckets(self) -> list[dict[str, Any]]:
         """The buckets visible to these credentials: ``{"name", "CreationDate"}``."""
-        out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_buckets_start, self._h, out)
-        with Operation(out[0]) as op:
+        with _ffi.start(_ffi.lib().s3t_buckets_start, self._h) as op:
             op.run()
             (names,), (created,), _ = op.table()
         return [{"name": n, "CreationDate": _mtime(created[i])} for i, n in enumerate(names)]
@@ -896,9 +896,7 @@ class Client:
         src = _path(path)
         sraw = _bytes(src)
         draw = _bytes(_path(output, "output")) if output is not None else b""
-        out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_tar_start, self._h, sraw, len(sraw), draw, len(draw), out)
-        with Operation(out[0]) as op:
+        with _ffi.start(_ffi.lib().s3t_tar_start, self._h, sraw, len(sraw), draw, len(draw)) as op:
             op.run()
             strs, ints, count = op.table()
             archive = op.label()
@@ -969,10 +967,8 @@ class Writer:
                 raise ValueError(f"writer for {self.path!r} was aborted")
             return self.etag
         L = _ffi.lib()
-        out = ffi.new("uint64_t *")
         try:
-            _ffi.call(L.s3t_writer_close_start, self._h, out)
-            with Operation(out[0]) as op:
+            with _ffi.start(L.s3t_writer_close_start, self._h) as op:
                 op.run()
                 (etags,), _, _ = op.table()
             self.etag = etags[0] if etags else ""
@@ -994,6 +990,11 @@ class Writer:
             self._free()
         except Exception:
             pass
+
+    def __reduce__(self) -> Any:
+        # Its handle means nothing in another process (and a copy's
+        # collection would free the original's): refuse, as a generator does.
+        raise TypeError(f"cannot pickle or copy a Writer (for {self.path!r}); open one in each process")
 
     def __enter__(self) -> "Writer":
         return self
