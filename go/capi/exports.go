@@ -84,15 +84,6 @@ func explicitZeros(raw []byte) error {
 // stalled body 4 more times, for 4 more read timeouts).
 func readRetries(c *s3client.Client) int { return max(c.Retries-1, 0) }
 
-// downloadRetries is readRetries in download.Options' terms (0 there
-// means its default, below 0 none).
-func downloadRetries(c *s3client.Client) int {
-	if r := readRetries(c); r > 0 {
-		return r
-	}
-	return -1
-}
-
 //export s3t_client_free
 func s3t_client_free(h C.uint64_t) (status C.int32_t) {
 	defer guard(&status, nil)

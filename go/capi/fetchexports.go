@@ -139,7 +139,7 @@ func s3t_download_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts 
 	*out = C.uint64_t(startOpWith(func(o *op) { o.progress = prog.Load }, rootDir, func(ctx context.Context, o *op) error {
 		res, err := download.Files(ctx, c.Get, items, download.Options{
 			Root: rootDir, PartSize: c.PartSize, Concurrency: c.Concurrency, Progress: prog,
-			ReadRetries: downloadRetries(c),
+			ReadRetries: readRetries(c),
 		})
 		_, _, reqs := prog.Load()
 		o.count.Store(reqs)

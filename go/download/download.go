@@ -52,7 +52,7 @@ type Options struct {
 	Root        string
 	PartSize    int64 // bytes per ranged GET (fetch's default when 0)
 	Concurrency int   // requests in flight at once, across all files
-	ReadRetries int   // retries of a failed body read (default 3; < 0 for none)
+	ReadRetries int   // retries of a failed body read (fetch.Options.ReadRetries)
 	// Progress, when not nil, is updated while Files runs.
 	Progress *Progress
 }
@@ -106,12 +106,8 @@ func Files(ctx context.Context, api fetch.API, items []Item, opt Options) ([]Res
 		fitems = append(fitems, fetch.Item{Bucket: it.Bucket, Key: it.Key})
 		index = append(index, i)
 	}
-	retries := opt.ReadRetries
-	if retries == 0 {
-		retries = 3
-	}
 	b := fetch.Start(ctx, api, fitems, fetch.Options{
-		PartSize: opt.PartSize, Concurrency: opt.Concurrency, ReadRetries: max(retries, 0),
+		PartSize: opt.PartSize, Concurrency: opt.Concurrency, ReadRetries: opt.ReadRetries,
 		ContinueOnError: true, Sink: s,
 	})
 	if opt.Progress != nil {

@@ -93,9 +93,7 @@ def _split_points(points: Optional[Iterable[str]], parallel: bool) -> tuple[Any,
         return ffi.NULL, ffi.NULL, 0
     if not parallel:
         raise ValueError("split_after needs a recursive parallel listing (parallel=True)")
-    if isinstance(points, (str, bytes)):
-        raise TypeError("split_after must be a sequence of paths, not a single str")
-    items = _paths(points, "split point")
+    items = _paths(points, "split point", "split_after")
     if not items:
         return ffi.NULL, ffi.NULL, 0
     buf, offs, _ = _ffi.encode_strings(items)
@@ -181,9 +179,10 @@ def _slice_bound(v: Any, what: str) -> int:
     return max(-(2**63 - 1), min(i, 2**63 - 2))
 
 
-def _paths(seq: Iterable[str], each: str) -> list[str]:
-    """Each path of a sequence, checked (see _path); a bare str is refused."""
-    _no_str(seq, f"{each}s")
+def _paths(seq: Iterable[str], each: str, what: Optional[str] = None) -> list[str]:
+    """Each path of a sequence, checked (see _path); a bare str is refused
+    (naming the argument as ``what``, by default ``each`` + "s")."""
+    _no_str(seq, what or f"{each}s")
     return [_path(p, f"each {each}") for p in seq]
 
 
@@ -471,25 +470,21 @@ class Client:
             while True:
                 try:
                     state = L.s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
-                except BaseException:
-                    _free_page(tp)  # a page returned as Ctrl-C was raised
-                    raise
-                bar.tick(op)
-                if state == 1:
-                    t, tp[0] = tp[0], ffi.NULL
-                    try:
+                    bar.tick(op)
+                    if state == 1:
+                        t = tp[0]
                         n = t.nrows
                         if n:
                             data, offs = _ffi.take_string_column(t, 0)
                             pages.append((data, offs, ffi.buffer(t.ints[0], 8 * n)[:],
                                           ffi.buffer(t.ints[1], 8 * n)[:]))
-                    finally:
-                        L.s3t_table_free(t)
-                elif state == 2:
-                    op.error()
-                    break
-                elif state < 0:
-                    raise _ffi.error_for(-state, "invalid listing handle")
+                    elif state == 2:
+                        op.error()
+                        break
+                    elif state < 0:
+                        raise _ffi.error_for(-state, "invalid listing handle")
+                finally:
+                    _free_page(tp)  # copied out, or returned as Ctrl-C was raised
             _, _, requests = op.progress()
         if parallel:
             pages.sort(key=lambda p: p[0][: p[1][1] - 1])  # by each page's first name (its bytes)
