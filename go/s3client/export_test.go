@@ -47,3 +47,6 @@ func SetMaxListBody(n int64) (restore func()) {
 
 // HTTPClient exposes the client's lean transport (tests only).
 func (g *Getter) HTTPClient() *http.Client { return g.hc }
+
+// LearnRegion records bucket as living in region, as a redirect would (tests only).
+func (c *Client) LearnRegion(bucket, region string) { c.Get.regions.set(bucket, region) }

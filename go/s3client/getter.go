@@ -52,6 +52,9 @@ type Getter struct {
 
 	mu  sync.Mutex
 	eps map[string]*bucketEndpoint
+	// regions holds the buckets found in another region than the
+	// client's (see region.go), shared with the SDK client's resolver.
+	regions *bucketRegions
 }
 
 // bucketEndpoint is where a bucket's objects live and how to sign for them.
@@ -75,7 +78,8 @@ func newGetter(sdk *s3.Client, hc *http.Client, requesterPays bool) *Getter {
 		signer: v4.NewSigner(func(so *v4.SignerOptions) {
 			so.DisableURIPathEscaping = true // S3 signs the path as sent, escaped once
 		}),
-		eps: map[string]*bucketEndpoint{},
+		eps:     map[string]*bucketEndpoint{},
+		regions: &bucketRegions{},
 	}
 	return g
 }
@@ -99,7 +103,30 @@ func (g *Getter) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...f
 	if ep.resolvedErr != nil {
 		return nil, opError("GetObject", ep.resolvedErr)
 	}
-	return g.get(ctx, ep, in)
+	out, err := g.get(ctx, ep, in)
+	if err != nil && g.redirect(ctx, *in.Bucket, ep, err) {
+		if ep = g.endpoint(ctx, *in.Bucket); ep.useSDK || ep.resolvedErr != nil {
+			return g.sdk.GetObject(ctx, in)
+		}
+		return g.get(ctx, ep, in)
+	}
+	return out, err
+}
+
+// redirect reports whether a request for bucket that failed with err
+// should be sent again: S3 named (or a HEAD found) the bucket's own
+// region, which is now remembered and resolved anew (see region.go).
+func (g *Getter) redirect(ctx context.Context, bucket string, ep *bucketEndpoint, err error) bool {
+	head := func(ctx context.Context, b string) string { return headRegion(ctx, g.sdk, b) }
+	if g.regions.redirectRegion(ctx, bucket, ep.signRegion, err, head) == "" {
+		return false
+	}
+	g.mu.Lock()
+	if g.eps[bucket] == ep {
+		delete(g.eps, bucket)
+	}
+	g.mu.Unlock()
+	return true
 }
 
 // endpoint resolves (once) where bucket's objects are served.
@@ -303,9 +330,15 @@ func responseError(resp *http.Response) error {
 	var e struct {
 		Code    string `xml:"Code"`
 		Message string `xml:"Message"`
+		Region  string `xml:"Region"`
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		_ = xml.Unmarshal(body, &e)
+	}
+	if e.Region != "" && resp.Header.Get(regionHeader) == "" {
+		// AuthorizationHeaderMalformed names the bucket's region in its
+		// body: keep it where the redirect looks (region.go).
+		resp.Header.Set(regionHeader, e.Region)
 	}
 	if e.Code == "" {
 		// No body (HEAD-like answers, proxies): the SDK's codes for bare statuses.

@@ -75,8 +75,24 @@ func (l *Lister) ListObjectsV2Raw(ctx context.Context, in *s3.ListObjectsV2Input
 	if ep.resolvedErr != nil {
 		return true, opError("ListObjectsV2", ep.resolvedErr)
 	}
+	err = l.listRaw(ctx, ep, in, body)
+	if err != nil && g.redirect(ctx, *in.Bucket, ep, err) {
+		if ep = l.leanEndpoint(ctx, in); ep == nil {
+			return false, nil // now resolved where only the SDK goes
+		}
+		if ep.resolvedErr != nil {
+			return true, opError("ListObjectsV2", ep.resolvedErr)
+		}
+		err = l.listRaw(ctx, ep, in, body)
+	}
+	return true, err
+}
+
+// listRaw sends in to ep on the lean path (see ListObjectsV2Raw).
+func (l *Lister) listRaw(ctx context.Context, ep *bucketEndpoint, in *s3.ListObjectsV2Input, body *bytes.Buffer) error {
+	g := l.g
 	u := ep.listURL(in)
-	_, err = withRetries(ctx, g, "ListObjectsV2", func() (struct{}, error) {
+	_, err := withRetries(ctx, g, "ListObjectsV2", func() (struct{}, error) {
 		body.Reset()
 		resp, err := g.send(ctx, ep, u, nil)
 		if err != nil {
@@ -98,7 +114,7 @@ func (l *Lister) ListObjectsV2Raw(ctx context.Context, in *s3.ListObjectsV2Input
 		}
 		return struct{}{}, nil
 	})
-	return true, err
+	return err
 }
 
 // listURL is where a ListObjectsV2 request for in goes: the bucket's

@@ -322,7 +322,10 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+	regions := &bucketRegions{}
+	var client *s3.Client
+	redirect := &regionRedirect{regions: regions, region: cfg.Region, api: func() *s3.Client { return client }}
+	client = s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 		}
@@ -336,6 +339,10 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		if o.RequesterPays {
 			so.APIOptions = append(so.APIOptions, addRequestPayer)
 		}
+		if so.EndpointResolverV2 != nil {
+			so.EndpointResolverV2 = regionResolver{next: so.EndpointResolverV2, regions: regions}
+		}
+		so.APIOptions = append(so.APIOptions, redirect.add)
 	})
 	gap := int64(DefaultCoalesceGap)
 	if o.CoalesceGap != nil {
@@ -343,6 +350,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	}
 	hc, _ := cfg.HTTPClient.(*http.Client) // another client type: Getter falls back to the SDK
 	get := newGetter(client, hc, o.RequesterPays)
+	get.regions = regions
 	return &Client{S3: client, Get: get, List: &Lister{Client: client, g: get}, Concurrency: o.MaxConcurrency,
 		PartSize: o.PartSize, CoalesceGap: gap, Retries: o.Retries, transport: transport}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/s3turbo/s3turbo/go/s3client"
@@ -24,6 +25,59 @@ type Quirks struct {
 	// Suffix416 answers a suffix range (bytes=-k) longer than the object
 	// with 416, as gofakes3 does; S3 sends the whole object.
 	Suffix416 bool
+	// Region, when set, is the only region requests may be signed for:
+	// others are refused as S3 refuses them (a HEAD with 400, no body and
+	// x-amz-bucket-region; other requests as RegionAnswer says).
+	Region string
+	// RegionAnswer is how a request signed for another region is refused:
+	// "" or "body": 400 AuthorizationHeaderMalformed naming the region in
+	// <Region> (S3's global endpoint); "header": 301 PermanentRedirect with
+	// x-amz-bucket-region (a regional endpoint); "none": 400
+	// AuthorizationHeaderMalformed naming no region (only a HEAD tells).
+	RegionAnswer string
+	// Refused, when not nil, counts the requests refused for their region.
+	Refused *atomic.Int64
+}
+
+// refuseRegion answers r as S3 answers a request signed for another
+// region than q.Region, and reports whether it did.
+func (q Quirks) refuseRegion(w http.ResponseWriter, r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if q.Region == "" || !ok {
+		return false
+	}
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) >= 5 && parts[len(parts)-3] == q.Region {
+		return false
+	}
+	if q.Refused != nil {
+		q.Refused.Add(1)
+	}
+	_, _ = io.Copy(io.Discard, r.Body)
+	if r.Method == http.MethodHead {
+		w.Header().Set("X-Amz-Bucket-Region", q.Region)
+		w.WriteHeader(http.StatusBadRequest)
+		return true
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	switch q.RegionAnswer {
+	case "header":
+		w.Header().Set("X-Amz-Bucket-Region", q.Region)
+		w.WriteHeader(http.StatusMovedPermanently)
+		_, _ = io.WriteString(w, "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access "+
+			"must be addressed using the specified endpoint.</Message></Error>")
+	case "none":
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header "+
+			"is malformed.</Message></Error>")
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header "+
+			"is malformed; the region is wrong; expecting '"+q.Region+"'</Message><Region>"+q.Region+"</Region></Error>")
+	}
+	return true
 }
 
 // Proxy serves s through a proxy on a loopback port with the given quirks
@@ -35,6 +89,9 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 		t.Fatal(err)
 	}
 	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q.refuseRegion(w, r) {
+			return
+		}
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
