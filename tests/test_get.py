@@ -231,6 +231,44 @@ def test_concurrent_calls_from_threads(small_client: s3turbo.Client, module_buck
         assert got == [data[k] for k in ks], i
 
 
+def test_close_while_other_threads_call(endpoint: Any, module_bucket: str, data: dict[str, bytes]) -> None:
+    """close() is documented as leaving the Client reusable: calls racing it
+    on other threads succeed (as with boto3). A call that read the handle
+    just before close() freed it used to fail with "unknown or freed
+    handle" (tens of failures in a run like this one)."""
+    c = endpoint.client()
+    paths = paths_of(module_bucket, ["small", "one"])
+    want = [data["small"], data["one"]]
+    errors: list[BaseException] = []
+    calls = [0]
+    stop = threading.Event()
+
+    def user() -> None:
+        while not stop.is_set():
+            try:
+                assert c.get_objects(paths) == want
+                assert [s["size"] for s in c.stat(paths)] == [len(w) for w in want]
+                calls[0] += 1
+            except BaseException as e:  # noqa: BLE001 - collected and reported below
+                errors.append(e)
+                return
+
+    threads = [threading.Thread(target=user) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(150):
+            time.sleep(0.005)
+            c.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    c.close()
+    assert not errors, errors[:3]
+    assert calls[0] > 20
+
+
 def test_empty_batch(client: s3turbo.Client, dead_client: s3turbo.Client) -> None:
     assert client.get_objects([]) == []
     assert client.get_objects_into([], []) is None

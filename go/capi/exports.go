@@ -87,10 +87,12 @@ func readRetries(c *s3client.Client) int { return max(c.Retries-1, 0) }
 //export s3t_client_free
 func s3t_client_free(h C.uint64_t) (status C.int32_t) {
 	defer guard(&status, nil)
-	c, ok := table.del(uint64(h)).(*s3client.Client)
+	c, ok := table.get(uint64(h)).(*s3client.Client)
 	if !ok {
 		return C.int32_t(s3err.Invalid)
 	}
+	closed.add(uint64(h), c) // resolvable throughout, for calls racing the free
+	table.del(uint64(h))
 	c.Close()
 	return 0
 }

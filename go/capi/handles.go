@@ -44,9 +44,47 @@ func (h *handles) del(id uint64) any {
 	return v
 }
 
+// getClient returns the client id names: a live one, or one freed
+// recently (see closedClients).
 func getClient(id uint64) *s3client.Client {
-	c, _ := table.get(id).(*s3client.Client)
-	return c
+	if c, ok := table.get(id).(*s3client.Client); ok {
+		return c
+	}
+	return closed.get(id)
+}
+
+// closedClients keeps the last clients freed resolvable. Python's
+// Client.close() frees its handle while a call on another thread may have
+// read it a moment before; that call then arrives after the free. A
+// closed client stays usable (Close only drops idle connections), so it
+// is served, as boto3 serves a call racing its close(), instead of
+// failing with "unknown or freed handle".
+type closedClients struct {
+	mu    sync.Mutex
+	ids   [64]uint64
+	cs    [64]*s3client.Client
+	added int
+}
+
+var closed closedClients
+
+func (r *closedClients) add(id uint64, c *s3client.Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.added % len(r.ids)
+	r.ids[i], r.cs[i] = id, c
+	r.added++
+}
+
+func (r *closedClients) get(id uint64) *s3client.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, v := range r.ids {
+		if v == id && id != 0 {
+			return r.cs[i]
+		}
+	}
+	return nil
 }
 
 // op is a long-running operation: start → wait(timeout) → cancel → free.
