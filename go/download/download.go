@@ -240,7 +240,10 @@ func (s *sink) plan(it Item) (*file, error) {
 		return nil, fmt.Errorf("%s: not a file path: %w", name, s3err.ErrInvalid)
 	}
 	if s.root != nil {
-		if !within(s.root.abs, dest) || dest == s.root.abs {
+		if dest == s.root.abs {
+			return nil, fmt.Errorf("%s: destination %s is the download root itself, not a file under it: %w", name, dest, s3err.ErrInvalid)
+		}
+		if !within(s.root.abs, dest) {
 			return nil, fmt.Errorf("%s: destination %s is outside the download root %s: %w", name, dest, s.root.abs, s3err.ErrInvalid)
 		}
 		if err := s.root.checkParents(dir, name); err != nil {

@@ -259,6 +259,9 @@ func TestFilesRootSafety(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.path) {
 				t.Errorf("error %q does not name key and path", err)
 			}
+			if (tc.path == tc.root) != strings.Contains(err.Error(), "is the download root itself") {
+				t.Errorf("error %q: the root itself is not outside it", err)
+			}
 			if _, _, reqs := prog.Load(); reqs != 0 {
 				t.Errorf("%d requests sent for a rejected destination", reqs)
 			}
