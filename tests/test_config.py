@@ -281,3 +281,28 @@ def test_bucket_in_another_region_is_found(endpoint: Any, bucket: str, s3: Any, 
         assert proxy.refused == again
     finally:
         proxy.close()
+
+
+def test_missing_credentials_and_profile_are_classified(tmp_path: Path) -> None:
+    """No credentials anywhere is a PermissionError (boto3: NoCredentialsError,
+    about access), and a profile that does not exist a ValueError naming it
+    (boto3: ProfileNotFound); both were a bare OSError. The CLI exits 4
+    (denied) and 2 (usage) for them."""
+    env = _clean_env(tmp_path)
+    code = """
+        import sys, s3turbo
+        for kw in (dict(endpoint_url="http://127.0.0.1:9", retries=1), dict(profile="no-such-profile")):
+            try:
+                s3turbo.Client(**kw).ls("bkt")
+            except Exception as e:
+                print(type(e).__name__, "|", e)
+    """
+    p = _child(code, env)
+    assert p.returncode == 0, p.stderr
+    first, second = p.stdout.splitlines()
+    assert first.startswith("PermissionError |") and "credentials" in first, first
+    assert second.startswith("ValueError |") and "no-such-profile" in second, second
+    for args, want in ((["--endpoint-url", "http://127.0.0.1:9"], 4), (["--profile", "no-such-profile"], 2)):
+        cli = subprocess.run([sys.executable, "-m", "s3turbo", "ls", "--retries", "1", *args, "bkt"],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert cli.returncode == want, (args, cli.returncode, cli.stderr)

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
 // envMu serializes syncing the environment with loading a configuration
@@ -51,7 +53,7 @@ type redactedCredentials struct{ aws.CredentialsProvider }
 func (r redactedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	c, err := r.CredentialsProvider.Retrieve(ctx)
 	if err != nil {
-		return c, redactedError{err}
+		return c, s3err.Mark(redactedError{err}, s3err.ErrNoCredentials)
 	}
 	return c, nil
 }

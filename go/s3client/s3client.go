@@ -303,7 +303,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
 	envMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return nil, s3err.Mark(fmt.Errorf("loading AWS configuration: %w", err), s3err.ErrConfig)
 	}
 	if cfg.Credentials != nil && !o.Anon {
 		cfg.Credentials = aws.NewCredentialsCache(redactedCredentials{cfg.Credentials})

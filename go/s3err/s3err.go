@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -47,6 +48,14 @@ var (
 	ErrCorrupt    = errors.New("corrupt data")
 	ErrChanged    = errors.New("object changed during read")
 	ErrInternal   = errors.New("internal error")
+	// ErrNoCredentials marks a failure to obtain credentials at all (none
+	// configured, an expired SSO session, a credential_process that
+	// fails): a Permission error, as boto3's NoCredentialsError is about
+	// access, not I/O.
+	ErrNoCredentials = fmt.Errorf("no usable AWS credentials: %w", ErrPermission)
+	// ErrConfig marks an AWS configuration that cannot be loaded (a
+	// profile that does not exist, a malformed config file): Invalid.
+	ErrConfig = fmt.Errorf("AWS configuration: %w", ErrInvalid)
 )
 
 var apiCodes = map[string]Code{
@@ -71,6 +80,20 @@ var apiCodes = map[string]Code{
 	"PreconditionFailed":      Changed,
 	"RequestTimeout":          Timeout,
 }
+
+// Mark returns err classified as mark (a sentinel above) as well, its
+// message unchanged.
+func Mark(err, mark error) error {
+	if err == nil {
+		return nil
+	}
+	return marked{err, mark}
+}
+
+type marked struct{ err, mark error }
+
+func (m marked) Error() string   { return m.err.Error() }
+func (m marked) Unwrap() []error { return []error{m.err, m.mark} }
 
 // Classify maps an error to its Code. nil → OK.
 func Classify(err error) Code {

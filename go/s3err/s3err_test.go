@@ -74,6 +74,9 @@ func TestClassify(t *testing.T) {
 		{"changed", fmt.Errorf("x: %w", ErrChanged), Changed},
 		{"internal", fmt.Errorf("x: %w", ErrInternal), Internal},
 		{"joined-sentinel", errors.Join(errors.New("other"), ErrCorrupt), Corrupt},
+		{"no-credentials", Mark(&net.OpError{Op: "dial", Err: errors.New("refused")}, ErrNoCredentials), Permission},
+		{"no-credentials-cancelled", Mark(fmt.Errorf("imds: %w", context.Canceled), ErrNoCredentials), Cancelled},
+		{"config", Mark(errors.New("failed to get shared config profile, x"), ErrConfig), Invalid},
 		{"sentinel-beats-api-code", errors.Join(ErrCorrupt, apiErr("NoSuchKey")), Corrupt},
 
 		// os / fs errors.
@@ -202,5 +205,16 @@ func TestAPICode(t *testing.T) {
 				t.Errorf("APICode(%v) = %q, want %q", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMarkKeepsMessage: a marked error reads as the original.
+func TestMarkKeepsMessage(t *testing.T) {
+	orig := errors.New("failed to get shared config profile, x")
+	if got := Mark(orig, ErrConfig); got.Error() != orig.Error() || !errors.Is(got, orig) {
+		t.Errorf("Mark: %q", got)
+	}
+	if Mark(nil, ErrConfig) != nil {
+		t.Error("Mark(nil) is not nil")
 	}
 }
