@@ -490,6 +490,61 @@ def test_interrupt_as_an_operation_starts(small_client: s3turbo.Client, module_b
     assert sum(any(b) for b in bufs) == 0  # nothing wrote after the raise
 
 
+class _Recording(_InterruptAfter):
+    """_InterruptAfter that also records what ``name`` handed out (``taken``:
+    what its argument ``out_arg`` points to) and the arguments of every
+    s3t_writer_free and s3t_table_free."""
+
+    def __init__(self, lib: Any, name: str, out_arg: int) -> None:
+        super().__init__(lib, name)
+        self.out_arg = out_arg
+        self.taken: Any = None
+        self.freed: list[Any] = []
+
+    def __getattr__(self, attr: str) -> Any:
+        fn = getattr(self._lib, attr)
+        if attr in ("s3t_writer_free", "s3t_table_free"):
+            def record(h: Any) -> Any:
+                self.freed.append(h)
+                return fn(h)
+            return record
+        if attr != self._name:
+            return fn
+
+        def interrupted(*args: Any) -> Any:
+            fn(*args)
+            self.taken = args[self.out_arg][0]
+            raise KeyboardInterrupt
+
+        return interrupted
+
+
+def test_interrupt_as_a_writer_opens_or_a_table_returns(small_client: s3turbo.Client, module_bucket: str,
+                                                       data: dict[str, bytes],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C raised as open_writer's engine call returns, or as a result
+    table is handed over, leaves nothing behind: the writer's handle (a
+    pending upload) and the table are freed. Both used to leak."""
+    import gc
+    from s3turbo import _ffi
+    real = _ffi.lib()
+    rec = _Recording(real, "s3t_writer_new", -2)
+    monkeypatch.setattr(_ffi, "lib", lambda: rec)
+    with pytest.raises(KeyboardInterrupt):
+        small_client.open_writer(f"{module_bucket}/writer-interrupted")
+    gc.collect()
+    assert rec.taken and rec.freed == [rec.taken]
+
+    rec = _Recording(real, "s3t_op_table", 1)
+    monkeypatch.setattr(_ffi, "lib", lambda: rec)
+    monkeypatch.setattr(_ffi, "_lib", rec)
+    with pytest.raises(KeyboardInterrupt):
+        small_client.stat([f"{module_bucket}/small"])
+    assert rec.taken != _ffi.ffi.NULL and rec.freed == [rec.taken]
+    monkeypatch.undo()
+    assert small_client.get_objects([f"{module_bucket}/small"]) == [data["small"]]
+
+
 def test_writer_does_not_pickle(small_client: s3turbo.Client, module_bucket: str) -> None:
     """A Writer's handle means nothing elsewhere, and a copy's collection
     freed the original's (its next write: "invalid handle")."""

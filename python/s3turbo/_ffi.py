@@ -268,8 +268,10 @@ def take_string_column(t: Any, i: int) -> tuple[bytes, "array.array[int]"]:
     return ffi.buffer(t.str[i], offs[n])[:], offs
 
 
-def take_table(t: Any) -> tuple[list[list[str]], list[list[int]]]:
-    """Decode and free an s3t_table into string and int columns."""
+def take_table_at(tp: Any) -> tuple[list[list[str]], list[list[int]]]:
+    """Decode and free the table ``*tp`` points to, clearing ``*tp`` before
+    the free, so that a caller's cleanup of ``*tp`` never frees it twice."""
+    t = tp[0]
     if t == ffi.NULL:
         return [], []
     try:
@@ -278,6 +280,7 @@ def take_table(t: Any) -> tuple[list[list[str]], list[list[int]]]:
         ints = [ffi.unpack(t.ints[i], n) if n else [] for i in range(t.nint)]
         return strs, ints
     finally:
+        tp[0] = ffi.NULL
         _lib.s3t_table_free(t)
 
 
@@ -348,8 +351,14 @@ class Operation:
         """Return (string columns, int columns, count) of a finished op."""
         tp = ffi.new("s3t_table **")
         count = ffi.new("int64_t *")
-        call(lib().s3t_op_table, self.handle, tp, count)
-        strs, ints = take_table(tp[0])
+        try:
+            call(lib().s3t_op_table, self.handle, tp, count)
+            strs, ints = take_table_at(tp)
+        finally:
+            # Ctrl-C raised as the call returned: the table is still ours.
+            if tp[0] != ffi.NULL and loaded_in_this_process():
+                _lib.s3t_table_free(tp[0])
+            tp[0] = ffi.NULL
         return strs, ints, count[0]
 
     def label(self) -> str:

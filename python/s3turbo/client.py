@@ -430,8 +430,7 @@ class Client:
                     state = _ffi.lib().s3t_list_next(op.handle, _ffi.POLL_SECONDS, tp)
                     bar.tick(op)
                     if state == 1:
-                        t, tp[0] = tp[0], ffi.NULL
-                        (names, etags), (sizes, mtimes, isdir) = _ffi.take_table(t)
+                        (names, etags), (sizes, mtimes, isdir) = _ffi.take_table_at(tp)
                         for i, name in enumerate(names):
                             if isdir[i]:
                                 yield {"name": name[:-1] if name.endswith("/") else name, "size": 0, "type": "directory"}
@@ -864,8 +863,15 @@ class Client:
         raw = _bytes(_path(path))
         flags = (_ffi.PUT_CREATE_ONLY if create_only else 0) | (_ffi.WRITER_APPEND if append else 0)
         out = ffi.new("uint64_t *")
-        _ffi.call(_ffi.lib().s3t_writer_new, self._h, raw, len(raw), flags, part_size, out)
-        return Writer(out[0], _path(path))
+        # The Writer exists before the call and takes the handle in a
+        # finally (as _ffi.start does): Ctrl-C raised as the call returns
+        # then leaves a Writer whose collection aborts the upload.
+        w = Writer(None, _path(path))
+        try:
+            _ffi.call(_ffi.lib().s3t_writer_new, self._h, raw, len(raw), flags, part_size, out)
+        finally:
+            w._h = out[0] or None
+        return w
 
     # -- tar index ---------------------------------------------------------
 
@@ -924,7 +930,7 @@ class Writer:
     no object and no pending multipart upload behind.
     """
 
-    def __init__(self, handle: int, path: str) -> None:
+    def __init__(self, handle: Optional[int], path: str) -> None:
         self._h: Optional[int] = handle
         self.path = path
         self.etag: Optional[str] = None
