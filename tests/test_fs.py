@@ -330,6 +330,24 @@ def test_object_beside_a_folder_of_its_name(mem_endpoint: Any) -> None:
     fs.ls(bucket)  # warm: the dircache holds "moved" as a file and as a directory
     fs.rm(f"{bucket}/moved", recursive=True)
     assert boto3_keys(s3, bucket, "moved") == {}
+
+    # A listing of the folder alone (fs.ls of it, find, walk, glob) does not
+    # make the object a directory: info said so, and get and cp of the
+    # object then copied nothing without a word.
+    for warm in (lambda f: f.ls(f"{bucket}/d/data"), lambda f: f.find(f"{bucket}/d/data/")):
+        fs = make_fs(mem_endpoint)
+        warm(fs)
+        info = fs.info(f"{bucket}/d/data")
+        assert (info["type"], info["size"]) == ("file", 10)
+        assert fs.cat_file(f"{bucket}/d/data") == b"the object"
+        fs.cp(f"{bucket}/d/data", f"{bucket}/one")
+        assert boto3_keys(s3, bucket, "one") == {"one": 10}
+        s3.delete_object(Bucket=bucket, Key="one")
+        fs.ls(f"{bucket}/d")  # the parent's listing decides: the object wins, as a HEAD does
+        assert fs.info(f"{bucket}/d/data")["type"] == "file"
+        assert fs.info(f"{bucket}/d/other")["type"] == "file"
+        with pytest.raises(FileNotFoundError):
+            fs.info(f"{bucket}/d/missing")
     fs.rm(bucket, recursive=True)
 
 

@@ -307,16 +307,22 @@ class S3FileSystem(AbstractFileSystem):
             return {"name": "", "size": 0, "type": "directory"}
         bucket, key, _ = self.split_path(path)
         if not refresh and key:
-            cached = self._ls_from_cache(path)
-            if cached is not None:
-                for e in cached:
-                    if e["name"] == path:
+            # The parent's listing decides; in it an object wins over a
+            # folder of its name, as a HEAD does. A listing of the path
+            # itself alone does not: an object "a" may sit beside "a/...",
+            # and taking it for a directory made get and cp copy nothing.
+            siblings = self.dircache.get(self._parent(path))
+            if siblings is not None:
+                hits = [e for e in siblings if e["name"] == path]
+                for e in hits:
+                    if e["type"] == "file":
                         return e
-                if path in self.dircache:  # a listed directory
-                    return _dir_entry(path)
-                if self._parent(path) in self.dircache:
+                if hits:
+                    return hits[0]
+                if not self.dircache.get(path):
                     # the complete listing of the parent does not hold it
                     raise FileNotFoundError(path)
+                return _dir_entry(path)  # listed since the parent was
         res = self.client.stat([path], on_error="return")[0]
         if isinstance(res, BaseException):
             if isinstance(res, FileNotFoundError):
