@@ -526,3 +526,22 @@ def test_anonymous_is_denied_as_permission_error(endpoint: Any, s3: Any, bucket:
     fs = S3FileSystem(anon=True, endpoint_url=endpoint.url, skip_instance_cache=True)
     with pytest.raises(PermissionError):
         fs.cat_file(f"{bucket}/anon/f")
+
+
+def test_get_refuses_keys_that_clean_to_one_path(mem_endpoint: Any, tmp_path: Any) -> None:
+    """Keys that differ but clean to one local path ("top/x/../y" and
+    "top/y", "a//b" and "a/b") are refused by name: they were downloaded
+    concurrently into one file, and which survived changed from run to run."""
+    s3 = mem_endpoint.boto3()
+    bucket = f"s3turbo-alias-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    put_many(s3, bucket, {"top/y": b"plain y", "top/x/../y": b"DOTDOT", "top/a/b": b"ab", "top/a//b": b"a//b"})
+    fs = make_fs(mem_endpoint)
+    with pytest.raises(ValueError, match=r"destination .* is also that of s3://") as e:
+        fs.get(f"{bucket}/top", str(tmp_path / "out"), recursive=True)
+    assert "top/x/../y" in str(e.value) or "top/a//b" in str(e.value) or "top/a/b" in str(e.value)
+    c = mem_endpoint.client()
+    with pytest.raises(ValueError, match="top/x/../y"):
+        c.download_files([f"{bucket}/top/y", f"{bucket}/top/x/../y"],
+                         [str(tmp_path / "one" / "y"), str(tmp_path / "one" / "x" / ".." / "y")])
+    assert (tmp_path / "one" / "y").read_bytes() == b"plain y"

@@ -96,12 +96,21 @@ func Files(ctx context.Context, api fetch.API, items []Item, opt Options) ([]Res
 	s := &sink{ctx: ctx, root: root}
 	var fitems []fetch.Item
 	var index []int // batch item → items index
+	dests := map[string]int{} // destination → the first item writing it
 	for i, it := range items {
 		f, err := s.plan(it)
 		if err != nil {
 			res[i].Err = err
 			continue
 		}
+		// Keys that differ may clean to one path ("a/x/../y" and "a/y"):
+		// both would be written there concurrently and one lost, unsaid.
+		if j, dup := dests[f.dest]; dup && (items[j].Bucket != it.Bucket || items[j].Key != it.Key) {
+			res[i].Err = fmt.Errorf("%s: destination %s is also that of s3://%s/%s: %w",
+				f.name, f.dest, items[j].Bucket, items[j].Key, s3err.ErrInvalid)
+			continue
+		}
+		dests[f.dest] = i
 		s.files = append(s.files, f)
 		fitems = append(fitems, fetch.Item{Bucket: it.Bucket, Key: it.Key})
 		index = append(index, i)

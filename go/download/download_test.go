@@ -159,8 +159,12 @@ func TestFilesItemErrors(t *testing.T) {
 		{Bucket: bucket, Key: "errs/good", Path: ""},
 		{Bucket: bucket, Key: "errs/good", Path: filepath.Join(root, "afile", "under-a-file")},
 		{Bucket: bucket, Key: "errs/big", Path: filepath.Join(root, "big")},
+		// Another object cleaning to good's path: refused, not raced.
+		{Bucket: bucket, Key: "errs/big", Path: root + "/sub/../good"},
+		// The same object to the same path again writes the same bytes.
+		{Bucket: bucket, Key: "errs/good", Path: filepath.Join(root, "good")},
 	}
-	codes := []s3err.Code{s3err.OK, s3err.NotFound, s3err.IsDir, s3err.Invalid, s3err.IO, s3err.OK}
+	codes := []s3err.Code{s3err.OK, s3err.NotFound, s3err.IsDir, s3err.Invalid, s3err.IO, s3err.OK, s3err.Invalid, s3err.OK}
 	res, err := Files(context.Background(), client.S3, items, Options{Root: root, PartSize: part, Concurrency: 4})
 	if err != nil {
 		t.Fatalf("whole-operation error %v; item failures must stay per item", err)
