@@ -217,7 +217,8 @@ def test_missing_bucket(endpoint: Any, env: dict[str, str], args: list[str]) -> 
 def test_missing_prefix(endpoint: Any, env: dict[str, str], tree: str, args: list[str]) -> None:
     """A prefix that lists nothing exits 3, as Client.ls raises
     FileNotFoundError for it (it exited 0 with no output)."""
-    for path in (f"{tree}/no-such-prefix", f"{tree}/no-such-prefix/", f"s3://{tree}/data/99/"):
+    # ("s3://b//" is the prefix "/": a prefix like any other, not the bucket.)
+    for path in (f"{tree}/no-such-prefix", f"{tree}/no-such-prefix/", f"s3://{tree}/data/99/", f"s3://{tree}//"):
         p = run([*args, path], env, endpoint.url)
         assert p.returncode == EXIT_NOT_FOUND, (path, p.returncode, p.stderr)
         assert "not found" in p.stderr and path.removeprefix("s3://") in p.stderr and p.stdout == ""

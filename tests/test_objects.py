@@ -27,6 +27,19 @@ def test_stat_many(client: s3turbo.Client, s3: Any, bucket: str) -> None:
     assert res[4]["size"] == 3
     with pytest.raises(FileNotFoundError, match="s/missing"):
         client.stat([f"{bucket}/s/a", f"{bucket}/s/missing"])
+    # Names are the engine's: any scheme case it accepts, one trailing "/"
+    # less ("S3://" was kept, and "s/dir//" named the other folder "s/dir").
+    res = client.stat([f"S3://{bucket}/s/a", f"{bucket}/s/dir/", f"s3a://{bucket}/"])
+    assert [r["name"] for r in res] == [f"{bucket}/s/a", f"{bucket}/s/dir", bucket]
+
+
+def test_stat_names_a_double_slash_prefix(mem_endpoint: Any) -> None:
+    s3 = mem_endpoint.boto3()
+    bucket = f"s3turbo-stat-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    put_many(s3, bucket, {"a//b": b"x"})
+    res = mem_endpoint.client().stat([f"{bucket}/a//", f"{bucket}/a/"])
+    assert [(r["name"], r["type"]) for r in res] == [(f"{bucket}/a/", "directory"), (f"{bucket}/a", "directory")]
 
 
 def test_put_objects_and_create_only(client: s3turbo.Client, s3: Any, bucket: str) -> None:

@@ -91,4 +91,4 @@ func s3t_free(p unsafe.Pointer) {
 }
 
 //export s3t_abi_version
-func s3t_abi_version() C.int32_t { return 2 }
+func s3t_abi_version() C.int32_t { return 3 }

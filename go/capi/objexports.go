@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/s3turbo/s3turbo/go/objects"
@@ -97,7 +98,8 @@ func errStatus(err error) (string, int64) {
 // not objects (a prefix or a "dir/" marker makes a directory), HeadBucket
 // for a bare bucket. Result table, one row per path in input order: strings
 // [error, etag, type ("file" | "directory" | "" on error), content_type,
-// version_id], ints [status, size, mtime_ns]; count = requests made.
+// version_id, name (no scheme, one trailing "/" less)], ints [status,
+// size, mtime_ns]; count = requests made.
 // Progress: items done, 0, requests.
 //
 //export s3t_stat_start
@@ -117,9 +119,16 @@ func s3t_stat_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t := newTable(5, 3, len(ps))
+		t := newTable(6, 3, len(ps))
 		for i, in := range infos {
 			msg, code := errStatus(errs[i])
+			// The name as results name it: no scheme, one trailing "/"
+			// less (a folder "a/" is "bucket/a"; the prefix "a//" is
+			// "bucket/a/", another folder).
+			name := ps[i].Bucket
+			if k := strings.TrimSuffix(ps[i].Key, "/"); k != "" {
+				name += "/" + k
+			}
 			typ := "file"
 			switch {
 			case errs[i] != nil:
@@ -127,7 +136,7 @@ func s3t_stat_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64
 			case in.IsDir:
 				typ = "directory"
 			}
-			t.add([]string{msg, in.ETag, typ, in.ContentType, in.VersionID}, []int64{code, in.Size, in.Mtime})
+			t.add([]string{msg, in.ETag, typ, in.ContentType, in.VersionID, name}, []int64{code, in.Size, in.Mtime})
 		}
 		o.result = t
 		return nil

@@ -95,7 +95,7 @@ func Files(ctx context.Context, api fetch.API, items []Item, opt Options) ([]Res
 	}
 	s := &sink{ctx: ctx, root: root}
 	var fitems []fetch.Item
-	var index []int // batch item → items index
+	var index []int           // batch item → items index
 	dests := map[string]int{} // destination → the first item writing it
 	for i, it := range items {
 		f, err := s.plan(it)

@@ -79,7 +79,7 @@ int32_t s3t_download_start(uint64_t client, char *srcs, int64_t *soffs, char *ds
 int32_t s3t_cpuprofile(char *path, int64_t n, char **err);
 """
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 LIBNAME = "libs3turbo.so"
 
 # Operation states returned by s3t_op_wait.

@@ -84,7 +84,7 @@ def _run(a: argparse.Namespace) -> None:
             else:
                 text = e["name"] + ("/" if e["type"] == "directory" else "")
             _emit(a.format, e, text)
-        if not listed and "/" in a.path.removeprefix("s3://").strip("/"):
+        if not listed and a.path.split("://", 1)[-1].partition("/")[2]:  # a prefix, "/" too
             # An empty bucket lists nothing and exists (a missing one
             # raised above); a prefix that lists nothing is not there, as
             # Client.ls says and `aws s3 ls` exits 1 for.

@@ -623,15 +623,14 @@ class Client:
             strs, ints, _ = op.table()
         errors = self._item_errors(strs, ints)
         self._settle(errors, on_error)
-        _, etags, kinds, ctypes_, versions = strs
+        _, etags, kinds, ctypes_, versions, canonical = strs
         _, sizes, mtimes = ints
         out: list[Union[dict[str, Any], BaseException]] = []
-        for i, name in enumerate(names):
+        for i, clean in enumerate(canonical):
             err = errors[i]
             if err is not None:
                 out.append(err)
                 continue
-            clean = _strip_scheme(name).rstrip("/")
             if kinds[i] == "directory":
                 out.append({"name": clean, "type": "directory", "size": 0})
             else:
@@ -912,13 +911,6 @@ class Client:
             }
             for i in range(len(names))
         ]
-
-
-def _strip_scheme(p: str) -> str:
-    for scheme in ("s3://", "s3a://", "s3turbo://"):
-        if p.startswith(scheme):
-            return p[len(scheme):]
-    return p
 
 
 class Writer:
