@@ -890,7 +890,9 @@ class Client:
         header_offset, data_offset`` (offsets in the uncompressed stream).
         With ``output`` (``s3://bucket/key`` or a local path; ``.zst`` →
         zstd) writes JSON Lines there and returns the number of members; a
-        failed run leaves no output behind. A corrupt or truncated archive
+        failed run leaves no output behind. Bytes of a name that are not
+        UTF-8 are written as ``\\udcXX`` escapes, which ``json.loads`` reads
+        back as the rows' (and tarfile's) surrogate escapes. A corrupt or truncated archive
         raises CorruptDataError (a ValueError) naming the archive and offset.
         """
         src = _path(path)
