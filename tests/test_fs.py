@@ -126,6 +126,31 @@ def test_glob_and_walk(fs: S3FileSystem, s3: Any, bucket: str) -> None:
     assert walked[f"{bucket}/g"] == (["x"], ["other.txt", "part-0.csv", "part-1.csv"])
 
 
+def test_glob_with_a_literal_prefix_lists_one_level(fs: S3FileSystem, s3: Any, bucket: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """glob("b/logs/2024-*") lists the level with a delimiter: it listed
+    every key below the matching folders (a LIST per 1 000), ~400x slower
+    than s3fs on folders of 5 000 logs."""
+    keys = [f"logs/2024-{m:02d}/part-{i}.json" for m in (1, 2, 3) for i in range(4)]
+    put_many(s3, bucket, {**{k: b"{}" for k in keys}, "logs/2024-x.json": b"{}", "logs/2023-12/p.json": b"{}"})
+    calls: list[tuple[str, bool]] = []
+    real = fs.client.list
+
+    def spy(path: str, recursive: bool = True, **kw: Any) -> Any:
+        calls.append((path, recursive))
+        return real(path, recursive=recursive, **kw)
+
+    monkeypatch.setattr(fs.client, "list", spy)
+    fs.invalidate_cache()
+    assert fs.glob(f"{bucket}/logs/2024-*") == [f"{bucket}/logs/2024-{m}" for m in ("01", "02", "03", "x.json")]
+    assert calls == [(f"{bucket}/logs/2024-", False)]
+    fs.invalidate_cache()
+    assert fs.glob(f"{bucket}/logs/2024-0*/part-1*") == [f"{bucket}/logs/2024-0{m}/part-1.json" for m in (1, 2, 3)]
+    assert fs.find(f"{bucket}/logs", maxdepth=1, withdirs=True, prefix="2024-0") == [
+        f"{bucket}/logs/2024-0{m}" for m in (1, 2, 3)]
+    assert fs.find(f"{bucket}/logs", maxdepth=2, prefix="2024-01") == [f"{bucket}/{k}" for k in keys[:4]]
+
+
 def test_du(fs: S3FileSystem, s3: Any, bucket: str) -> None:
     objs = {f"du/{i % 3}/k{i}": b"z" * i for i in range(30)}
     put_many(s3, bucket, objs)
