@@ -53,6 +53,18 @@ def _shared_client(args: dict[str, Any]) -> Client:
         return c
 
 
+def _no_versions(kwargs: dict[str, Any], path: str) -> None:
+    """Refuse a version_id: reading the latest bytes instead of the version
+    asked for (what ignoring it did) is wrong data with no error."""
+    if kwargs.get("version_id") is not None:
+        raise ValueError(f"{path}: version_id is not supported by s3turbo (object versions are not read)")
+
+
+def _encoded(value: Any) -> Any:
+    """pipe's value: a str is stored UTF-8 encoded, as s3fs (botocore) does."""
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
 def register_s3(clobber: bool = True) -> None:
     """Make s3turbo the fsspec handler for ``s3://`` and ``s3a://`` URLs
     (pandas, pyarrow, dask, xarray...). Opt-in: importing s3turbo never does it."""
@@ -108,12 +120,15 @@ class S3FileSystem(AbstractFileSystem):
             sequential listing, fewer requests) can be faster.
 
     Unset options come from the standard AWS chain (environment, profile,
-    config files) and from fsspec's config (``FSSPEC_S3TURBO_<OPTION>``).
+    config files) and from fsspec's config (``FSSPEC_S3_<OPTION>``, as s3fs,
+    or ``FSSPEC_S3TURBO_<OPTION>``). ``protocol[0]`` is ``"s3"`` and paths are
+    unstripped to ``s3://`` URLs, as s3fs's: kerchunk references and other
+    tools that key filesystems by protocol find it for ``s3://`` URLs.
     Instances pickle by their arguments; the engine client behind them is
     shared per process.
     """
 
-    protocol = ("s3turbo",)
+    protocol = ("s3", "s3a", "s3turbo")
     root_marker = ""
     default_block_size = 50 * 2**20
     default_cache_type = "readahead"
@@ -147,8 +162,9 @@ class S3FileSystem(AbstractFileSystem):
         unknown = set(kwargs) - _IGNORED_S3FS_OPTIONS
         if unknown:
             raise TypeError(f"S3FileSystem got unexpected option(s): {', '.join(sorted(unknown))}")
-        if kwargs.get("asynchronous"):
-            raise ValueError("s3turbo.S3FileSystem is synchronous (the engine runs requests concurrently itself)")
+        # asynchronous=True is accepted and means nothing: the filesystem is
+        # synchronous (async_impl False), and callers that want coroutines
+        # wrap it, as zarr's FsspecStore.from_url does after passing the flag.
         if kwargs.get("version_aware"):
             raise ValueError("version_aware=True is not supported by s3turbo.S3FileSystem")
         super().__init__(
@@ -230,7 +246,7 @@ class S3FileSystem(AbstractFileSystem):
         return path.rstrip("/")
 
     def unstrip_protocol(self, name: str) -> str:
-        return "s3turbo://" + self._strip_protocol(name)
+        return "s3://" + self._strip_protocol(name)
 
     @classmethod
     def _get_kwargs_from_urls(cls, urlpath: str) -> dict[str, Any]:
@@ -302,6 +318,7 @@ class S3FileSystem(AbstractFileSystem):
         """Details of a file (HEAD) or directory (bucket or prefix with keys).
 
         Uses the dircache when a listing of the parent is cached."""
+        _no_versions(kwargs, path)
         path = self._strip_protocol(path)
         if path == "":
             return {"name": "", "size": 0, "type": "directory"}
@@ -523,6 +540,7 @@ class S3FileSystem(AbstractFileSystem):
 
     def cat_file(self, path: str, start: Optional[int] = None, end: Optional[int] = None, **kwargs: Any) -> bytes:
         """Bytes of one object, or of ``[start, end)`` (negative = from the end)."""
+        _no_versions(kwargs, path)
         path = self._strip_protocol(path)
         res = self.client.get_ranges([path], [start], [end], on_error="return")[0]
         if isinstance(res, BaseException):
@@ -680,6 +698,8 @@ class S3FileSystem(AbstractFileSystem):
         """Download files (recursively) into local paths, all in one
         concurrent engine call. Nothing is written outside ``lpath``: a key
         such as ``a/../../x`` is rejected instead of escaping the target."""
+        if isinstance(lpath, os.PathLike):
+            lpath = os.fspath(lpath)  # fsspec's sync get only maps str targets
         batch = self._collect(super().get, rpath, lpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
         pairs = batch.pairs
         root = None
@@ -786,7 +806,7 @@ class S3FileSystem(AbstractFileSystem):
             raise ValueError(f"mode must be 'overwrite' or 'create', got {mode!r}")
         path = self._strip_protocol(path)
         try:
-            self.client.put_objects([path], [value], create_only=mode == "create")
+            self.client.put_objects([path], [_encoded(value)], create_only=mode == "create")
         finally:
             self.invalidate_cache(path)
 
@@ -798,7 +818,8 @@ class S3FileSystem(AbstractFileSystem):
             raise ValueError("path must be str or dict")
         names = [self._strip_protocol(k) for k in path]
         try:
-            self.client.put_objects(names, list(path.values()), create_only=kwargs.get("mode") == "create")
+            self.client.put_objects(names, [_encoded(v) for v in path.values()],
+                                    create_only=kwargs.get("mode") == "create")
         finally:
             self._invalidate_many(names)
 
@@ -933,6 +954,7 @@ class S3File(AbstractBufferedFile):
                  **kwargs: Any) -> None:
         if mode not in ("rb", "wb", "xb", "ab"):
             raise ValueError(f"mode {mode!r} not supported: use rb, wb, xb or ab")
+        _no_versions(kwargs, path)
         self._writer: Any = None
         self._etag: Optional[str] = None
         if mode == "rb":
