@@ -604,3 +604,25 @@ def test_fsspec_interop(fs: S3FileSystem, endpoint: Any, s3: Any, bucket: str, t
     fs.pipe(f"{bucket}/io/text", '{"k": "é"}')
     fs.pipe({f"{bucket}/io/t2": "ü"})
     assert boto3_get(s3, bucket, "io/text") == '{"k": "é"}'.encode() and boto3_get(s3, bucket, "io/t2") == "ü".encode()
+
+
+def test_writes_carry_s3_additional_kwargs(endpoint: Any, s3: Any, bucket: str, tmp_path: Any) -> None:
+    """s3_additional_kwargs and boto3-style call options (ContentType=...)
+    reach every object written, as with s3fs; both were silently dropped."""
+    fs = make_fs(endpoint, s3_additional_kwargs={"Metadata": {"owner": "alice"}, "ContentType": "text/csv"})
+    fs.pipe(f"{bucket}/kw/a.csv", b"a\n")
+    with fs.open(f"{bucket}/kw/b.csv", "wb") as f:
+        f.write(b"b\n")
+    (tmp_path / "c.csv").write_bytes(b"c\n")
+    fs.put(str(tmp_path / "c.csv"), f"{bucket}/kw/c.csv")
+    fs.pipe_file(f"{bucket}/kw/d.json", b"{}", ContentType="application/json")
+    with fs.open(f"{bucket}/kw/e.txt", "wb", ContentType="text/plain") as f:
+        f.write(b"e")
+    got = {k: (s3.head_object(Bucket=bucket, Key=f"kw/{k}")["ContentType"],
+               s3.head_object(Bucket=bucket, Key=f"kw/{k}")["Metadata"]) for k in ("a.csv", "b.csv", "c.csv", "d.json", "e.txt")}
+    assert got == {"a.csv": ("text/csv", {"owner": "alice"}), "b.csv": ("text/csv", {"owner": "alice"}),
+                   "c.csv": ("text/csv", {"owner": "alice"}), "d.json": ("application/json", {"owner": "alice"}),
+                   "e.txt": ("text/plain", {"owner": "alice"})}
+    bad = make_fs(endpoint, s3_additional_kwargs={"SSECustomerKey": "k"})
+    with pytest.raises(ValueError, match="SSECustomerKey"):
+        bad.pipe(f"{bucket}/kw/z", b"z")

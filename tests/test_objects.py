@@ -229,3 +229,27 @@ def test_download_to_a_directory_path_is_refused(client: s3turbo.Client, s3: Any
         client.download_files([f"{bucket}/dl/k"], [str(tmp_path / "new") + "/"])
     assert not (tmp_path / "new").exists()
 
+
+
+def test_objects_are_stored_with_their_attrs(client: s3turbo.Client, s3: Any, bucket: str, tmp_path: Any) -> None:
+    """Content headers and metadata reach S3 on every write path, as with
+    boto3's ExtraArgs; an unknown name raises instead of being dropped."""
+    attrs = {"ContentType": "text/csv", "CacheControl": "max-age=60", "Metadata": {"owner": "alice"}}
+    big = os.urandom(9 * MiB)
+    (tmp_path / "f.csv").write_bytes(big)
+    client.put_objects([f"{bucket}/at/small", f"{bucket}/at/big"], [b"a,b\n", big], attrs=attrs)
+    client.upload_files([tmp_path / "f.csv"], [f"{bucket}/at/file"], attrs=attrs)
+    with client.open_writer(f"{bucket}/at/writer", attrs=attrs) as w:
+        w.write(b"x,y\n")
+    for key in ("at/small", "at/big", "at/file", "at/writer"):
+        h = s3.head_object(Bucket=bucket, Key=key)
+        assert (h["ContentType"], h["CacheControl"], h["Metadata"]) == ("text/csv", "max-age=60", {"owner": "alice"}), key
+    with client.open_writer(f"{bucket}/at/writer", append=True) as w:  # keeps its headers
+        w.write(b"1,2\n")
+    h = s3.head_object(Bucket=bucket, Key="at/writer")
+    assert (h["ContentType"], h["Metadata"]) == ("text/csv", {"owner": "alice"})
+    assert boto3_get(s3, bucket, "at/writer") == b"x,y\n1,2\n"
+    with pytest.raises(ValueError, match="ContentTyp"):
+        client.put_objects([f"{bucket}/at/bad"], [b"x"], attrs={"ContentTyp": "text/csv"})
+    with pytest.raises(TypeError, match="mapping"):
+        client.put_objects([f"{bucket}/at/bad"], [b"x"], attrs=[("ContentType", "x")])  # type: ignore[arg-type]

@@ -26,8 +26,18 @@ const (
 // writerAbortTimeout bounds the AbortMultipartUpload s3t_writer_free sends.
 const writerAbortTimeout = 10 * time.Second
 
-func uploadOptions(c *s3client.Client, flags C.int32_t) upload.Options {
-	return upload.Options{PartSize: c.PartSize, Concurrency: c.Concurrency, CreateOnly: flags&putCreateOnly != 0}
+func uploadOptions(c *s3client.Client, flags C.int32_t, attrs *upload.Attrs) upload.Options {
+	return upload.Options{PartSize: c.PartSize, Concurrency: c.Concurrency, CreateOnly: flags&putCreateOnly != 0,
+		Attrs: attrs}
+}
+
+// objectAttrs reads the JSON object attributes (see upload.Attrs) that
+// put, upload and writer calls take; n == 0: none.
+func objectAttrs(p *C.char, n C.int64_t) (*upload.Attrs, error) {
+	if n <= 0 || p == nil {
+		return nil, nil
+	}
+	return upload.ParseAttrs([]byte(goString(p, n)))
 }
 
 // startUpload runs a batch upload as an operation: progress (items done,
@@ -58,17 +68,24 @@ func startUpload(label string, n int, run func(ctx context.Context, prog *upload
 // place (no copy) until the operation has finished; s3t_op_free waits for
 // that. Objects up to the client's part size are one PUT, larger ones
 // multipart uploads whose parts share the client's concurrency. flags:
-// 1 = create only (status Exists if the key exists). Result table, one row
-// per path: strings [error, etag], ints [status]; count = requests made.
-// Progress: items done, bytes, requests.
+// 1 = create only (status Exists if the key exists). attrs (alen bytes of
+// JSON, 0 for none) are the headers every object is stored with (see
+// upload.Attrs). Result table, one row per path: strings [error, etag],
+// ints [status]; count = requests made. Progress: items done, bytes,
+// requests.
 //
 //export s3t_put_start
 func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_t,
-	bufs **C.char, lens *C.int64_t, flags C.int32_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	bufs **C.char, lens *C.int64_t, flags C.int32_t, attrs *C.char, alen C.int64_t,
+	out *C.uint64_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c := getClient(uint64(client))
 	if c == nil {
 		return fail(errOut, errBadHandle)
+	}
+	at, err := objectAttrs(attrs, alen)
+	if err != nil {
+		return fail(errOut, err)
 	}
 	names, err := splitStrings(paths, offs, n)
 	if err != nil {
@@ -95,7 +112,7 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		}
 		items[i] = upload.Buffer{Bucket: p.Bucket, Key: p.Key, Data: data}
 	}
-	opt := uploadOptions(c, flags)
+	opt := uploadOptions(c, flags, at)
 	*out = C.uint64_t(startUpload(batchLabel(ps), len(items), func(ctx context.Context, prog *upload.Progress) []upload.Result {
 		return upload.PutBuffers(ctx, c.S3, items, opt, prog)
 	}))
@@ -106,17 +123,22 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 // (bucket/key or s3://bucket/key) are concatenated with n+1 offsets each.
 // Files are read in parts into bounded buffers (about concurrency × part
 // size). A missing file or a directory fails its row (NotFound / Invalid,
-// naming the local path). flags: 1 = create only. Result table, one row per
-// file: strings [error, etag], ints [status]; count = requests made.
-// Progress: items done, bytes, requests.
+// naming the local path). flags: 1 = create only. attrs: as for
+// s3t_put_start. Result table, one row per file: strings [error, etag],
+// ints [status]; count = requests made. Progress: items done, bytes,
+// requests.
 //
 //export s3t_upload_start
 func s3t_upload_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C.char, doffs *C.int64_t,
-	n C.int64_t, flags C.int32_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	n C.int64_t, flags C.int32_t, attrs *C.char, alen C.int64_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c := getClient(uint64(client))
 	if c == nil {
 		return fail(errOut, errBadHandle)
+	}
+	at, err := objectAttrs(attrs, alen)
+	if err != nil {
+		return fail(errOut, err)
 	}
 	from, err := splitStrings(srcs, soffs, n)
 	if err != nil {
@@ -137,7 +159,7 @@ func s3t_upload_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C
 		}
 		items[i] = upload.File{Path: from[i], Bucket: ps[i].Bucket, Key: ps[i].Key}
 	}
-	opt := uploadOptions(c, flags)
+	opt := uploadOptions(c, flags, at)
 	*out = C.uint64_t(startUpload(batchLabel(ps), len(items), func(ctx context.Context, prog *upload.Progress) []upload.Result {
 		return upload.PutFiles(ctx, c.S3, items, opt, prog)
 	}))
@@ -154,15 +176,20 @@ func getWriter(id uint64) *upload.Writer {
 // part_size 0 uses the client's part size (at least 5 MiB either way).
 // Up to 8 parts (bounded by the client's concurrency) upload in the
 // background, so a writer holds at most about 9 × part size of memory.
+// attrs: as for s3t_put_start (none: an append keeps the object's own).
 // Free it with s3t_writer_free.
 //
 //export s3t_writer_new
 func s3t_writer_new(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_t, partSize C.int64_t,
-	out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	attrs *C.char, alen C.int64_t, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c := getClient(uint64(client))
 	if c == nil {
 		return fail(errOut, errBadHandle)
+	}
+	at, err := objectAttrs(attrs, alen)
+	if err != nil {
+		return fail(errOut, err)
 	}
 	p, err := objpath.ParseObject(goString(path, n))
 	if err != nil {
@@ -180,6 +207,7 @@ func s3t_writer_new(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 		Concurrency: min(c.Concurrency, upload.DefaultWriterConcurrency),
 		CreateOnly:  flags&putCreateOnly != 0,
 		Append:      flags&putAppend != 0,
+		Attrs:       at,
 	})
 	if err != nil {
 		return fail(errOut, err)

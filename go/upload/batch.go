@@ -30,6 +30,8 @@ type Options struct {
 	// CreateOnly makes an item fail with s3err.ErrExists ("s3://b/k already
 	// exists") instead of overwriting an existing object.
 	CreateOnly bool
+	// Attrs are the headers every object is stored with (nil: none).
+	Attrs *Attrs
 }
 
 func (o Options) normalize() Options {
@@ -356,6 +358,7 @@ func (b *batch) putSingle(w *worker, it *item) (string, error) {
 		Bucket: aws.String(it.bucket), Key: aws.String(it.key),
 		Body: body, ContentLength: aws.Int64(it.size),
 	}
+	b.opt.Attrs.applyPut(in)
 	if b.opt.CreateOnly {
 		in.IfNoneMatch = aws.String("*")
 	}
@@ -398,8 +401,9 @@ func (b *batch) startMultipart(it *item) error {
 		return &existsError{name: it.name()}
 	}
 	b.prog.Requests.Add(1)
-	out, err := multipart.Create(b.ctx, b.api, &s3.CreateMultipartUploadInput{
-		Bucket: aws.String(it.bucket), Key: aws.String(it.key)})
+	create := &s3.CreateMultipartUploadInput{Bucket: aws.String(it.bucket), Key: aws.String(it.key)}
+	b.opt.Attrs.applyCreate(create)
+	out, err := multipart.Create(b.ctx, b.api, create)
 	if err != nil {
 		return fmt.Errorf("%s: starting multipart upload: %w", it.name(), err)
 	}

@@ -36,8 +36,11 @@ type WriterOptions struct {
 	// CreateOnly fails Close (or a Write that starts the multipart upload)
 	// with s3err.ErrExists if the key already exists.
 	CreateOnly bool
-	// Append keeps the existing object's bytes in front of the written ones.
+	// Append keeps the existing object's bytes in front of the written ones
+	// (and, when Attrs is nil, its content headers and metadata).
 	Append bool
+	// Attrs are the headers the object is stored with (nil: none).
+	Attrs *Attrs
 }
 
 const (
@@ -289,8 +292,9 @@ func (w *Writer) createUpload() error {
 		return &existsError{name: w.name()}
 	}
 	w.prog.Requests.Add(1)
-	out, err := multipart.Create(w.ctx, w.api, &s3.CreateMultipartUploadInput{
-		Bucket: aws.String(w.bucket), Key: aws.String(w.key)})
+	create := &s3.CreateMultipartUploadInput{Bucket: aws.String(w.bucket), Key: aws.String(w.key)}
+	w.opt.Attrs.applyCreate(create)
+	out, err := multipart.Create(w.ctx, w.api, create)
 	if err != nil {
 		if w.ctx.Err() != nil {
 			return w.stopped()
@@ -314,6 +318,9 @@ func (w *Writer) resolveAppend(final bool) error {
 		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
 	}
 	size, etag := aws.ToInt64(head.ContentLength), aws.ToString(head.ETag)
+	if w.opt.Attrs == nil {
+		w.opt.Attrs = attrsOf(head) // the appended object keeps its headers
+	}
 	if final && len(w.pending) == 0 {
 		w.noop, w.noopETag, w.existing = true, etag, size
 		return nil
@@ -510,6 +517,7 @@ func (w *Writer) putSingle() (string, error) {
 	n := int64(len(w.pending))
 	in := &s3.PutObjectInput{
 		Bucket: aws.String(w.bucket), Key: aws.String(w.key), Body: body, ContentLength: aws.Int64(n)}
+	w.opt.Attrs.applyPut(in)
 	if w.opt.CreateOnly {
 		in.IfNoneMatch = aws.String("*")
 	}

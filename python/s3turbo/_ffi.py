@@ -62,11 +62,11 @@ int32_t s3t_presign(uint64_t client, char *path, int64_t n, char *method, int64_
 int32_t s3t_bucket_start(uint64_t client, char *name, int64_t n, int32_t action, char *region, int64_t rlen,
                          uint64_t *out, char **err);
 int32_t s3t_put_start(uint64_t client, char *paths, int64_t *offs, int64_t n, char **bufs, int64_t *lens,
-                      int32_t flags, uint64_t *out, char **err);
+                      int32_t flags, char *attrs, int64_t alen, uint64_t *out, char **err);
 int32_t s3t_upload_start(uint64_t client, char *srcs, int64_t *soffs, char *dsts, int64_t *doffs, int64_t n,
-                         int32_t flags, uint64_t *out, char **err);
+                         int32_t flags, char *attrs, int64_t alen, uint64_t *out, char **err);
 int32_t s3t_writer_new(uint64_t client, char *path, int64_t n, int32_t flags, int64_t part_size,
-                       uint64_t *out, char **err);
+                       char *attrs, int64_t alen, uint64_t *out, char **err);
 int32_t s3t_writer_write(uint64_t h, char *buf, int64_t n, char **err);
 int32_t s3t_writer_ready(uint64_t h, double timeout);
 int32_t s3t_writer_close_start(uint64_t h, uint64_t *out, char **err);

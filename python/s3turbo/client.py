@@ -9,7 +9,7 @@ import operator
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Optional, Sequence, Union, overload
+from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Sequence, Union, overload
 
 from . import _ffi
 from ._ffi import Operation, ffi
@@ -156,6 +156,15 @@ def _free_page(tp: Any) -> None:
     if tp[0] != ffi.NULL and _ffi.loaded_in_this_process():
         _ffi.lib().s3t_table_free(tp[0])
     tp[0] = ffi.NULL
+
+
+def _attrs_json(attrs: Optional[Mapping[str, Any]]) -> bytes:
+    """Object attributes as the engine reads them (JSON; b"" for none)."""
+    if not attrs:
+        return b""
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"attrs must be a mapping such as {{'ContentType': 'text/csv'}}, not {type(attrs).__name__}")
+    return json.dumps(dict(attrs)).encode()
 
 
 def _no_str(paths: Any, what: str = "paths") -> None:
@@ -678,11 +687,17 @@ class Client:
         return errors
 
     def put_objects(self, paths: Sequence[str], datas: Sequence[Any], create_only: bool = False,
-                    on_error: str = "raise") -> list[Union[str, BaseException]]:
+                    on_error: str = "raise", attrs: Optional[Mapping[str, Any]] = None) -> list[Union[str, BaseException]]:
         """Upload many in-memory objects (bytes-like) concurrently, multipart
         in parallel parts above ``part_size``. ``create_only`` fails with
-        FileExistsError for keys that already exist. Returns ETags."""
+        FileExistsError for keys that already exist. ``attrs`` are the
+        headers every object is stored with, named as boto3's ExtraArgs:
+        ``ContentType``, ``ContentEncoding``, ``ContentDisposition``,
+        ``ContentLanguage``, ``CacheControl``, ``Metadata`` (a dict),
+        ``StorageClass``, ``ServerSideEncryption``, ``SSEKMSKeyId``, ``ACL``
+        (another name raises ValueError). Returns ETags."""
         _check_on_error(on_error)
+        araw = _attrs_json(attrs)
         names = _paths(paths, "path")
         items = list(datas)
         if len(items) != len(names):
@@ -705,7 +720,7 @@ class Client:
             cbufs[i] = cb
             lens[i] = mv.nbytes
         flags = _ffi.PUT_CREATE_ONLY if create_only else 0
-        with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags, keep=keep) as op:
+        with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags, araw, len(araw), keep=keep) as op:
             op.run()
             strs, ints, _ = op.table()
         errors = self._item_errors(strs, ints)
@@ -713,10 +728,12 @@ class Client:
         return [e if e is not None else strs[1][i] for i, e in enumerate(errors)]
 
     def upload_files(self, local_paths: Sequence[PathLike], paths: Sequence[str], create_only: bool = False,
-                     on_error: str = "raise") -> list[Union[str, BaseException]]:
+                     on_error: str = "raise", attrs: Optional[Mapping[str, Any]] = None
+                     ) -> list[Union[str, BaseException]]:
         """Upload local files to keys; Go reads the files (parallel parts for
-        large ones). Returns ETags."""
+        large ones). ``attrs``: as for :meth:`put_objects`. Returns ETags."""
         _check_on_error(on_error)
+        araw = _attrs_json(attrs)
         srcs = _paths(local_paths, "local path")
         dsts = _paths(paths, "path")
         if len(srcs) != len(dsts):
@@ -724,7 +741,7 @@ class Client:
         if not srcs:
             return []
         flags = _ffi.PUT_CREATE_ONLY if create_only else 0
-        with self._pairs_op(_ffi.lib().s3t_upload_start, srcs, dsts, flags) as op:
+        with self._pairs_op(_ffi.lib().s3t_upload_start, srcs, dsts, flags, araw, len(araw)) as op:
             op.run()
             strs, ints, _ = op.table()
         errors = self._item_errors(strs, ints)
@@ -856,10 +873,13 @@ class Client:
         return [{"name": n, "CreationDate": _mtime(created[i])} for i, n in enumerate(names)]
 
     def open_writer(self, path: str, create_only: bool = False, append: bool = False,
-                    part_size: int = 0) -> "Writer":
+                    part_size: int = 0, attrs: Optional[Mapping[str, Any]] = None) -> "Writer":
         """A streaming upload: bytes written go up in parallel multipart parts
-        as they accumulate; small results become one PUT at close."""
+        as they accumulate; small results become one PUT at close.
+        ``attrs``: as for :meth:`put_objects`; without them an append keeps
+        the object's own content headers and metadata."""
         raw = _bytes(_path(path))
+        araw = _attrs_json(attrs)
         flags = (_ffi.PUT_CREATE_ONLY if create_only else 0) | (_ffi.WRITER_APPEND if append else 0)
         out = ffi.new("uint64_t *")
         # The Writer exists before the call and takes the handle in a
@@ -867,7 +887,7 @@ class Client:
         # then leaves a Writer whose collection aborts the upload.
         w = Writer(None, _path(path))
         try:
-            _ffi.call(_ffi.lib().s3t_writer_new, self._h, raw, len(raw), flags, part_size, out)
+            _ffi.call(_ffi.lib().s3t_writer_new, self._h, raw, len(raw), flags, part_size, araw, len(araw), out)
         finally:
             w._h = out[0] or None
         return w

@@ -33,7 +33,7 @@ _SCHEMES = ("s3turbo://", "s3://", "s3a://")
 # s3fs constructor options accepted for compatibility that have no effect here.
 _IGNORED_S3FS_OPTIONS = frozenset({
     "asynchronous", "loop", "session", "cache_regions", "fixed_upload_size", "max_concurrency_s3fs",
-    "s3_additional_kwargs", "default_fill_cache", "use_ssl", "skip_instance_cache", "version_aware",
+    "default_fill_cache", "use_ssl", "skip_instance_cache", "version_aware",
 })
 
 _CLIENTS: dict[tuple[tuple[str, str], ...], Client] = {}
@@ -155,6 +155,7 @@ class S3FileSystem(AbstractFileSystem):
         parallel_listing: bool = True,
         username: Optional[str] = None,
         password: Optional[str] = None,
+        s3_additional_kwargs: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
         if self._cached:
@@ -173,9 +174,14 @@ class S3FileSystem(AbstractFileSystem):
             default_cache_type=default_cache_type, use_listings_cache=use_listings_cache,
             listings_expiry_time=listings_expiry_time, max_paths=max_paths, requester_pays=requester_pays,
             profile=profile, max_concurrency=max_concurrency, part_size=part_size,
-            parallel_listing=parallel_listing, username=username, password=password, **kwargs,
+            parallel_listing=parallel_listing, username=username, password=password,
+            s3_additional_kwargs=s3_additional_kwargs, **kwargs,
         )
         self.parallel_listing = parallel_listing
+        # Headers for every object written (ContentType, Metadata,
+        # ServerSideEncryption...: see Client.put_objects' attrs); the
+        # engine refuses a name it does not know at the first write.
+        self.s3_additional_kwargs = dict(s3_additional_kwargs or {})
         self.default_block_size = default_block_size or type(self).default_block_size
         self.default_cache_type = default_cache_type
         self.client = _shared_client(self._client_args(
@@ -231,6 +237,13 @@ class S3FileSystem(AbstractFileSystem):
         if args["anon"]:
             args["key"] = args["secret"] = args["token"] = None
         return args
+
+    def _attrs(self, kwargs: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """Headers for an object written with these call options: the
+        filesystem's s3_additional_kwargs and the call's boto3-style
+        (CamelCase) options, as s3fs passes both to PutObject."""
+        attrs = {**self.s3_additional_kwargs, **{k: v for k, v in kwargs.items() if k[:1].isupper()}}
+        return attrs or None
 
     # -- paths ------------------------------------------------------------------
 
@@ -741,11 +754,11 @@ class S3FileSystem(AbstractFileSystem):
             return  # S3 has no directories
         rpath = self._strip_protocol(rpath)
         if mode == "create":
-            self.client.upload_files([lpath], [rpath], create_only=True)
+            self.client.upload_files([lpath], [rpath], create_only=True, attrs=self._attrs(kwargs))
             self.invalidate_cache(rpath)
             return
         if not self._record(lpath, rpath):
-            self.client.upload_files([lpath], [rpath])
+            self.client.upload_files([lpath], [rpath], attrs=self._attrs(kwargs))
             self.invalidate_cache(rpath)
 
     def put(self, lpath: Any, rpath: Any, recursive: bool = False, callback: Any = DEFAULT_CALLBACK,
@@ -756,7 +769,7 @@ class S3FileSystem(AbstractFileSystem):
         pairs = self._collect(super().put, lpath, rpath, recursive=recursive, maxdepth=maxdepth, **kwargs).pairs
         callback.set_size(len(pairs))
         if pairs:
-            self.client.upload_files([lp for lp, _ in pairs], [r for _, r in pairs])
+            self.client.upload_files([lp for lp, _ in pairs], [r for _, r in pairs], attrs=self._attrs(kwargs))
             self._invalidate_many(r for _, r in pairs)
         callback.relative_update(len(pairs))
 
@@ -806,7 +819,8 @@ class S3FileSystem(AbstractFileSystem):
             raise ValueError(f"mode must be 'overwrite' or 'create', got {mode!r}")
         path = self._strip_protocol(path)
         try:
-            self.client.put_objects([path], [_encoded(value)], create_only=mode == "create")
+            self.client.put_objects([path], [_encoded(value)], create_only=mode == "create",
+                                    attrs=self._attrs(kwargs))
         finally:
             self.invalidate_cache(path)
 
@@ -819,7 +833,7 @@ class S3FileSystem(AbstractFileSystem):
         names = [self._strip_protocol(k) for k in path]
         try:
             self.client.put_objects(names, [_encoded(v) for v in path.values()],
-                                    create_only=kwargs.get("mode") == "create")
+                                    create_only=kwargs.get("mode") == "create", attrs=self._attrs(kwargs))
         finally:
             self._invalidate_many(names)
 
@@ -991,7 +1005,7 @@ class S3File(AbstractBufferedFile):
         if self._writer is None:
             self._writer = self.fs.client.open_writer(
                 self.path, create_only=self.mode == "xb", append=self.mode == "ab",
-                part_size=max(self.fs.client._args["part_size"], 5 * 2**20))
+                part_size=max(self.fs.client._args["part_size"], 5 * 2**20), attrs=self.fs._attrs(self.kwargs))
 
     def _upload_chunk(self, final: bool = False) -> bool:
         self._initiate_upload()
