@@ -623,6 +623,10 @@ def test_writes_carry_s3_additional_kwargs(endpoint: Any, s3: Any, bucket: str, 
     assert got == {"a.csv": ("text/csv", {"owner": "alice"}), "b.csv": ("text/csv", {"owner": "alice"}),
                    "c.csv": ("text/csv", {"owner": "alice"}), "d.json": ("application/json", {"owner": "alice"}),
                    "e.txt": ("text/plain", {"owner": "alice"})}
+    assert fs.metadata(f"{bucket}/kw/d.json") == {"owner": "alice"}
+    assert fs.getxattr(f"{bucket}/kw/d.json", "owner") == "alice" and fs.getxattr(f"{bucket}/kw/d.json", "x") is None
+    with pytest.raises(IsADirectoryError):
+        fs.metadata(f"{bucket}/kw")
     bad = make_fs(endpoint, s3_additional_kwargs={"SSECustomerKey": "k"})
     with pytest.raises(ValueError, match="SSECustomerKey"):
         bad.pipe(f"{bucket}/kw/z", b"z")

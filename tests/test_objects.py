@@ -244,6 +244,8 @@ def test_objects_are_stored_with_their_attrs(client: s3turbo.Client, s3: Any, bu
     for key in ("at/small", "at/big", "at/file", "at/writer"):
         h = s3.head_object(Bucket=bucket, Key=key)
         assert (h["ContentType"], h["CacheControl"], h["Metadata"]) == ("text/csv", "max-age=60", {"owner": "alice"}), key
+    st = client.stat([f"{bucket}/at/small", f"{bucket}/s3turbo-no-meta"], on_error="return")
+    assert st[0]["Metadata"] == {"owner": "alice"} and st[0]["ContentType"] == "text/csv"
     with client.open_writer(f"{bucket}/at/writer", append=True) as w:  # keeps its headers
         w.write(b"1,2\n")
     h = s3.head_object(Bucket=bucket, Key="at/writer")

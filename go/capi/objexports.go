@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -98,8 +99,9 @@ func errStatus(err error) (string, int64) {
 // not objects (a prefix or a "dir/" marker makes a directory), HeadBucket
 // for a bare bucket. Result table, one row per path in input order: strings
 // [error, etag, type ("file" | "directory" | "" on error), content_type,
-// version_id, name (no scheme, one trailing "/" less)], ints [status,
-// size, mtime_ns]; count = requests made.
+// version_id, name (no scheme, one trailing "/" less), metadata (user
+// metadata as a JSON object, "" for none)], ints [status, size, mtime_ns];
+// count = requests made.
 // Progress: items done, 0, requests.
 //
 //export s3t_stat_start
@@ -119,7 +121,7 @@ func s3t_stat_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t := newTable(6, 3, len(ps))
+		t := newTable(7, 3, len(ps))
 		for i, in := range infos {
 			msg, code := errStatus(errs[i])
 			// The name as results name it: no scheme, one trailing "/"
@@ -136,7 +138,12 @@ func s3t_stat_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64
 			case in.IsDir:
 				typ = "directory"
 			}
-			t.add([]string{msg, in.ETag, typ, in.ContentType, in.VersionID, name}, []int64{code, in.Size, in.Mtime})
+			meta := ""
+			if len(in.Metadata) > 0 {
+				b, _ := json.Marshal(in.Metadata) // a map of strings always marshals
+				meta = string(b)
+			}
+			t.add([]string{msg, in.ETag, typ, in.ContentType, in.VersionID, name, meta}, []int64{code, in.Size, in.Mtime})
 		}
 		o.result = t
 		return nil

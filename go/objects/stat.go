@@ -30,6 +30,7 @@ type Info struct {
 	Mtime       int64  // last modified, ns since the Unix epoch; 0 for directories
 	ContentType string
 	VersionID   string
+	Metadata    map[string]string // the object's user metadata (x-amz-meta-*)
 }
 
 // Stat describes many paths concurrently. For each path:
@@ -99,6 +100,7 @@ func (s *stater) stat(ctx context.Context, bucket, key string) (Info, error) {
 				ETag:        aws.ToString(out.ETag),
 				ContentType: aws.ToString(out.ContentType),
 				VersionID:   aws.ToString(out.VersionId),
+				Metadata:    out.Metadata,
 			}
 			if out.LastModified != nil {
 				info.Mtime = out.LastModified.UnixNano()

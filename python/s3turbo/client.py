@@ -618,7 +618,8 @@ class Client:
         """HEAD many paths at once (concurrently, in Go).
 
         Returns one dict per path: ``{"name", "type", "size", "ETag",
-        "LastModified", "ContentType", "VersionId"}`` for objects, ``{"name",
+        "LastModified", "ContentType", "VersionId", "Metadata"}`` for objects
+        (``Metadata``: the user metadata, a dict), ``{"name",
         "type": "directory", "size": 0}`` for buckets and prefixes that hold
         keys. A path that is neither raises FileNotFoundError naming it
         (``on_error="return"`` puts the exception in its slot instead).
@@ -632,7 +633,7 @@ class Client:
             strs, ints, _ = op.table()
         errors = self._item_errors(strs, ints)
         self._settle(errors, on_error)
-        _, etags, kinds, ctypes_, versions, canonical = strs
+        _, etags, kinds, ctypes_, versions, canonical, metas = strs
         _, sizes, mtimes = ints
         out: list[Union[dict[str, Any], BaseException]] = []
         for i, clean in enumerate(canonical):
@@ -646,7 +647,7 @@ class Client:
                 out.append({
                     "name": clean, "type": "file", "size": sizes[i], "ETag": etags[i],
                     "LastModified": _mtime(mtimes[i]), "ContentType": ctypes_[i],
-                    "VersionId": versions[i] or None,
+                    "VersionId": versions[i] or None, "Metadata": json.loads(metas[i]) if metas[i] else {},
                 })
         return out
 

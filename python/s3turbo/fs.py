@@ -922,6 +922,22 @@ class S3FileSystem(AbstractFileSystem):
         last-modified time (when its current version was written)."""
         return self.modified(path)
 
+    def metadata(self, path: str, refresh: bool = False, **kwargs: Any) -> dict[str, str]:
+        """The object's user metadata (``x-amz-meta-*``, as written with
+        ``Metadata=``), from a HEAD."""
+        _no_versions(kwargs, path)
+        path = self._strip_protocol(path)
+        res = self.client.stat([path], on_error="return")[0]
+        if isinstance(res, BaseException):
+            raise self._named(res, path)
+        if res["type"] != "file":
+            raise IsADirectoryError(f"{path} is a directory: it has no metadata")
+        return dict(res["Metadata"])
+
+    def getxattr(self, path: str, attr_name: str, **kwargs: Any) -> Optional[str]:
+        """One user metadata value (None if the object has none of that name)."""
+        return self.metadata(path, **kwargs).get(attr_name)
+
     def checksum(self, path: str) -> int:
         """An integer derived from the ETag (changes whenever content does)."""
         etag = self.ukey(path)
