@@ -55,30 +55,38 @@ func opt(s string) *string {
 	return aws.String(s)
 }
 
-// applyPut sets a's headers on a PutObject.
-func (a *Attrs) applyPut(in *s3.PutObjectInput) {
+// headerFields are where a request input keeps the headers Attrs set
+// (PutObject's and CreateMultipartUpload's fields of the same names).
+type headerFields struct {
+	contentType, contentEncoding, contentDisposition, contentLanguage, cacheControl, kmsKey **string
+	metadata                                                                                *map[string]string
+	storageClass                                                                            *types.StorageClass
+	sse                                                                                     *types.ServerSideEncryption
+	acl                                                                                     *types.ObjectCannedACL
+}
+
+func (a *Attrs) set(f headerFields) {
 	if a == nil {
 		return
 	}
-	in.ContentType, in.ContentEncoding, in.ContentDisposition = opt(a.ContentType), opt(a.ContentEncoding), opt(a.ContentDisposition)
-	in.ContentLanguage, in.CacheControl, in.SSEKMSKeyId = opt(a.ContentLanguage), opt(a.CacheControl), opt(a.SSEKMSKeyID)
-	in.Metadata = a.Metadata
-	in.StorageClass = types.StorageClass(a.StorageClass)
-	in.ServerSideEncryption = types.ServerSideEncryption(a.ServerSideEncryption)
-	in.ACL = types.ObjectCannedACL(a.ACL)
+	*f.contentType, *f.contentEncoding, *f.contentDisposition = opt(a.ContentType), opt(a.ContentEncoding), opt(a.ContentDisposition)
+	*f.contentLanguage, *f.cacheControl, *f.kmsKey = opt(a.ContentLanguage), opt(a.CacheControl), opt(a.SSEKMSKeyID)
+	*f.metadata = a.Metadata
+	*f.storageClass = types.StorageClass(a.StorageClass)
+	*f.sse = types.ServerSideEncryption(a.ServerSideEncryption)
+	*f.acl = types.ObjectCannedACL(a.ACL)
+}
+
+// applyPut sets a's headers on a PutObject.
+func (a *Attrs) applyPut(in *s3.PutObjectInput) {
+	a.set(headerFields{&in.ContentType, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage,
+		&in.CacheControl, &in.SSEKMSKeyId, &in.Metadata, &in.StorageClass, &in.ServerSideEncryption, &in.ACL})
 }
 
 // applyCreate sets a's headers on a CreateMultipartUpload.
 func (a *Attrs) applyCreate(in *s3.CreateMultipartUploadInput) {
-	if a == nil {
-		return
-	}
-	in.ContentType, in.ContentEncoding, in.ContentDisposition = opt(a.ContentType), opt(a.ContentEncoding), opt(a.ContentDisposition)
-	in.ContentLanguage, in.CacheControl, in.SSEKMSKeyId = opt(a.ContentLanguage), opt(a.CacheControl), opt(a.SSEKMSKeyID)
-	in.Metadata = a.Metadata
-	in.StorageClass = types.StorageClass(a.StorageClass)
-	in.ServerSideEncryption = types.ServerSideEncryption(a.ServerSideEncryption)
-	in.ACL = types.ObjectCannedACL(a.ACL)
+	a.set(headerFields{&in.ContentType, &in.ContentEncoding, &in.ContentDisposition, &in.ContentLanguage,
+		&in.CacheControl, &in.SSEKMSKeyId, &in.Metadata, &in.StorageClass, &in.ServerSideEncryption, &in.ACL})
 }
 
 // attrsOf are the content headers and metadata of an existing object (an
