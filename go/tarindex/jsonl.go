@@ -120,11 +120,8 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 // appendJSONString appends s, escaped as the contents of a JSON string (no
 // surrounding quotes), the way encoding/json does without HTML escaping:
-// control characters are escaped and U+2028 / U+2029 are escaped; but each
-// byte of invalid UTF-8 becomes the escape \udcXX (a lone surrogate), not
-// \ufffd. Python's json reads that back as the surrogateescape string the
-// returned rows and tarfile hold, so names that differ only in invalid bytes
-// stay apart; encoding/json and most other decoders read U+FFFD, as before.
+// control characters are escaped, invalid UTF-8 becomes \ufffd and U+2028 /
+// U+2029 are escaped.
 func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
@@ -157,8 +154,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			b := s[i]
-			dst = append(dst, '\\', 'u', 'd', 'c', hexDigits[b>>4], hexDigits[b&0xf])
+			dst = append(dst, `\ufffd`...)
 			i += size
 			start = i
 			continue

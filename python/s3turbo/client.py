@@ -911,9 +911,10 @@ class Client:
         header_offset, data_offset`` (offsets in the uncompressed stream).
         With ``output`` (``s3://bucket/key`` or a local path; ``.zst`` →
         zstd) writes JSON Lines there and returns the number of members; a
-        failed run leaves no output behind. Bytes of a name that are not
-        UTF-8 are written as ``\\udcXX`` escapes, which ``json.loads`` reads
-        back as the rows' (and tarfile's) surrogate escapes. A corrupt or truncated archive
+        failed run leaves no output behind. In JSON Lines each byte of a name
+        that is not UTF-8 is U+FFFD (the returned rows, like tarfile, keep
+        surrogate escapes): lone-surrogate escapes would keep such names
+        apart, but pandas and pyarrow refuse the whole file for them. A corrupt or truncated archive
         raises CorruptDataError (a ValueError) naming the archive and offset.
         """
         src = _path(path)
