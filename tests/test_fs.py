@@ -149,6 +149,13 @@ def test_glob_with_a_literal_prefix_lists_one_level(fs: S3FileSystem, s3: Any, b
     assert fs.find(f"{bucket}/logs", maxdepth=1, withdirs=True, prefix="2024-0") == [
         f"{bucket}/logs/2024-0{m}" for m in (1, 2, 3)]
     assert fs.find(f"{bucket}/logs", maxdepth=2, prefix="2024-01") == [f"{bucket}/{k}" for k in keys[:4]]
+    # rm of such a glob deletes a folder that is only its marker, cache cold
+    # or warm (the level listing did not tell rm which names are folders).
+    monkeypatch.undo()
+    s3.put_object(Bucket=bucket, Key="logs/2024-empty/", Body=b"")
+    fs.invalidate_cache()
+    fs.rm(f"{bucket}/logs/2024-e*")
+    assert "logs/2024-empty/" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="logs/")["Contents"]]
 
 
 def test_du(fs: S3FileSystem, s3: Any, bucket: str) -> None:
@@ -355,6 +362,11 @@ def test_object_beside_a_folder_of_its_name(mem_endpoint: Any) -> None:
     fs.ls(bucket)  # warm: the dircache holds "moved" as a file and as a directory
     fs.rm(f"{bucket}/moved", recursive=True)
     assert boto3_keys(s3, bucket, "moved") == {}
+
+    s3.put_object(Bucket=bucket, Key="fk/p", Body=b"p")
+    s3.put_object(Bucket=bucket, Key="fk/p/q/r", Body=b"r")
+    assert fs.find(f"{bucket}/fk", prefix="p", maxdepth=2) == [f"{bucket}/fk/p"]  # KeyError: 'type'
+    assert fs.find(f"{bucket}/fk", prefix="p", maxdepth=3) == [f"{bucket}/fk/p", f"{bucket}/fk/p/q/r"]
 
     # A listing of the folder alone (fs.ls of it, find, walk, glob) does not
     # make the object a directory: info said so, and get and cp of the
@@ -627,6 +639,12 @@ def test_writes_carry_s3_additional_kwargs(endpoint: Any, s3: Any, bucket: str, 
     assert fs.getxattr(f"{bucket}/kw/d.json", "owner") == "alice" and fs.getxattr(f"{bucket}/kw/d.json", "x") is None
     with pytest.raises(IsADirectoryError):
         fs.metadata(f"{bucket}/kw")
+    fs.touch(f"{bucket}/kw/t", ContentType="text/plain")
+    assert s3.head_object(Bucket=bucket, Key="kw/t")["ContentType"] == "text/plain"
+    # RequestPayer is a request option (requester_pays), not an object header.
+    payer = make_fs(endpoint, s3_additional_kwargs={"RequestPayer": "requester"})
+    payer.pipe(f"{bucket}/kw/p", b"p")
+    assert payer.client._args["requester_pays"] is True
     bad = make_fs(endpoint, s3_additional_kwargs={"SSECustomerKey": "k"})
     with pytest.raises(ValueError, match="SSECustomerKey"):
         bad.pipe(f"{bucket}/kw/z", b"z")

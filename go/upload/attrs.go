@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -31,21 +33,82 @@ type Attrs struct {
 	ACL                  string            `json:"ACL"`
 }
 
-// ParseAttrs reads Attrs from JSON (empty: nil). An unknown field is an
-// error naming it rather than a header silently not sent.
+// attrNames are Attrs' JSON names, matched exactly (encoding/json alone
+// would take "contenttype" for ContentType).
+var attrNames = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeOf(Attrs{})
+	for i := 0; i < t.NumField(); i++ {
+		m[t.Field(i).Tag.Get("json")] = true
+	}
+	return m
+}()
+
+// ParseAttrs reads Attrs from JSON (empty: nil). An unknown name, or a
+// value no HTTP header can carry, is an error naming it, rather than a
+// header silently not sent or a request that fails to send (retried, then
+// reported as a connection error).
 func ParseAttrs(raw []byte) (*Attrs, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("object attributes: "+format+": %w", append(args, s3err.ErrInvalid)...)
+	}
+	var names map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, bad("%v", err)
+	}
+	for k := range names {
+		if !attrNames[k] {
+			return nil, bad("unknown name %q (known: ContentType, ContentEncoding, ContentDisposition, "+
+				"ContentLanguage, CacheControl, Metadata, StorageClass, ServerSideEncryption, SSEKMSKeyId, ACL)", k)
+		}
+	}
 	var a Attrs
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("object attributes: %v (known: ContentType, ContentEncoding, ContentDisposition, "+
-			"ContentLanguage, CacheControl, Metadata, StorageClass, ServerSideEncryption, SSEKMSKeyId, ACL): %w",
-			err, s3err.ErrInvalid)
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, bad("%v", err)
+	}
+	v := reflect.ValueOf(a)
+	for i := 0; i < v.NumField(); i++ {
+		if s, ok := v.Field(i).Interface().(string); ok && !headerValue(s) {
+			return nil, bad("%s %q holds a control character no HTTP header can carry", v.Type().Field(i).Name, s)
+		}
+	}
+	for k, val := range a.Metadata {
+		if !headerToken(k) {
+			return nil, bad("Metadata name %q is not an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~)", k)
+		}
+		if !headerValue(val) {
+			return nil, bad("Metadata %q value %q holds a control character no HTTP header can carry", k, val)
+		}
 	}
 	return &a, nil
+}
+
+// headerValue reports whether s can be an HTTP header's value: no control
+// characters but tab.
+func headerValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// headerToken reports whether s can be (part of) an HTTP header name.
+func headerToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func opt(s string) *string {

@@ -84,7 +84,10 @@ func TestAttrs(t *testing.T) {
 		}
 	})
 
-	for _, bad := range []string{`{"ContentTyp": "x"}`, `{"Metadata": "not a map"}`, `[1]`} {
+	for _, bad := range []string{`{"ContentTyp": "x"}`, `{"Metadata": "not a map"}`, `[1]`,
+		`{"contenttype": "text/csv"}`, `{"ContentType": "a", "contentType": "b"}`, // names match exactly
+		`{"Metadata": {"my key": "v"}}`, `{"Metadata": {"k": "a\nb"}}`, `{"ContentType": "text/csv\r\nX: y"}`,
+		`{"ContentDisposition": "a\u0000"}`, `{"Metadata": {"": "v"}}`} {
 		if _, err := ParseAttrs([]byte(bad)); s3err.Classify(err) != s3err.Invalid || !strings.Contains(err.Error(), "object attributes") {
 			t.Errorf("ParseAttrs(%s): %v, want an Invalid error", bad, err)
 		}

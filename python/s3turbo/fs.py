@@ -160,6 +160,9 @@ class S3FileSystem(AbstractFileSystem):
     ) -> None:
         if self._cached:
             return
+        extra = dict(s3_additional_kwargs or {})
+        if extra.pop("RequestPayer", None) == "requester":
+            requester_pays = True  # s3fs's other way to say it (a request option, not an object header)
         unknown = set(kwargs) - _IGNORED_S3FS_OPTIONS
         if unknown:
             raise TypeError(f"S3FileSystem got unexpected option(s): {', '.join(sorted(unknown))}")
@@ -181,7 +184,7 @@ class S3FileSystem(AbstractFileSystem):
         # Headers for every object written (ContentType, Metadata,
         # ServerSideEncryption...: see Client.put_objects' attrs); the
         # engine refuses a name it does not know at the first write.
-        self.s3_additional_kwargs = dict(s3_additional_kwargs or {})
+        self.s3_additional_kwargs = extra
         self.default_block_size = default_block_size or type(self).default_block_size
         self.default_cache_type = default_cache_type
         self.client = _shared_client(self._client_args(
@@ -492,11 +495,23 @@ class S3FileSystem(AbstractFileSystem):
             if e["type"] == "directory":
                 dirs[e["name"]] = _dir_entry(e["name"])
                 if maxdepth > 1:
-                    below = super().find(e["name"], maxdepth=maxdepth - 1, withdirs=withdirs, detail=True)
+                    below = super().find(e["name"], maxdepth=maxdepth - 1, withdirs=True, detail=True)
                     for n, v in below.items():
-                        (dirs if v["type"] == "directory" else files)[n] = v
+                        if v.get("type") == "directory":
+                            dirs[n] = v
+                        elif v.get("type") == "file":
+                            files[n] = v
+                        # (fsspec's find gives {folder: {}} for a folder
+                        # beside an object of its name with nothing below)
             else:
                 files[e["name"]] = _file_entry(e["name"], e["size"], e["ETag"], e["LastModified"])
+        batch = getattr(self._recording, "batch", None)
+        if batch is not None:
+            # As find records a recursive listing: rm must delete a folder
+            # (its "dir/" marker included), not a key of its name.
+            batch.kinds.update((d, "directory") for d in dirs)
+            batch.kinds.update((n, "file") for n in files)
+            batch.dirs.update(dirs)
         out = dict(files)
         if withdirs:
             out.update(dirs)
@@ -906,7 +921,7 @@ class S3FileSystem(AbstractFileSystem):
         """Create an empty object (S3 cannot update an existing one's time)."""
         if not truncate and self.exists(path):
             raise ValueError("S3 does not support touching existing files")
-        self.pipe_file(path, b"")
+        self.pipe_file(path, b"", **kwargs)
 
     # -- metadata ------------------------------------------------------------------
 
