@@ -648,3 +648,34 @@ def test_writes_carry_s3_additional_kwargs(endpoint: Any, s3: Any, bucket: str, 
     bad = make_fs(endpoint, s3_additional_kwargs={"SSECustomerKey": "k"})
     with pytest.raises(ValueError, match="SSECustomerKey"):
         bad.pipe(f"{bucket}/kw/z", b"z")
+
+
+def test_local_side_of_transfers(fs: S3FileSystem, s3: Any, bucket: str, tmp_path: Any, monkeypatch: Any) -> None:
+    """get into "~/..." writes under $HOME, as s3fs (it was refused as outside
+    "<cwd>/~"); a put -r that fails part-way leaves no stale listing of what
+    it did write; a local name that is not UTF-8 is refused as a key (it was
+    stored under another name, which no read found)."""
+    s3.put_object(Bucket=bucket, Key="loc/f", Body=b"home")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    fs.get(f"{bucket}/loc/f", "~/x")
+    assert (tmp_path / "home" / "x").read_bytes() == b"home"
+    fs.get(f"{bucket}/loc", "~/d", recursive=True)
+    assert (tmp_path / "home" / "d" / "f").read_bytes() == b"home"
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good").write_bytes(b"g")
+    (src / "dangling").symlink_to(tmp_path / "nowhere")
+    assert fs.ls(f"{bucket}/loc", detail=False) == [f"{bucket}/loc/f"]  # cached
+    with pytest.raises(FileNotFoundError):
+        fs.put(str(src) + "/", f"{bucket}/loc/", recursive=True)
+    assert fs.exists(f"{bucket}/loc/good") and f"{bucket}/loc/good" in fs.ls(f"{bucket}/loc", detail=False)
+
+    bad = tmp_path / os.fsdecode(b"bad\xffname")
+    bad.write_bytes(b"b")
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        fs.put(str(bad), f"{bucket}/loc/" + bad.name)
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        fs.client.put_objects([f"{bucket}/loc/" + bad.name], [b"b"])
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="loc/bad")  # nothing stored

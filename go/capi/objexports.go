@@ -40,6 +40,20 @@ func parsePaths(data *C.char, offs *C.int64_t, n C.int64_t) ([]objpath.Path, err
 	return ps, nil
 }
 
+// parseWritable is parseObjects for objects to be written (see
+// objpath.ParseWritable).
+func parseWritable(names []string) ([]objpath.Path, error) {
+	ps := make([]objpath.Path, len(names))
+	for i, name := range names {
+		p, err := objpath.ParseWritable(name)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		ps[i] = p
+	}
+	return ps, nil
+}
+
 // parseObjects parses each name as an object path (bucket/key, scheme
 // optional, key required), naming the item on failure.
 func parseObjects(names []string) ([]objpath.Path, error) {
@@ -207,6 +221,11 @@ func s3t_copy_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C.c
 	to, err := parsePaths(dsts, doffs, n)
 	if err != nil {
 		return fail(errOut, fmt.Errorf("destinations: %w", err))
+	}
+	for i, p := range to {
+		if _, err := objpath.ParseWritable(p.String()); err != nil && p.Key != "" {
+			return fail(errOut, fmt.Errorf("destinations: item %d: %w", i, err))
+		}
 	}
 	items := make([]objects.CopyItem, len(from))
 	for i := range items {

@@ -101,7 +101,7 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		bv = unsafe.Slice(bufs, int(n))
 		lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 	}
-	ps, err := parseObjects(names)
+	ps, err := parseWritable(names)
 	if err != nil {
 		return fail(errOut, err)
 	}
@@ -154,7 +154,7 @@ func s3t_upload_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C
 		if from[i] == "" {
 			return fail(errOut, fmt.Errorf("item %d: empty local path: %w", i, s3err.ErrInvalid))
 		}
-		if ps[i], err = objpath.ParseObject(to[i]); err != nil {
+		if ps[i], err = objpath.ParseWritable(to[i]); err != nil {
 			return fail(errOut, fmt.Errorf("item %d: %w", i, err))
 		}
 		items[i] = upload.File{Path: from[i], Bucket: ps[i].Bucket, Key: ps[i].Key}
@@ -191,7 +191,7 @@ func s3t_writer_new(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 	if err != nil {
 		return fail(errOut, err)
 	}
-	p, err := objpath.ParseObject(goString(path, n))
+	p, err := objpath.ParseWritable(goString(path, n))
 	if err != nil {
 		return fail(errOut, err)
 	}

@@ -271,7 +271,7 @@ func (s *sink) Open(i int, _ int64) (io.WriterAt, error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+	if err := os.MkdirAll(f.dir, 0o777); err != nil { // less the umask, as os.makedirs
 		return nil, fmt.Errorf("%s: creating directory: %w", f.name, err)
 	}
 	// Pin the directory, then (with a root) check that what was pinned is
@@ -438,7 +438,7 @@ func createTemp(d *os.Root, name string) (*os.File, string, error) {
 			rnd[k] = byte(rand.Uint32())
 		}
 		p := "." + name + ".s3turbo-" + hex.EncodeToString(rnd[:])
-		fh, err := d.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		fh, err := d.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666) // less the umask, as open() and boto3
 		if err == nil {
 			return fh, p, nil
 		}

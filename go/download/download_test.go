@@ -107,7 +107,7 @@ func TestFiles(t *testing.T) {
 					t.Errorf("%s: file has %d bytes (result says %d), want %d", it.Key, len(got), res[i].Size, len(data[it.Key]))
 				}
 				fi, _ := os.Stat(it.Path)
-				if want := 0o644 &^ umask(); fi.Mode().Perm() != want {
+				if want := 0o666 &^ umask(); fi.Mode().Perm() != want {
 					t.Errorf("%s: mode %v, want %v", it.Key, fi.Mode().Perm(), want)
 				}
 			}
@@ -123,6 +123,27 @@ func TestFiles(t *testing.T) {
 				t.Errorf("progress = %d files, %d bytes, %d requests; want %d, %d, %d", files, nbytes, reqs, len(items), total, minReqs)
 			}
 		})
+	}
+}
+
+// TestFilesHonourUmask: files and directories a download creates get the
+// modes open() and os.makedirs give (0666 / 0777 less the umask), as boto3's
+// and s3fs's downloads do. They were 0644 / 0755 whatever the umask, so a
+// group-writable tree (umask 002) lost its group write bit.
+func TestFilesHonourUmask(t *testing.T) {
+	put(t, "umask/x", []byte("shared"))
+	old := syscall.Umask(0o002)
+	defer syscall.Umask(old)
+	root := t.TempDir()
+	dest := filepath.Join(root, "new", "x")
+	res, err := Files(context.Background(), client.S3, []Item{{Bucket: bucket, Key: "umask/x", Path: dest}}, Options{PartSize: part})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	for path, want := range map[string]fs.FileMode{dest: 0o664, filepath.Dir(dest): 0o775} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode().Perm(), err, want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package objpath
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -56,4 +57,18 @@ func ParseObject(s string) (Path, error) {
 		return p, fmt.Errorf("path %q names a bucket, not an object: %w", s, s3err.ErrInvalid)
 	}
 	return p, nil
+}
+
+// ParseWritable is ParseObject for an object to be written: its key must
+// also be valid UTF-8. S3 names keys in UTF-8, and a key holding other
+// bytes (a local file name that is not UTF-8, carried as Python's
+// surrogate escapes) was stored under another name that no read of the
+// name written could find.
+func ParseWritable(s string) (Path, error) {
+	p, err := ParseObject(s)
+	if err == nil && !utf8.ValidString(p.Key) {
+		return p, fmt.Errorf("key %q is not valid UTF-8, which S3 keys must be: %w",
+			strings.ToValidUTF8(p.Key, "\uFFFD"), s3err.ErrInvalid)
+	}
+	return p, err
 }

@@ -155,3 +155,29 @@ func TestParseStringRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestParseWritable: a key to be written must be valid UTF-8 (what S3 keys
+// are); reads still take any key a listing returned.
+func TestParseWritable(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"b/k", true},
+		{"s3://b/ünï/文件", true},
+		{"b/bad\xffname", false},
+		{"b/\xed\xa0\x80", false}, // a surrogate's bytes (Python's surrogateescape gives \xed\xb3\xbf-like runs)
+		{"b", false},              // a bucket, not an object
+	} {
+		_, err := ParseWritable(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("ParseWritable(%q): %v", tc.in, err)
+		}
+		if err != nil && s3err.Classify(err) != s3err.Invalid {
+			t.Errorf("ParseWritable(%q): %v is not Invalid", tc.in, err)
+		}
+		if _, err := ParseObject(tc.in); tc.in != "b" && err != nil {
+			t.Errorf("ParseObject(%q) refused a key it must read: %v", tc.in, err)
+		}
+	}
+}

@@ -6,12 +6,16 @@ package tarjob
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -94,7 +98,7 @@ type Stats struct {
 // open returns a buffered reader over the archive bytes.
 func open(ctx context.Context, api *s3.Client, src Location) (io.ReadCloser, error) {
 	if !src.IsS3 {
-		f, err := os.Open(src.Local)
+		f, err := openLocal(ctx, src.Local)
 		if err != nil {
 			return nil, fmt.Errorf("opening archive: %w", err)
 		}
@@ -105,6 +109,43 @@ func open(ctx context.Context, api *s3.Client, src Location) (io.ReadCloser, err
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	return out.Body, nil
+}
+
+// openLocal opens a local archive. A named pipe's open waits for a writer
+// inside open(2), where cancelling cannot reach it (Ctrl-C went unheard
+// while no writer came): it waits in a goroutine, and on cancel this side
+// opens the pipe for writing for a moment, which lets that open return.
+func openLocal(ctx context.Context, path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		return os.Open(path)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- opened{nil, fmt.Errorf("opening %s: panic: %v: %w", path, r, s3err.ErrInternal)}
+			}
+		}()
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.f, r.err
+	case <-ctx.Done():
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		if r := <-ch; r.f != nil {
+			r.f.Close()
+		}
+		return nil, ctx.Err()
+	}
 }
 
 // Collect indexes src and returns every row.
@@ -197,9 +238,25 @@ func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location) (Stats, 
 	return res.st, nil
 }
 
+// createTemp creates a new file beside path to be renamed over it, with
+// os.Create's mode (0666 less the umask: os.CreateTemp's 0600, widened to
+// 0644, ignored a umask of 077).
+func createTemp(path string) (*os.File, error) {
+	var rnd [8]byte
+	for attempt := 0; ; attempt++ {
+		for k := range rnd {
+			rnd[k] = byte(rand.Uint32())
+		}
+		name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if err == nil || !errors.Is(err, fs.ErrExist) || attempt >= 10 {
+			return f, err
+		}
+	}
+}
+
 func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, compress bool) (st Stats, err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := createTemp(path)
 	if err != nil {
 		return st, fmt.Errorf("creating index output: %w", err)
 	}
@@ -214,10 +271,6 @@ func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, 
 		return st, err
 	}
 	if err = jw.Close(); err != nil {
-		return st, fmt.Errorf("writing %s: %w", path, err)
-	}
-	// CreateTemp makes 0600 files; an index is ordinary output, readable like os.Create's.
-	if err = tmp.Chmod(0o644); err != nil {
 		return st, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = tmp.Close(); err != nil {

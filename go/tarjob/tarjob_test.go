@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -664,9 +665,19 @@ func TestWriteIndexReplacesExisting(t *testing.T) {
 
 // TestWriteIndexFileMode checks that a local index is created with the mode
 // os.Create would give it (0666 minus umask), not the temporary file's 0600.
+// TestWriteIndexFileMode: a local index gets os.Create's mode under the
+// umask (it was 0644 whatever the umask: readable by others under 077).
 func TestWriteIndexFileMode(t *testing.T) {
 	raw := buildTar(t, standardMembers())
 	src := writeFile(t, filepath.Join(t.TempDir(), "a.tar"), raw)
+	for _, mask := range []int{0o022, 0o077, 0o002} {
+		old := syscall.Umask(mask)
+		testWriteIndexFileMode(t, src, fmt.Sprintf("umask-%03o", mask))
+		syscall.Umask(old)
+	}
+}
+
+func testWriteIndexFileMode(t *testing.T, src tarjob.Location, name string) {
 	outDir := t.TempDir()
 	ref, err := os.Create(filepath.Join(outDir, "reference"))
 	if err != nil {
@@ -684,7 +695,7 @@ func TestWriteIndexFileMode(t *testing.T) {
 		{"zst", "out.jsonl.zst"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(name+"/"+tc.name, func(t *testing.T) {
 			dst := tarjob.Location{Local: filepath.Join(outDir, tc.file)}
 			if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst); err != nil {
 				t.Fatal(err)
@@ -697,6 +708,44 @@ func TestWriteIndexFileMode(t *testing.T) {
 				t.Errorf("index file mode %v, want %v (what os.Create gives under the current umask)", got, want)
 			}
 		})
+	}
+}
+
+// TestCollectFIFOWithoutWriterCancels: indexing a named pipe nobody
+// writes to stops when cancelled. The open waited for a writer inside
+// open(2), beyond the context's reach, so Ctrl-C went unheard.
+func TestCollectFIFOWithoutWriterCancels(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "stream.tar")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := tarjob.Collect(ctx, client.S3, tarjob.Location{Local: fifo})
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled: %v, want context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still waiting for a writer after cancel")
+	}
+	// With a writer, a pipe is indexed as a file is.
+	raw := buildTar(t, standardMembers())
+	go func() {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Write(raw)
+			w.Close()
+		}
+	}()
+	rows, _, err := tarjob.Collect(context.Background(), client.S3, tarjob.Location{Local: fifo})
+	if err != nil || len(rows) != len(standardMembers()) {
+		t.Fatalf("indexing the pipe: %d rows, %v", len(rows), err)
 	}
 }
 

@@ -728,6 +728,8 @@ class S3FileSystem(AbstractFileSystem):
         such as ``a/../../x`` is rejected instead of escaping the target."""
         if isinstance(lpath, os.PathLike):
             lpath = os.fspath(lpath)  # fsspec's sync get only maps str targets
+        if isinstance(lpath, str):
+            lpath = os.path.expanduser(lpath)  # as fsspec maps it: "~/x" was refused as outside "<cwd>/~"
         batch = self._collect(super().get, rpath, lpath, recursive=recursive, maxdepth=maxdepth, **kwargs)
         pairs = batch.pairs
         root = None
@@ -784,8 +786,10 @@ class S3FileSystem(AbstractFileSystem):
         pairs = self._collect(super().put, lpath, rpath, recursive=recursive, maxdepth=maxdepth, **kwargs).pairs
         callback.set_size(len(pairs))
         if pairs:
-            self.client.upload_files([lp for lp, _ in pairs], [r for _, r in pairs], attrs=self._attrs(kwargs))
-            self._invalidate_many(r for _, r in pairs)
+            try:
+                self.client.upload_files([lp for lp, _ in pairs], [r for _, r in pairs], attrs=self._attrs(kwargs))
+            finally:  # a partial failure still wrote the others
+                self._invalidate_many(r for _, r in pairs)
         callback.relative_update(len(pairs))
 
     def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
