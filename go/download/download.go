@@ -30,10 +30,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unicode/utf8"
 
 	"github.com/s3turbo/s3turbo/go/fetch"
+	"github.com/s3turbo/s3turbo/go/internal/special"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -293,11 +293,11 @@ func (s *sink) Open(i int, _ int64) (io.WriterAt, error) {
 		case m.IsDir():
 			d.Close()
 			return nil, fmt.Errorf("%s: the destination is a directory: %w", f.name, syscall.EISDIR)
-		case m&(fs.ModeNamedPipe|fs.ModeDevice|fs.ModeCharDevice) != 0:
+		case special.Is(m):
 			// A device or a named pipe (/dev/null, a FIFO a reader waits
 			// on) is written into, as boto3 does: a temporary file renamed
 			// over it replaced /dev/null with a regular file.
-			fh, err := openSpecial(s.ctx, d, base)
+			fh, err := special.OpenWrite(s.ctx, func(flag int) (*os.File, error) { return d.OpenFile(base, flag, 0) })
 			if err != nil {
 				d.Close()
 				return nil, fmt.Errorf("%s: opening: %w", f.name, err)
@@ -316,30 +316,6 @@ func (s *sink) Open(i int, _ int64) (io.WriterAt, error) {
 	}
 	f.d, f.f, f.tmp = d, fh, tmp
 	return fh, nil
-}
-
-// openSpecial opens a device or named pipe in d for writing. A pipe's
-// open waits for a reader, in steps that ctx can interrupt (a blocking
-// open(2) could not be).
-func openSpecial(ctx context.Context, d *os.Root, name string) (*os.File, error) {
-	for {
-		fh, err := d.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err == nil {
-			if err := syscall.SetNonblock(int(fh.Fd()), false); err != nil {
-				fh.Close()
-				return nil, err
-			}
-			return fh, nil
-		}
-		if !errors.Is(err, syscall.ENXIO) { // ENXIO: a pipe with no reader yet
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // inOrder writes the parts a batch delivers at any offset to a stream

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3turbo/s3turbo/go/internal/special"
 	"github.com/s3turbo/s3turbo/go/objpath"
 	"github.com/s3turbo/s3turbo/go/s3err"
 	"github.com/s3turbo/s3turbo/go/tarindex"
@@ -256,6 +257,24 @@ func createTemp(path string) (*os.File, error) {
 }
 
 func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, compress bool) (st Stats, err error) {
+	if fi, serr := os.Stat(path); serr == nil && special.Is(fi.Mode()) {
+		// A named pipe a reader waits on (or a device) is written into,
+		// as downloads do: a temporary file renamed over it replaced the
+		// pipe, and its reader got nothing.
+		f, err := special.OpenWrite(ctx, func(flag int) (*os.File, error) { return os.OpenFile(path, flag, 0) })
+		if err != nil {
+			return st, fmt.Errorf("opening index output %s: %w", path, err)
+		}
+		jw := tarindex.NewJSONLWriter(f, src.String(), compress)
+		st, err = Run(ctx, api, src, jw.Write)
+		if cerr := jw.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing %s: %w", path, cerr)
+		}
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing %s: %w", path, cerr)
+		}
+		return st, err
+	}
 	tmp, err := createTemp(path)
 	if err != nil {
 		return st, fmt.Errorf("creating index output: %w", err)

@@ -749,6 +749,47 @@ func TestCollectFIFOWithoutWriterCancels(t *testing.T) {
 	}
 }
 
+// TestWriteIndexIntoFIFO: an index written to a named pipe goes to its
+// reader, and the pipe stays a pipe (a temporary file was renamed over it,
+// and the reader got nothing); with no reader, a cancel stops the wait.
+func TestWriteIndexIntoFIFO(t *testing.T) {
+	src := writeFile(t, filepath.Join(t.TempDir(), "a.tar"), buildTar(t, standardMembers()))
+	fifo := filepath.Join(t.TempDir(), "index.jsonl")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		got <- b
+	}()
+	if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, tarjob.Location{Local: fifo}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if lines := bytes.Count(b, []byte("\n")); lines != len(standardMembers()) {
+			t.Errorf("the reader got %d lines, want %d", lines, len(standardMembers()))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the pipe's reader got nothing")
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the pipe was replaced: %v %v", fi.Mode(), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := tarjob.WriteIndex(ctx, client.S3, src, tarjob.Location{Local: fifo}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("no reader: %v, want the context's end", err)
+	}
+}
+
 type corruptArchive struct {
 	name string
 	data []byte
