@@ -159,6 +159,7 @@ type itemState struct {
 // Batch is one running batch download. All methods are safe for concurrent use.
 type Batch struct {
 	ctx    context.Context
+	parent context.Context // the caller's: it ends a moment before ctx does
 	cancel context.CancelFunc
 	api    API
 	opt    Options
@@ -194,9 +195,10 @@ func Start(ctx context.Context, api API, items []Item, opt Options) *Batch {
 	if opt.ReadRetries < 0 {
 		opt.ReadRetries = 0
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	b := &Batch{
-		ctx: ctx, cancel: cancel, api: api, opt: opt,
+		ctx: ctx, parent: parent, cancel: cancel, api: api, opt: opt,
 		items:   make([]itemState, len(items)),
 		readyCh: make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -368,7 +370,12 @@ func (b *Batch) runGuarded(j job) {
 // record stores err as item i's error unless it already has one.
 func (b *Batch) record(i int, err error) {
 	b.items[i].failed.Store(true)
-	stopped := b.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	// The caller's context counts too: a sink watching it (a download
+	// waiting for a pipe's reader) can fail with its error before the
+	// cancellation has reached b.ctx, and the item then read as failed on
+	// its own, not stopped, so the batch reported no error.
+	stopped := (b.ctx.Err() != nil || b.parent.Err() != nil) &&
+		(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	b.mu.Lock()
 	if b.items[i].err == nil {
 		b.items[i].err, b.items[i].stopped = err, stopped
@@ -1098,7 +1105,11 @@ func (b *Batch) Err() error {
 		}
 	}
 	if int(finished) != len(b.items) {
-		if err := context.Cause(b.ctx); err != nil {
+		err := context.Cause(b.ctx)
+		if err == nil {
+			err = context.Cause(b.parent) // (ends a moment before b.ctx)
+		}
+		if err != nil {
 			return fmt.Errorf("batch stopped with %d of %d objects complete: %w", b.completed.Load(), len(b.items), err)
 		}
 		return fmt.Errorf("batch stopped with %d of %d objects complete: %w", b.completed.Load(), len(b.items), s3err.ErrInternal)
