@@ -287,7 +287,7 @@ func s3t_get_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		bv = unsafe.Slice(bufs, int(n))
 		lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 	}
-	ps, err := parseObjects(names)
+	ps, err := parseObjects(names, objpath.ParseObject)
 	if err != nil {
 		return fail(errOut, err)
 	}

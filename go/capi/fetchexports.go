@@ -12,6 +12,7 @@ import (
 
 	"github.com/s3turbo/s3turbo/go/download"
 	"github.com/s3turbo/s3turbo/go/fetch"
+	"github.com/s3turbo/s3turbo/go/objpath"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -74,7 +75,7 @@ func s3t_range_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int6
 			lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 		}
 	}
-	ps, err := parseObjects(names)
+	ps, err := parseObjects(names, objpath.ParseObject)
 	if err != nil {
 		return fail(errOut, err)
 	}
@@ -126,7 +127,7 @@ func s3t_download_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts 
 	if err != nil {
 		return fail(errOut, fmt.Errorf("destinations: %w", err))
 	}
-	ps, err := parseObjects(src)
+	ps, err := parseObjects(src, objpath.ParseObject)
 	if err != nil {
 		return fail(errOut, err)
 	}

@@ -40,26 +40,14 @@ func parsePaths(data *C.char, offs *C.int64_t, n C.int64_t) ([]objpath.Path, err
 	return ps, nil
 }
 
-// parseWritable is parseObjects for objects to be written (see
-// objpath.ParseWritable).
-func parseWritable(names []string) ([]objpath.Path, error) {
-	ps := make([]objpath.Path, len(names))
-	for i, name := range names {
-		p, err := objpath.ParseWritable(name)
-		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
-		}
-		ps[i] = p
-	}
-	return ps, nil
-}
-
 // parseObjects parses each name as an object path (bucket/key, scheme
-// optional, key required), naming the item on failure.
-func parseObjects(names []string) ([]objpath.Path, error) {
+// optional, key required) with parse (objpath.ParseObject, or
+// objpath.ParseWritable for objects to be written), naming the item on
+// failure.
+func parseObjects(names []string, parse func(string) (objpath.Path, error)) ([]objpath.Path, error) {
 	ps := make([]objpath.Path, len(names))
 	for i, name := range names {
-		p, err := objpath.ParseObject(name)
+		p, err := parse(name)
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
@@ -141,10 +129,7 @@ func s3t_stat_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64
 			// The name as results name it: no scheme, one trailing "/"
 			// less (a folder "a/" is "bucket/a"; the prefix "a//" is
 			// "bucket/a/", another folder).
-			name := ps[i].Bucket
-			if k := strings.TrimSuffix(ps[i].Key, "/"); k != "" {
-				name += "/" + k
-			}
+			name := objpath.Path{Bucket: ps[i].Bucket, Key: strings.TrimSuffix(ps[i].Key, "/")}.String()
 			typ := "file"
 			switch {
 			case errs[i] != nil:
@@ -223,7 +208,7 @@ func s3t_copy_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C.c
 		return fail(errOut, fmt.Errorf("destinations: %w", err))
 	}
 	for i, p := range to {
-		if _, err := objpath.ParseWritable(p.String()); err != nil && p.Key != "" {
+		if err := p.Writable(); err != nil {
 			return fail(errOut, fmt.Errorf("destinations: item %d: %w", i, err))
 		}
 	}

@@ -101,7 +101,7 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 		bv = unsafe.Slice(bufs, int(n))
 		lv = unsafe.Slice((*int64)(unsafe.Pointer(lens)), int(n))
 	}
-	ps, err := parseWritable(names)
+	ps, err := parseObjects(names, objpath.ParseWritable)
 	if err != nil {
 		return fail(errOut, err)
 	}

@@ -59,16 +59,24 @@ func ParseObject(s string) (Path, error) {
 	return p, nil
 }
 
-// ParseWritable is ParseObject for an object to be written: its key must
-// also be valid UTF-8. S3 names keys in UTF-8, and a key holding other
-// bytes (a local file name that is not UTF-8, carried as Python's
-// surrogate escapes) was stored under another name that no read of the
-// name written could find.
+// ParseWritable is ParseObject for an object to be written (see
+// Path.Writable).
 func ParseWritable(s string) (Path, error) {
 	p, err := ParseObject(s)
-	if err == nil && !utf8.ValidString(p.Key) {
-		return p, fmt.Errorf("key %q is not valid UTF-8, which S3 keys must be: %w",
-			strings.ToValidUTF8(p.Key, "\uFFFD"), s3err.ErrInvalid)
+	if err == nil {
+		err = p.Writable()
 	}
 	return p, err
+}
+
+// Writable reports why p cannot name an object to be written: its key must
+// be valid UTF-8. S3 names keys in UTF-8, and a key holding other bytes (a
+// local file name that is not UTF-8, carried as Python's surrogate escapes)
+// was stored under another name that no read of the name written could find.
+func (p Path) Writable() error {
+	if !utf8.ValidString(p.Key) {
+		return fmt.Errorf("key %q is not valid UTF-8, which S3 keys must be: %w",
+			strings.ToValidUTF8(p.Key, "\uFFFD"), s3err.ErrInvalid)
+	}
+	return nil
 }
