@@ -18,22 +18,19 @@ package download
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"unicode/utf8"
 
 	"github.com/s3turbo/s3turbo/go/fetch"
-	"github.com/s3turbo/s3turbo/go/internal/special"
+	"github.com/s3turbo/s3turbo/go/internal/destfile"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
 
@@ -293,11 +290,11 @@ func (s *sink) Open(i int, _ int64) (io.WriterAt, error) {
 		case m.IsDir():
 			d.Close()
 			return nil, fmt.Errorf("%s: the destination is a directory: %w", f.name, syscall.EISDIR)
-		case special.Is(m):
+		case destfile.IsSpecial(m):
 			// A device or a named pipe (/dev/null, a FIFO a reader waits
 			// on) is written into, as boto3 does: a temporary file renamed
 			// over it replaced /dev/null with a regular file.
-			fh, err := special.OpenWrite(s.ctx, func(flag int) (*os.File, error) { return d.OpenFile(base, flag, 0) })
+			fh, err := destfile.OpenSpecial(s.ctx, func(flag int) (*os.File, error) { return d.OpenFile(base, flag, 0) })
 			if err != nil {
 				d.Close()
 				return nil, fmt.Errorf("%s: opening: %w", f.name, err)
@@ -309,7 +306,7 @@ func (s *sink) Open(i int, _ int64) (io.WriterAt, error) {
 			return nil, fmt.Errorf("%s: the destination is a socket: %w", f.name, s3err.ErrInvalid)
 		}
 	}
-	fh, tmp, err := createTemp(d, base)
+	fh, tmp, err := destfile.CreateTemp(d.OpenFile, base)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("%s: creating temporary file in %s: %w", f.name, f.dir, err)
@@ -394,32 +391,4 @@ func (s *sink) Finish(i int, failure error) error {
 		return fmt.Errorf("%s: moving the temporary file into place: %w", f.name, err)
 	}
 	return nil
-}
-
-// createTemp creates ".<name>.s3turbo-<random>" in d with mode 0644
-// (less the umask), name cut so the result stays a valid file name. It
-// returns the file and its name in d.
-func createTemp(d *os.Root, name string) (*os.File, string, error) {
-	const keep = 100
-	if len(name) > keep {
-		cut := keep
-		for cut > 0 && !utf8.RuneStart(name[cut]) {
-			cut--
-		}
-		name = name[:cut]
-	}
-	var rnd [8]byte
-	for attempt := 0; ; attempt++ {
-		for k := range rnd {
-			rnd[k] = byte(rand.Uint32())
-		}
-		p := "." + name + ".s3turbo-" + hex.EncodeToString(rnd[:])
-		fh, err := d.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666) // less the umask, as open() and boto3
-		if err == nil {
-			return fh, p, nil
-		}
-		if !errors.Is(err, fs.ErrExist) || attempt >= 10 {
-			return nil, "", err
-		}
-	}
 }

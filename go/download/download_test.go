@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3turbo/s3turbo/go/internal/destfile"
 	"github.com/s3turbo/s3turbo/go/internal/testserver"
 	"github.com/s3turbo/s3turbo/go/s3client"
 	"github.com/s3turbo/s3turbo/go/s3err"
@@ -362,7 +363,7 @@ func TestCreateTempLongName(t *testing.T) {
 	}
 	defer d.Close()
 	name := strings.Repeat("é", 127) // 254 bytes: the longest name many file systems allow
-	f, tmp, err := createTemp(d, name)
+	f, tmp, err := destfile.CreateTemp(d.OpenFile, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,9 @@ package tarjob
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/s3turbo/s3turbo/go/internal/special"
+	"github.com/s3turbo/s3turbo/go/internal/destfile"
 	"github.com/s3turbo/s3turbo/go/objpath"
 	"github.com/s3turbo/s3turbo/go/s3err"
 	"github.com/s3turbo/s3turbo/go/tarindex"
@@ -239,29 +236,12 @@ func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location) (Stats, 
 	return res.st, nil
 }
 
-// createTemp creates a new file beside path to be renamed over it, with
-// os.Create's mode (0666 less the umask: os.CreateTemp's 0600, widened to
-// 0644, ignored a umask of 077).
-func createTemp(path string) (*os.File, error) {
-	var rnd [8]byte
-	for attempt := 0; ; attempt++ {
-		for k := range rnd {
-			rnd[k] = byte(rand.Uint32())
-		}
-		name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(rnd[:]))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if err == nil || !errors.Is(err, fs.ErrExist) || attempt >= 10 {
-			return f, err
-		}
-	}
-}
-
 func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, compress bool) (st Stats, err error) {
-	if fi, serr := os.Stat(path); serr == nil && special.Is(fi.Mode()) {
+	if fi, serr := os.Stat(path); serr == nil && destfile.IsSpecial(fi.Mode()) {
 		// A named pipe a reader waits on (or a device) is written into,
 		// as downloads do: a temporary file renamed over it replaced the
 		// pipe, and its reader got nothing.
-		f, err := special.OpenWrite(ctx, func(flag int) (*os.File, error) { return os.OpenFile(path, flag, 0) })
+		f, err := destfile.OpenSpecial(ctx, func(flag int) (*os.File, error) { return os.OpenFile(path, flag, 0) })
 		if err != nil {
 			return st, fmt.Errorf("opening index output %s: %w", path, err)
 		}
@@ -275,7 +255,10 @@ func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, 
 		}
 		return st, err
 	}
-	tmp, err := createTemp(path)
+	dir := filepath.Dir(path)
+	tmp, _, err := destfile.CreateTemp(func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		return os.OpenFile(filepath.Join(dir, name), flag, perm)
+	}, filepath.Base(path))
 	if err != nil {
 		return st, fmt.Errorf("creating index output: %w", err)
 	}
