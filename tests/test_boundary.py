@@ -8,6 +8,7 @@ loaded.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import pickle
@@ -295,9 +296,47 @@ def test_connection_refused(op: str, endpoint: Any, dead_endpoint: str, tmp_path
     with pytest.raises(ConnectionError) as ei:
         _ops(c, "some-bucket", str(tmp_path))[op]()
     assert isinstance(ei.value, OSError)
+    assert ei.value.errno == errno.ECONNREFUSED, ei.value
     assert time.monotonic() - t0 < 10
     assert endpoint.secret not in str(ei.value)
     assert os.listdir(tmp_path) == []
+
+
+FULL_DISK_SCRIPT = """
+    import errno, resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    dest = sys.argv[1]
+    try:
+        make_client().download_files([f"{BUCKET}/big"], [dest])
+    except OSError as e:
+        print(type(e).__name__, e.errno, e)
+        sys.exit(0 if e.errno == errno.EFBIG and type(e) is OSError and "big" in str(e) else 1)
+    print("no error")
+    sys.exit(1)
+"""
+
+
+def test_local_errors_carry_their_errno(endpoint: Any, client: s3turbo.Client, s3: Any, bucket: str,
+                                        tmp_path: Any) -> None:
+    """A local file error is raised as Python's own I/O raises it: with its
+    errno, as the subclass Python picks for that errno (boto3's download of
+    a full disk raises OSError(ENOSPC)); the message still names the item."""
+    s3.put_object(Bucket=bucket, Key="big", Body=b"z" * (3 << 20))
+    (tmp_path / "afile").write_bytes(b"")
+    with pytest.raises(NotADirectoryError) as ei:
+        client.download_files([f"{bucket}/big"], [str(tmp_path / "afile" / "sub" / "x")])
+    assert ei.value.errno == errno.ENOTDIR and f"{bucket}/big" in str(ei.value)
+    with pytest.raises(NotADirectoryError) as ei:
+        client.index_tar(f"{bucket}/big", str(tmp_path / "afile" / "index.jsonl"))
+    assert ei.value.errno == errno.ENOTDIR
+    with pytest.raises(FileNotFoundError) as fe:
+        client.upload_files([str(tmp_path / "missing")], [f"{bucket}/up"])
+    assert fe.value.errno == errno.ENOENT and "missing" in str(fe.value)
+    # A write the file system refuses (a full disk, here the file size limit).
+    p = run_script(FULL_DISK_SCRIPT, endpoint, bucket, str(tmp_path / "out"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not os.path.exists(tmp_path / "out")
 
 
 @pytest.fixture

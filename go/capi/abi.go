@@ -33,12 +33,8 @@ func setErr(out **C.char, msg string) {
 
 // fail reports err through out and returns its code.
 func fail(out **C.char, err error) C.int32_t {
-	code := s3err.Classify(err)
-	if code == s3err.OK {
-		code = s3err.IO
-	}
 	setErr(out, err.Error())
-	return C.int32_t(code)
+	return C.int32_t(s3err.Status(err))
 }
 
 // guard converts a panic in an export into an Internal status.
@@ -91,4 +87,4 @@ func s3t_free(p unsafe.Pointer) {
 }
 
 //export s3t_abi_version
-func s3t_abi_version() C.int32_t { return 3 }
+func s3t_abi_version() C.int32_t { return 4 }

@@ -364,7 +364,7 @@ func s3t_get_codes(h C.uint64_t, codes *C.int32_t, n C.int64_t) (status C.int32_
 	}
 	cv := unsafe.Slice((*int32)(unsafe.Pointer(codes)), int(n))
 	for i := range cv {
-		cv[i] = int32(s3err.Classify(o.batch.ItemErr(i)))
+		cv[i] = s3err.Status(o.batch.ItemErr(i))
 	}
 	return 0
 }

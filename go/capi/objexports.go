@@ -89,11 +89,7 @@ func errStatus(err error) (string, int64) {
 	if err == nil {
 		return "", 0
 	}
-	code := s3err.Classify(err)
-	if code == s3err.OK {
-		code = s3err.IO
-	}
-	return err.Error(), int64(code)
+	return err.Error(), int64(s3err.Status(err))
 }
 
 // s3t_stat_start describes n paths (bucket or bucket/key, concatenated with

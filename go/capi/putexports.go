@@ -299,5 +299,5 @@ func s3t_writer_free(h C.uint64_t) (status C.int32_t) {
 	table.del(uint64(h))
 	ctx, cancel := context.WithTimeout(context.Background(), writerAbortTimeout)
 	defer cancel()
-	return C.int32_t(s3err.Classify(w.Abort(ctx)))
+	return C.int32_t(s3err.Status(w.Abort(ctx)))
 }

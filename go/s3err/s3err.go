@@ -161,6 +161,37 @@ func Classify(err error) Code {
 	return IO
 }
 
+// errnoShift is where Status puts an errno above the Code's bits.
+const errnoShift = 8
+
+// maxErrno bounds the errnos Status carries (Linux's are below 4096).
+const maxErrno = 1 << 20
+
+// Errno returns the operating system's error number carried by err (a
+// local file's ENOSPC, a refused connection's ECONNREFUSED), or 0.
+func Errno(err error) int {
+	var e syscall.Errno
+	if errors.As(err, &e) && e > 0 && e < maxErrno {
+		return int(e)
+	}
+	return 0
+}
+
+// Status is the status the C ABI hands over for err: its Code in the low
+// 8 bits and, when err carries one, its errno above them (Python raises
+// OSError subclasses with that errno, as its own I/O does). nil is OK, and
+// an error Classify calls OK (none) is IO.
+func Status(err error) int32 {
+	if err == nil {
+		return int32(OK)
+	}
+	code := Classify(err)
+	if code == OK {
+		code = IO
+	}
+	return int32(code) | int32(Errno(err))<<errnoShift
+}
+
 // APICode returns the S3 error code string (e.g. "NoSuchKey") carried by
 // err, or "" when err did not come from an S3 response.
 func APICode(err error) string {

@@ -218,3 +218,35 @@ func TestMarkKeepsMessage(t *testing.T) {
 		t.Error("Mark(nil) is not nil")
 	}
 }
+
+// TestStatus checks the status handed over the C ABI: the class in the low
+// 8 bits and the errno a local or socket error carries above them.
+func TestStatus(t *testing.T) {
+	full := &os.PathError{Op: "write", Path: "/x/.f.tmp", Err: syscall.ENOSPC}
+	tests := []struct {
+		name string
+		err  error
+		want int32
+	}{
+		{"nil", nil, 0},
+		{"plain", errors.New("something"), int32(IO)},
+		{"disk full", fmt.Errorf("s3://b/k: writing: %w", full), int32(IO) | int32(syscall.ENOSPC)<<8},
+		{"not a directory", &os.PathError{Op: "mkdir", Path: "/f", Err: syscall.ENOTDIR}, int32(IO) | int32(syscall.ENOTDIR)<<8},
+		{"missing file", &os.PathError{Op: "open", Path: "/nope", Err: syscall.ENOENT}, int32(NotFound) | int32(syscall.ENOENT)<<8},
+		{"denied file", &os.PathError{Op: "open", Path: "/ro", Err: syscall.EACCES}, int32(Permission) | int32(syscall.EACCES)<<8},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+			int32(Connection) | int32(syscall.ECONNREFUSED)<<8},
+		{"sentinel only", fmt.Errorf("k: %w", ErrNotFound), int32(NotFound)},
+		{"cancelled", context.Canceled, int32(Cancelled)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Status(tc.err); got != tc.want {
+				t.Errorf("Status(%v) = %#x, want %#x", tc.err, got, tc.want)
+			}
+			if tc.err != nil && Code(Status(tc.err)&0xff) != Classify(tc.err) {
+				t.Errorf("Status(%v)'s low bits %d are not Classify's %d", tc.err, Status(tc.err)&0xff, Classify(tc.err))
+			}
+		})
+	}
+}

@@ -79,7 +79,7 @@ int32_t s3t_download_start(uint64_t client, char *srcs, int64_t *soffs, char *ds
 int32_t s3t_cpuprofile(char *path, int64_t n, char **err);
 """
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 LIBNAME = "libs3turbo.so"
 
 # Operation states returned by s3t_op_wait.
@@ -204,9 +204,23 @@ _EXC: dict[int, type[BaseException]] = {
 }
 
 
-def error_for(code: int, message: str) -> BaseException:
-    """Build the Python exception for an engine status code."""
-    return _EXC.get(code, OSError)(message or f"s3turbo error code {code}")
+def error_for(status: int, message: str) -> BaseException:
+    """Build the Python exception for an engine status.
+
+    The low 8 bits are the class (go/s3err's Code); an errno above them (a
+    local file's ENOSPC, a refused connection's ECONNREFUSED) is set as the
+    exception's ``errno``, and an I/O error carrying one becomes the subclass
+    Python's own I/O raises for it (``NotADirectoryError`` for ENOTDIR). The
+    message stays the engine's, which names the item and the cause.
+    """
+    code, eno = status & 0xFF, status >> 8
+    cls = _EXC.get(code, OSError)
+    if eno > 0 and cls is OSError:
+        cls = type(OSError(eno, ""))
+    exc = cls(message or f"s3turbo error code {code}")
+    if eno > 0 and isinstance(exc, OSError) and not isinstance(exc, CancelledError):
+        exc.errno = eno
+    return exc
 
 
 def check(code: int, errp: Any) -> None:
