@@ -302,6 +302,49 @@ def test_connection_refused(op: str, endpoint: Any, dead_endpoint: str, tmp_path
     assert os.listdir(tmp_path) == []
 
 
+KEPT_ERROR_SCRIPT = """
+    import gc
+    c = s3turbo.Client(endpoint_url=E["S3T_ENDPOINT"], key=E["S3T_KEY"], secret="not-the-secret",
+                       region=E["S3T_REGION"], retries=1, part_size=5 << 20)
+    def attempt(name, fn):
+        try:
+            fn()
+        except OSError as e:
+            kept = e          # a traceback kept: a frame <-> traceback cycle the collector clears
+            print(name, type(e).__name__, flush=True)
+            return
+        print(name, "no error", flush=True)
+    attempt("put_objects", lambda: c.put_objects([f"{BUCKET}/k"], [memoryview(bytearray(1000))]))
+    attempt("get_objects_into", lambda: c.get_objects_into([f"{BUCKET}/hello.txt"], [memoryview(bytearray(5))]))
+    attempt("read_range_into", lambda: c.read_range_into(f"{BUCKET}/hello.txt", 0, memoryview(bytearray(5))))
+    def write():
+        w = c.open_writer(f"{BUCKET}/w")
+        w.write(memoryview(bytearray(12 << 20)))
+        w.close()
+    attempt("writer", write)
+    buf = bytearray(5)
+    attempt("get_objects_into-resizable", lambda: c.get_objects_into([f"{BUCKET}/hello.txt"], [buf]))
+    buf.extend(b"more")   # not left exported by the failed call
+    gc.collect()
+    print("survived", flush=True)
+"""
+
+
+def test_failed_calls_leave_no_buffer_exported(endpoint: Any, s3: Any, bucket: str) -> None:
+    """A call that fails while the engine holds views of the caller's
+    buffers releases them: a kept exception used to leave a memoryview
+    exported, and the garbage collector clearing it crashed the interpreter
+    (SIGSEGV after "BufferError: memoryview has 1 exported buffer")."""
+    s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hello")
+    p = run_script(KEPT_ERROR_SCRIPT, endpoint, bucket)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "BufferError" not in p.stderr, p.stderr
+    lines = p.stdout.split("\n")
+    for name in ("put_objects", "get_objects_into", "read_range_into", "writer", "get_objects_into-resizable"):
+        assert f"{name} PermissionError" in lines, p.stdout
+    assert "survived" in lines
+
+
 FULL_DISK_SCRIPT = """
     import errno, resource
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails with EFBIG instead

@@ -237,6 +237,35 @@ def call(fn: Callable[..., int], *args: Any) -> None:
     check(code, errp)
 
 
+class Views:
+    """cffi views of callers' buffers (``ffi.from_buffer``), all released on
+    exit, an exception included.
+
+    Use it around the whole call, outside the operation's own ``with``, so
+    the views outlive every engine goroutine. Unreleased, a view keeps its
+    buffer exported for as long as a traceback holds the frame: a caller's
+    ``memoryview`` then cannot be released, and one the garbage collector
+    clears while exported crashes CPython.
+    """
+
+    def __init__(self) -> None:
+        self._views: list[Any] = []
+
+    def view(self, obj: Any, writable: bool = False) -> Any:
+        """A ``char[]`` view of ``obj``'s memory, released with the others."""
+        cb = ffi.from_buffer("char[]", obj, require_writable=writable)
+        self._views.append(cb)
+        return cb
+
+    def __enter__(self) -> "Views":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        views, self._views = self._views, []
+        for cb in views:
+            ffi.release(cb)
+
+
 def encode_strings(items: list[str]) -> tuple[Any, Any, bytes]:
     """Concatenate UTF-8 strings; return (cdata buffer, int64 offsets, raw)."""
     encoded = [s.encode("utf-8", "surrogateescape") for s in items]

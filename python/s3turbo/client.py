@@ -568,25 +568,23 @@ class Client:
         L = _ffi.lib()
         cbufs = ffi.new("char *[]", len(names))
         lens = ffi.new("int64_t[]", len(names))
-        keep: list[Any] = []
-        for i, b in enumerate(bufs_in):
-            try:
-                mv = memoryview(b)
-                if not mv.c_contiguous:
-                    raise ValueError("buffer is not C-contiguous")
-                if mv.readonly:
-                    raise ValueError("buffer is read-only")
-                cb = ffi.from_buffer("char[]", b, require_writable=True)
-            except (TypeError, ValueError, BufferError) as e:
-                raise ValueError(f"buffer {i} for {names[i]!r}: {e}") from None
-            keep.append(cb)
-            cbufs[i] = cb
-            lens[i] = mv.nbytes
-        data, offs, raw = _ffi.encode_strings(names)
-        with _ffi.start(L.s3t_get_start, self._h, data, offs, len(names), cbufs, lens,
-                        keepalive=[raw, keep, bufs_in]) as op:
-            op.run()
-            op.error()
+        with _ffi.Views() as views:
+            for i, b in enumerate(bufs_in):
+                try:
+                    with memoryview(b) as mv:
+                        if not mv.c_contiguous:
+                            raise ValueError("buffer is not C-contiguous")
+                        if mv.readonly:
+                            raise ValueError("buffer is read-only")
+                        lens[i] = mv.nbytes
+                    cbufs[i] = views.view(b, writable=True)
+                except (TypeError, ValueError, BufferError) as e:
+                    raise ValueError(f"buffer {i} for {names[i]!r}: {e}") from None
+            data, offs, raw = _ffi.encode_strings(names)
+            with _ffi.start(L.s3t_get_start, self._h, data, offs, len(names), cbufs, lens,
+                            keepalive=[raw, bufs_in]) as op:
+                op.run()
+                op.error()
 
     # -- per-object operations (batched) -------------------------------------
 
@@ -708,22 +706,21 @@ class Client:
         L = _ffi.lib()
         cbufs = ffi.new("char *[]", len(names))
         lens = ffi.new("int64_t[]", len(names))
-        keep: list[Any] = [cbufs, lens, items]
-        for i, b in enumerate(items):
-            try:
-                mv = memoryview(b)
-                if not mv.c_contiguous:
-                    raise ValueError("buffer is not C-contiguous")
-                cb = ffi.from_buffer("char[]", b)
-            except (TypeError, ValueError, BufferError) as e:
-                raise TypeError(f"data {i} for {names[i]!r}: {e}") from None
-            keep.append(cb)
-            cbufs[i] = cb
-            lens[i] = mv.nbytes
         flags = _ffi.PUT_CREATE_ONLY if create_only else 0
-        with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags, araw, len(araw), keep=keep) as op:
-            op.run()
-            strs, ints, _ = op.table()
+        with _ffi.Views() as views:
+            for i, b in enumerate(items):
+                try:
+                    with memoryview(b) as mv:
+                        if not mv.c_contiguous:
+                            raise ValueError("buffer is not C-contiguous")
+                        lens[i] = mv.nbytes
+                    cbufs[i] = views.view(b)
+                except (TypeError, ValueError, BufferError) as e:
+                    raise TypeError(f"data {i} for {names[i]!r}: {e}") from None
+            with self._paths_op(L.s3t_put_start, names, cbufs, lens, flags, araw, len(araw),
+                                keep=[cbufs, lens, items]) as op:
+                op.run()
+                strs, ints, _ = op.table()
         errors = self._item_errors(strs, ints)
         self._settle(errors, on_error)
         return [e if e is not None else strs[1][i] for i, e in enumerate(errors)]
@@ -824,21 +821,21 @@ class Client:
             raise ValueError(f"start must be >= 0 for {name!r}, got {start} (get_ranges reads from the end)")
         if start > 2**62:
             raise ValueError(f"start {start} for {name!r} lies past the end of any object")
-        mv = memoryview(buffer)
-        if mv.readonly or not mv.c_contiguous:
-            raise ValueError(f"buffer for {name!r} must be writable and C-contiguous")
-        n = mv.nbytes
+        with memoryview(buffer) as mv:
+            if mv.readonly or not mv.c_contiguous:
+                raise ValueError(f"buffer for {name!r} must be writable and C-contiguous")
+            n = mv.nbytes
         L = _ffi.lib()
-        cb = ffi.from_buffer("char[]", buffer, require_writable=True)
-        bufs = ffi.new("char *[]", [cb])
-        lens = ffi.new("int64_t[]", [n])
-        cs = ffi.new("int64_t[]", [start])
-        ce = ffi.new("int64_t[]", [start + n])
-        edata, eoffs, eraw = _ffi.encode_strings([etag or ""])
-        with self._paths_op(L.s3t_range_start, [name], cs, ce, edata, eoffs, bufs, lens, 0,
-                            keep=[cb, eraw, buffer]) as op:
-            op.run()
-            op.error()
+        with _ffi.Views() as views:
+            bufs = ffi.new("char *[]", [views.view(buffer, writable=True)])
+            lens = ffi.new("int64_t[]", [n])
+            cs = ffi.new("int64_t[]", [start])
+            ce = ffi.new("int64_t[]", [start + n])
+            edata, eoffs, eraw = _ffi.encode_strings([etag or ""])
+            with self._paths_op(L.s3t_range_start, [name], cs, ce, edata, eoffs, bufs, lens, 0,
+                                keep=[eraw, buffer]) as op:
+                op.run()
+                op.error()
 
     def presign(self, path: str, expires: int = 3600, method: str = "GET") -> str:
         """A presigned URL for ``path`` valid for ``expires`` seconds
@@ -955,26 +952,31 @@ class Writer:
         """Append bytes-like ``data``; returns the number of bytes taken."""
         if self._h is None:
             raise ValueError(f"writer for {self.path!r} is closed")
-        mv = memoryview(data)
-        n = mv.nbytes
-        if not n:
-            return 0
-        if not mv.c_contiguous:
-            raise ValueError(f"data for {self.path!r} must be C-contiguous")
-        mv = mv.cast("B")
-        L = _ffi.lib()
-        # In slices of at most one part: each write then waits for at most
-        # one part slot, and that wait happens here, 100 ms at a time, so
-        # Ctrl-C interrupts it (inside one call into Go it could not).
-        for off in range(0, n, _WRITE_SLICE):
-            while True:
-                state = L.s3t_writer_ready(self._h, _ffi.POLL_SECONDS)
-                if state == 1:
-                    break
-                if state < 0:
-                    raise _ffi.error_for(-state, f"writer for {self.path!r}: invalid handle")
-            chunk = mv[off:off + _WRITE_SLICE]
-            _ffi.call(L.s3t_writer_write, self._h, ffi.from_buffer("char[]", chunk), chunk.nbytes)
+        with memoryview(data) as whole:
+            n = whole.nbytes
+            if not n:
+                return 0
+            if not whole.c_contiguous:
+                raise ValueError(f"data for {self.path!r} must be C-contiguous")
+            L = _ffi.lib()
+            # Every view is released on the way out, an exception included: a
+            # traceback kept by the caller would otherwise keep the caller's
+            # buffer exported, and a memoryview the garbage collector clears
+            # while exported crashes CPython.
+            with whole.cast("B") as mv:
+                # In slices of at most one part: each write then waits for at
+                # most one part slot, and that wait happens here, 100 ms at a
+                # time, so Ctrl-C interrupts it (inside one call into Go it
+                # could not).
+                for off in range(0, n, _WRITE_SLICE):
+                    while True:
+                        state = L.s3t_writer_ready(self._h, _ffi.POLL_SECONDS)
+                        if state == 1:
+                            break
+                        if state < 0:
+                            raise _ffi.error_for(-state, f"writer for {self.path!r}: invalid handle")
+                    with mv[off:off + _WRITE_SLICE] as chunk, ffi.from_buffer("char[]", chunk) as cb:
+                        _ffi.call(L.s3t_writer_write, self._h, cb, chunk.nbytes)
         return n
 
     def close(self) -> str:
