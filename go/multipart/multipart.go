@@ -1,15 +1,19 @@
 // Package multipart holds what more than one engine package needs of S3's
-// multipart uploads: starting one that no cancellation loses, and aborting
-// one so that it stays gone.
+// multipart uploads: starting one that no cancellation loses, completing one
+// whose first answer was lost, and aborting one so that it stays gone.
 package multipart
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -135,4 +139,55 @@ func Create(ctx context.Context, api CreateAPI, in *s3.CreateMultipartUploadInpu
 		}()
 		return nil, ctx.Err()
 	}
+}
+
+// CompleteAPI is the subset of the S3 client Complete needs.
+type CompleteAPI interface {
+	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
+// Complete completes a multipart upload, and recognises one that an
+// earlier attempt completed: when the answer to CompleteMultipartUpload is
+// lost (a reset, a body cut short) the retryer sends it again, and the
+// server, for which the upload is gone, answers NoSuchUpload. The object
+// then exists with the ETag S3 gives a multipart object, the MD5 of the
+// parts' MD5s and "-<parts>": when a HEAD finds exactly that ETag, the
+// upload is reported complete instead of failed. Without that check
+// nothing can tell an upload completed by this call from one aborted by
+// someone else, so any other outcome returns the original error.
+func Complete(ctx context.Context, api CompleteAPI, in *s3.CompleteMultipartUploadInput) (*s3.CompleteMultipartUploadOutput, error) {
+	out, err := api.CompleteMultipartUpload(ctx, in)
+	if err == nil || s3err.Classify(err) != s3err.NotFound || in.MultipartUpload == nil {
+		return out, err
+	}
+	want, ok := MultipartETag(in.MultipartUpload.Parts)
+	if !ok {
+		return out, err
+	}
+	head, herr := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: in.Bucket, Key: in.Key, IfMatch: aws.String(want)})
+	if herr != nil || strings.Trim(aws.ToString(head.ETag), `"`) != strings.Trim(want, `"`) {
+		return out, err
+	}
+	return &s3.CompleteMultipartUploadOutput{Bucket: in.Bucket, Key: in.Key, ETag: head.ETag,
+		VersionId: head.VersionId}, nil
+}
+
+// MultipartETag is the ETag S3 gives the object a multipart upload of
+// these parts completes into: the MD5 of the parts' binary MD5s, then "-"
+// and the part count, quoted. ok is false when a part's ETag is not an MD5
+// (parts encrypted with SSE-KMS or SSE-C, for instance).
+func MultipartETag(parts []types.CompletedPart) (etag string, ok bool) {
+	if len(parts) == 0 {
+		return "", false
+	}
+	h := md5.New()
+	for _, p := range parts {
+		sum, err := hex.DecodeString(strings.Trim(aws.ToString(p.ETag), `"`))
+		if err != nil || len(sum) != md5.Size {
+			return "", false
+		}
+		h.Write(sum)
+	}
+	return fmt.Sprintf(`"%x-%d"`, h.Sum(nil), len(parts)), true
 }

@@ -3,8 +3,11 @@ package multipart_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -13,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/s3turbo/s3turbo/go/internal/testserver"
 	"github.com/s3turbo/s3turbo/go/multipart"
@@ -22,12 +27,13 @@ import (
 
 var (
 	client *s3client.Client
+	server *testserver.Server
 	bucket = fmt.Sprintf("multipart-test-%d", time.Now().UnixNano()%1e9)
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, "multipart", bucket, func(_ *testserver.Server, c *s3client.Client) error {
-		client = c
+	os.Exit(testserver.Main(m, "multipart", bucket, func(s *testserver.Server, c *s3client.Client) error {
+		client, server = c, s
 		return nil
 	}))
 }
@@ -244,6 +250,158 @@ func TestCreateSurvivesCancellation(t *testing.T) {
 					t.Fatalf("%d uploads of %s left behind", pending(t, key), key)
 				}
 				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// noSuchUpload answers CompleteMultipartUpload as S3 answers a retry whose
+// first attempt completed the upload: NoSuchUpload. With complete set, the
+// first attempt (whose answer was lost) reaches the real server first.
+type noSuchUpload struct {
+	*s3.Client
+	complete bool
+}
+
+func (n noSuchUpload) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, o ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	if n.complete {
+		if _, err := n.Client.CompleteMultipartUpload(ctx, in, o...); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &smithy.GenericAPIError{Code: "NoSuchUpload", Message: "The specified upload does not exist."}
+}
+
+// TestCompleteAnswerLost: when CompleteMultipartUpload's answer is lost and
+// the retry finds the upload gone (NoSuchUpload: S3 names completed uploads
+// so), Complete recognises the object it completed by its multipart ETag.
+// An upload never completed, or whose object a later write replaced, still
+// fails: nothing shows that this call completed it. Before, the lost answer
+// failed an upload whose object was written.
+func TestCompleteAnswerLost(t *testing.T) {
+	ctx := context.Background()
+	parts := [][]byte{bytes.Repeat([]byte("a"), 5<<20), []byte("tail")}
+	upload := func(t *testing.T, key string) *s3.CompleteMultipartUploadInput {
+		t.Helper()
+		up, err := client.S3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{}}
+		for i, p := range parts {
+			out, err := client.S3.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key),
+				UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.MultipartUpload.Parts = append(in.MultipartUpload.Parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))})
+		}
+		return in
+	}
+	tests := []struct {
+		name    string
+		api     func(c *s3.Client) multipart.CompleteAPI
+		between func(t *testing.T, in *s3.CompleteMultipartUploadInput) // before Complete
+		ok      bool
+	}{
+		{"answer lost, retry finds no upload", func(c *s3.Client) multipart.CompleteAPI { return noSuchUpload{c, true} }, nil, true},
+		{"answer arrives", func(c *s3.Client) multipart.CompleteAPI { return c }, nil, true},
+		{"never completed", func(c *s3.Client) multipart.CompleteAPI { return noSuchUpload{c, false} },
+			func(t *testing.T, in *s3.CompleteMultipartUploadInput) {
+				if _, err := client.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: in.Bucket, Key: in.Key,
+					UploadId: in.UploadId}); err != nil {
+					t.Fatal(err)
+				}
+			}, false},
+		{"completed, then replaced", func(c *s3.Client) multipart.CompleteAPI { return noSuchUpload{c, false} },
+			func(t *testing.T, in *s3.CompleteMultipartUploadInput) {
+				if _, err := client.S3.CompleteMultipartUpload(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := client.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: in.Bucket, Key: in.Key,
+					Body: bytes.NewReader([]byte("other"))}); err != nil {
+					t.Fatal(err)
+				}
+			}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "complete/" + strings.ReplaceAll(tc.name, " ", "-")
+			in := upload(t, key)
+			if tc.between != nil {
+				tc.between(t, in)
+			}
+			out, err := multipart.Complete(ctx, tc.api(client.S3), in)
+			if !tc.ok {
+				if s3err.Classify(err) != s3err.NotFound {
+					t.Fatalf("Complete = %v, want NoSuchUpload", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			head, err := client.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.ETag) != aws.ToString(head.ETag) || aws.ToInt64(head.ContentLength) != int64(5<<20+4) {
+				t.Errorf("Complete's ETag %s, object %s of %d bytes", aws.ToString(out.ETag), aws.ToString(head.ETag),
+					aws.ToInt64(head.ContentLength))
+			}
+		})
+	}
+	t.Run("answer cut off on the wire", func(t *testing.T) {
+		// End to end through the retryer (versitygw completes the retry
+		// again rather than answering NoSuchUpload).
+		var cuts atomic.Int64
+		opt := server.Proxy(t, testserver.Quirks{Truncate: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && r.URL.Query().Has("uploadId") && cuts.CompareAndSwap(0, 1)
+		}})
+		c, err := s3client.New(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		in := upload(t, "complete/cut")
+		out, err := multipart.Complete(ctx, c.S3, in)
+		if err != nil || cuts.Load() != 1 {
+			t.Fatalf("Complete = %v after %d cut answers", err, cuts.Load())
+		}
+		if want, _ := multipart.MultipartETag(in.MultipartUpload.Parts); aws.ToString(out.ETag) != want {
+			t.Errorf("ETag %s, want %s", aws.ToString(out.ETag), want)
+		}
+	})
+}
+
+func TestMultipartETag(t *testing.T) {
+	md5hex := func(b string) string { s := md5.Sum([]byte(b)); return `"` + hex.EncodeToString(s[:]) + `"` }
+	both := md5.New()
+	for _, b := range []string{"one", "two"} {
+		s := md5.Sum([]byte(b))
+		both.Write(s[:])
+	}
+	tests := []struct {
+		name  string
+		etags []string
+		want  string
+		ok    bool
+	}{
+		{"two parts", []string{md5hex("one"), md5hex("two")}, fmt.Sprintf(`"%x-2"`, both.Sum(nil)), true},
+		{"unquoted", []string{strings.Trim(md5hex("one"), `"`), strings.Trim(md5hex("two"), `"`)}, fmt.Sprintf(`"%x-2"`, both.Sum(nil)), true},
+		{"not an MD5 (SSE-KMS)", []string{md5hex("one"), `"abc"`}, "", false},
+		{"none", nil, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var parts []types.CompletedPart
+			for _, e := range tc.etags {
+				parts = append(parts, types.CompletedPart{ETag: aws.String(e)})
+			}
+			got, ok := multipart.MultipartETag(parts)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("MultipartETag = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
 			}
 		})
 	}

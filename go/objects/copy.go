@@ -277,7 +277,7 @@ func (c *copier) multipart(ctx context.Context, it *CopyItem, head *s3.HeadObjec
 	}
 	var done *s3.CompleteMultipartUploadOutput
 	err = c.request(ctx, func() (err error) {
-		done, err = c.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		done, err = multipart.Complete(ctx, c.api, &s3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(it.Dst.Bucket),
 			Key:             aws.String(it.Dst.Key),
 			UploadId:        uploadID,

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -343,6 +346,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			so.EndpointResolverV2 = regionResolver{next: so.EndpointResolverV2, regions: regions}
 		}
 		so.APIOptions = append(so.APIOptions, redirect.add)
+		if r, ok := so.Retryer.(aws.RetryerV2); ok {
+			so.Retryer = truncatedRetryer{r}
+		}
 	})
 	gap := int64(DefaultCoalesceGap)
 	if o.CoalesceGap != nil {
@@ -353,4 +359,24 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	get.regions = regions
 	return &Client{S3: client, Get: get, List: &Lister{Client: client, g: get}, Concurrency: o.MaxConcurrency,
 		PartSize: o.PartSize, CoalesceGap: gap, Retries: o.Retries, transport: transport}, nil
+}
+
+// truncatedRetryer also retries a response cut off while the SDK decoded
+// its body (a reset or a proxy closing the connection mid-answer): the SDK
+// calls that a deserialization error, which its retryer does not retry, so
+// one short answer to CopyObject, DeleteObjects, CreateMultipartUpload,
+// UploadPartCopy or CompleteMultipartUpload failed the item where boto3
+// (and s3turbo's own GET and LIST paths) try again.
+type truncatedRetryer struct{ aws.RetryerV2 }
+
+// IsErrorRetryable reports whether err is worth another attempt.
+func (r truncatedRetryer) IsErrorRetryable(err error) bool {
+	return truncatedResponse(err) || r.RetryerV2.IsErrorRetryable(err)
+}
+
+// truncatedResponse reports whether err is a response body that ended
+// before its Content-Length while the SDK decoded it.
+func truncatedResponse(err error) bool {
+	var de *smithy.DeserializationError
+	return errors.As(err, &de) && errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -37,6 +37,11 @@ type Quirks struct {
 	RegionAnswer string
 	// Refused, when not nil, counts the requests refused for their region.
 	Refused *atomic.Int64
+	// Truncate, when not nil, is asked about each request: when it says
+	// so, the answer's headers (its Content-Length included) and half its
+	// body are sent, and the connection is dropped, as a reset mid-response
+	// does. It may be called concurrently.
+	Truncate func(r *http.Request) bool
 }
 
 // refuseRegion answers r as S3 answers a request signed for another
@@ -122,6 +127,12 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 		w.WriteHeader(resp.StatusCode)
 		if chunked {
 			w.(http.Flusher).Flush() // no length can be set after this: chunked
+		}
+		if q.Truncate != nil && q.Truncate(r) {
+			body, _ := io.ReadAll(resp.Body)
+			_, _ = w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // closes the connection without finishing the response
 		}
 		_, _ = io.Copy(w, resp.Body)
 		if q.ExtraByte && r.Method == http.MethodGet && resp.StatusCode/100 == 2 {
