@@ -48,7 +48,9 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 		match func(r *http.Request) bool
 		do    func(t *testing.T, c *s3client.Client) error
 	}{
-		{"CopyObject", func(r *http.Request) bool { return r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" },
+		{"CopyObject", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != ""
+		},
 			func(t *testing.T, c *s3client.Client) error {
 				_, err := c.S3.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("truncated/copy"),
 					CopySource: aws.String(bucket + "/" + src)})
