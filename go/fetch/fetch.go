@@ -877,17 +877,25 @@ func (b *Batch) fetchRange(i int, off, n int64, tries int) error {
 }
 
 // partBody checks a part's answer (bytes [off, off+n) were asked for) and
-// returns its body: with a Content-Length, that length must be n; without
-// one (a chunked answer), its Content-Range must say [off, off+n), and the
-// body is read to exactly that length.
+// returns its body: its Content-Range, if any, must say [off, off+n); with
+// a Content-Length, that length must be n; without one (a chunked answer)
+// the Content-Range is required, and the body is read to exactly that
+// length.
 func partBody(out *s3.GetObjectOutput, off, n int64) (io.Reader, error) {
+	cr := aws.ToString(out.ContentRange)
 	if out.ContentLength != nil {
 		if got := *out.ContentLength; got != n {
 			return nil, fmt.Errorf("asked for %d bytes at offset %d, server sent %d: %w", n, off, got, s3err.ErrCorrupt)
 		}
+		// The right length is not enough: another window of the object
+		// of that length would be written at off unnoticed.
+		if cr != "" {
+			if first, last, _, ok := ParseContentRange(cr); !ok || first != off || last-first+1 != n {
+				return nil, fmt.Errorf("asked for %d bytes at offset %d, server sent Content-Range %q: %w", n, off, cr, s3err.ErrCorrupt)
+			}
+		}
 		return out.Body, nil
 	}
-	cr := aws.ToString(out.ContentRange)
 	first, last, _, ok := ParseContentRange(cr)
 	if !ok || first != off || last-first+1 != n {
 		return nil, fmt.Errorf("asked for %d bytes at offset %d, server sent a chunked answer with Content-Range %q: %w", n, off, cr, s3err.ErrCorrupt)

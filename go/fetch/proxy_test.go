@@ -3,9 +3,11 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3turbo/s3turbo/go/internal/testserver"
@@ -21,6 +23,21 @@ func (a ignoreIfMatch) GetObject(ctx context.Context, in *s3.GetObjectInput, opt
 	cp := *in
 	cp.IfMatch = nil
 	return a.API.GetObject(ctx, &cp, opts...)
+}
+
+// shiftedRanges is a server that answers a range not starting at 0 with
+// the window one byte later, of the same length, and a Content-Range that
+// says so.
+type shiftedRanges struct{ API }
+
+func (a shiftedRanges) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	var first, last int64
+	if n, _ := fmt.Sscanf(aws.ToString(in.Range), "bytes=%d-%d", &first, &last); n == 2 && first > 0 {
+		cp := *in
+		cp.Range = aws.String(fmt.Sprintf("bytes=%d-%d", first+1, last+1))
+		in = &cp
+	}
+	return a.API.GetObject(ctx, in, opts...)
 }
 
 // quirkyProxy returns a client for the test server behind a proxy with
@@ -96,6 +113,20 @@ func TestFetchQuirkyServers(t *testing.T) {
 			b, _ := runVia(t, c.Get, []Item{it}, Options{PartSize: part, Concurrency: 4})
 			if err := b.Err(); s3err.Classify(err) != s3err.Corrupt || !strings.Contains(err.Error(), it.Key) {
 				t.Errorf("%+v: error %v, want a corrupt-data error naming the key", it, err)
+			}
+		}
+	})
+
+	t.Run("shifted-window", func(t *testing.T) {
+		// Later parts answered with another window of the right length:
+		// refused as corrupt, not written at the offset asked for.
+		for _, it := range []Item{
+			{Bucket: bucket, Key: "quirks/big"},
+			{Bucket: bucket, Key: "quirks/big", Ranged: true, Start: 0, End: 2*part + 1},
+		} {
+			b, _ := runVia(t, shiftedRanges{client.Get}, []Item{it}, Options{PartSize: part, Concurrency: 4})
+			if err := b.Err(); s3err.Classify(err) != s3err.Corrupt || !strings.Contains(err.Error(), "Content-Range") {
+				t.Errorf("%+v: error %v, want a corrupt-data error naming the Content-Range", it, err)
 			}
 		}
 	})
