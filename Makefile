@@ -56,6 +56,7 @@ test-go: tools vet
 	LISTSIM_10M=1 $(GO) test -count=1 -run 'TestVirtualRounds10M' ./benchmarks/listsim
 
 test-py: build tools
+	$(PY) -m mypy
 	$(PY) -m pytest -q tests
 
 test: test-go test-py

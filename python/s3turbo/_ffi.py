@@ -183,7 +183,8 @@ def take_string(p: Any) -> str:
     if p == ffi.NULL:
         return ""
     try:
-        return ffi.string(p).decode("utf-8", "replace")
+        raw: bytes = ffi.string(p)
+        return raw.decode("utf-8", "replace")
     finally:
         _lib.s3t_free(p)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ._ffi import CorruptDataError
 from .client import Client
@@ -91,10 +91,10 @@ def _run(a: argparse.Namespace) -> None:
             raise FileNotFoundError(f"no object or prefix s3://{a.path.removeprefix('s3://')}")
     elif a.command == "du":
         r = client.du(a.path, depth=a.depth, parallel=not a.serial, progress=progress)
-        fmt_size = _human if a.human else str
-        for prefix, (size, count) in r.by_prefix.items():
-            _emit(a.format, {"path": prefix, "size": size, "count": count},
-                  f"{fmt_size(size)}\t{count}\t{prefix}")
+        fmt_size: Callable[[int], str] = _human if a.human else str
+        for prefix, (psize, pcount) in r.by_prefix.items():
+            _emit(a.format, {"path": prefix, "size": psize, "count": pcount},
+                  f"{fmt_size(psize)}\t{pcount}\t{prefix}")
         _emit(a.format, {"path": r.path, "size": r.size, "count": r.count, "requests": r.requests, "total": True},
               f"{fmt_size(r.size)}\t{r.count}\t{r.path} (total)" if a.depth else f"{fmt_size(r.size)}\t{r.count}\t{r.path}")
     elif a.command == "count":

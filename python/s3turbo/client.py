@@ -188,7 +188,7 @@ def _slice_bound(v: Any, what: str) -> int:
     return max(-(2**63 - 1), min(i, 2**63 - 2))
 
 
-def _paths(seq: Iterable[str], each: str, what: Optional[str] = None) -> list[str]:
+def _paths(seq: Iterable[PathLike], each: str, what: Optional[str] = None) -> list[str]:
     """Each path of a sequence, checked (see _path); a bare str is refused
     (naming the argument as ``what``, by default ``each`` + "s")."""
     _no_str(seq, what or f"{each}s")
@@ -218,6 +218,11 @@ def _config_env() -> dict[str, Optional[str]]:
     for k in _ENV_NAMES:
         env[k] = os.environ.get(k)
     return env
+
+
+# Client.list shadows the builtin in annotations inside the class (type
+# checkers read them in the class's scope): they spell it _list.
+_list = list
 
 
 class Client:
@@ -351,11 +356,13 @@ class Client:
     # -- ls ----------------------------------------------------------------
 
     @overload
-    def ls(self, path: str, detail: Literal[True] = ...) -> list[dict[str, Any]]: ...
+    def ls(self, path: str, detail: Literal[True] = ...) -> _list[dict[str, Any]]: ...
     @overload
-    def ls(self, path: str, detail: Literal[False]) -> list[str]: ...
+    def ls(self, path: str, detail: Literal[False]) -> _list[str]: ...
+    @overload
+    def ls(self, path: str, detail: bool) -> Union[_list[dict[str, Any]], _list[str]]: ...
 
-    def ls(self, path: str, detail: bool = True) -> Union[list[dict[str, Any]], list[str]]:
+    def ls(self, path: str, detail: bool = True) -> Union[_list[dict[str, Any]], _list[str]]:
         """List one level below ``path`` (all pages).
 
         Files are ``{"name", "size", "type": "file", "ETag", "LastModified"}``,
@@ -370,7 +377,7 @@ class Client:
             (names, etags), (sizes, mtimes, isdir), _requests = op.table()
         if not detail:
             return names
-        result: list[dict[str, Any]] = []
+        result: _list[dict[str, Any]] = []
         for i, name in enumerate(names):
             if isdir[i]:
                 result.append({"name": name, "size": 0, "type": "directory", "StorageClass": "DIRECTORY"})
@@ -472,7 +479,7 @@ class Client:
         """
         flags = _ffi.LIST_RECURSIVE | _ffi.LIST_COLUMNS | (_ffi.LIST_PARALLEL if parallel else 0)
         L = _ffi.lib()
-        pages: list[tuple[bytes, "array.array[int]", bytes, bytes]] = []
+        pages: _list[tuple[bytes, "array.array[int]", bytes, bytes]] = []
         tp = ffi.new("s3t_table **")
         with self._list_op(path, flags, workers, split_after) as op, _progress(f"listing {path}", progress) as bar:
             while True:
@@ -531,7 +538,7 @@ class Client:
 
     # -- batch GET ---------------------------------------------------------
 
-    def get_objects(self, paths: Sequence[str]) -> list[bytearray]:
+    def get_objects(self, paths: Sequence[str]) -> _list[bytearray]:
         """Download many objects concurrently; return their bytes in order.
 
         One GET per object up to ``part_size`` (no HEAD); larger objects are
@@ -540,7 +547,7 @@ class Client:
         partial result. Ctrl-C cancels in-flight requests promptly.
         """
         names = _paths(paths, "path")
-        results: list[Optional[bytearray]] = [None] * len(names)
+        results: _list[Optional[bytearray]] = [None] * len(names)
         if not names:
             return []
         L = _ffi.lib()
@@ -598,13 +605,13 @@ class Client:
         return _ffi.start(export, self._h, data, offs, len(paths), *extra, keepalive=[raw, *keep])
 
     @staticmethod
-    def _item_errors(strs: list[list[str]], ints: list[list[int]]) -> list[Optional[BaseException]]:
+    def _item_errors(strs: _list[_list[str]], ints: _list[_list[int]]) -> _list[Optional[BaseException]]:
         """Per-item results: string column 0 = message, int column 0 = status."""
         msgs, codes = strs[0], ints[0]
         return [None if codes[i] == _ffi.OK else _ffi.error_for(codes[i], msgs[i]) for i in range(len(codes))]
 
     @staticmethod
-    def _settle(errors: list[Optional[BaseException]], on_error: str) -> None:
+    def _settle(errors: _list[Optional[BaseException]], on_error: str) -> None:
         """Raise the first item error when on_error is "raise" (callers
         checked on_error with _check_on_error before any request)."""
         if on_error == "raise":
@@ -612,7 +619,12 @@ class Client:
                 if e is not None:
                     raise e
 
-    def stat(self, paths: Sequence[str], on_error: str = "raise") -> list[Union[dict[str, Any], BaseException]]:
+    @overload
+    def stat(self, paths: Sequence[str], on_error: Literal["raise"] = ...) -> _list[dict[str, Any]]: ...
+    @overload
+    def stat(self, paths: Sequence[str], on_error: str) -> _list[Union[dict[str, Any], BaseException]]: ...
+
+    def stat(self, paths: Sequence[str], on_error: str = "raise") -> Any:
         """HEAD many paths at once (concurrently, in Go).
 
         Returns one dict per path: ``{"name", "type", "size", "ETag",
@@ -633,7 +645,7 @@ class Client:
         self._settle(errors, on_error)
         _, etags, kinds, ctypes_, versions, canonical, metas = strs
         _, sizes, mtimes = ints
-        out: list[Union[dict[str, Any], BaseException]] = []
+        out: _list[Union[dict[str, Any], BaseException]] = []
         for i, clean in enumerate(canonical):
             err = errors[i]
             if err is not None:
@@ -649,7 +661,7 @@ class Client:
                 })
         return out
 
-    def delete(self, paths: Sequence[str], on_error: str = "raise") -> list[Optional[BaseException]]:
+    def delete(self, paths: Sequence[str], on_error: str = "raise") -> _list[Optional[BaseException]]:
         """Delete many keys: DeleteObjects with up to 1 000 keys a request,
         requests in parallel. Deleting a missing key succeeds (as in S3).
         Returns per-path errors (all None on success) when ``on_error="return"``."""
@@ -665,7 +677,7 @@ class Client:
         return errors
 
     def copy(self, sources: Sequence[str], destinations: Sequence[str],
-             on_error: str = "raise") -> list[Optional[BaseException]]:
+             on_error: str = "raise") -> _list[Optional[BaseException]]:
         """Server-side copy of many objects (multipart copy above 5 GiB).
 
         A multipart copy that fails or is cancelled is aborted, and checked
@@ -685,8 +697,15 @@ class Client:
         self._settle(errors, on_error)
         return errors
 
+    @overload
+    def put_objects(self, paths: Sequence[str], datas: Sequence[Any], create_only: bool = ...,
+                    on_error: Literal["raise"] = ..., attrs: Optional[Mapping[str, Any]] = ...) -> _list[str]: ...
+    @overload
+    def put_objects(self, paths: Sequence[str], datas: Sequence[Any], create_only: bool = ..., *,
+                    on_error: str, attrs: Optional[Mapping[str, Any]] = ...) -> _list[Union[str, BaseException]]: ...
+
     def put_objects(self, paths: Sequence[str], datas: Sequence[Any], create_only: bool = False,
-                    on_error: str = "raise", attrs: Optional[Mapping[str, Any]] = None) -> list[Union[str, BaseException]]:
+                    on_error: str = "raise", attrs: Optional[Mapping[str, Any]] = None) -> Any:
         """Upload many in-memory objects (bytes-like) concurrently, multipart
         in parallel parts above ``part_size``. ``create_only`` fails with
         FileExistsError for keys that already exist. ``attrs`` are the
@@ -725,9 +744,15 @@ class Client:
         self._settle(errors, on_error)
         return [e if e is not None else strs[1][i] for i, e in enumerate(errors)]
 
+    @overload
+    def upload_files(self, local_paths: Sequence[PathLike], paths: Sequence[str], create_only: bool = ...,
+                     on_error: Literal["raise"] = ..., attrs: Optional[Mapping[str, Any]] = ...) -> _list[str]: ...
+    @overload
+    def upload_files(self, local_paths: Sequence[PathLike], paths: Sequence[str], create_only: bool = ..., *,
+                     on_error: str, attrs: Optional[Mapping[str, Any]] = ...) -> _list[Union[str, BaseException]]: ...
+
     def upload_files(self, local_paths: Sequence[PathLike], paths: Sequence[str], create_only: bool = False,
-                     on_error: str = "raise", attrs: Optional[Mapping[str, Any]] = None
-                     ) -> list[Union[str, BaseException]]:
+                     on_error: str = "raise", attrs: Optional[Mapping[str, Any]] = None) -> Any:
         """Upload local files to keys; Go reads the files (parallel parts for
         large ones). ``attrs``: as for :meth:`put_objects`. Returns ETags."""
         _check_on_error(on_error)
@@ -747,7 +772,7 @@ class Client:
         return [e if e is not None else strs[1][i] for i, e in enumerate(errors)]
 
     def download_files(self, paths: Sequence[str], local_paths: Sequence[PathLike], root: Optional[PathLike] = None,
-                       on_error: str = "raise") -> list[Optional[BaseException]]:
+                       on_error: str = "raise") -> _list[Optional[BaseException]]:
         """Download objects to local files, concurrently (parallel ranged
         parts for large objects). Each file appears atomically (temp file +
         rename); parent directories are created. With ``root`` every
@@ -773,9 +798,16 @@ class Client:
         self._settle(errors, on_error)
         return errors
 
+    @overload
     def get_ranges(self, paths: Sequence[str], starts: Sequence[Optional[int]], ends: Sequence[Optional[int]],
-                   etags: Optional[Sequence[Optional[str]]] = None,
-                   on_error: str = "raise") -> list[Union[bytearray, BaseException]]:
+                   etags: Optional[Sequence[Optional[str]]] = ..., on_error: Literal["raise"] = ...) -> _list[bytearray]: ...
+    @overload
+    def get_ranges(self, paths: Sequence[str], starts: Sequence[Optional[int]], ends: Sequence[Optional[int]],
+                   etags: Optional[Sequence[Optional[str]]] = ..., *,
+                   on_error: str) -> _list[Union[bytearray, BaseException]]: ...
+
+    def get_ranges(self, paths: Sequence[str], starts: Sequence[Optional[int]], ends: Sequence[Optional[int]],
+                   etags: Optional[Sequence[Optional[str]]] = None, on_error: str = "raise") -> Any:
         """Read byte ranges of many objects concurrently (one request per
         range up to ``part_size``, no HEAD; ranges of one object at most
         ``coalesce_gap`` bytes apart share a request). ``starts``/``ends`` follow Python
@@ -794,7 +826,7 @@ class Client:
         cs = ffi.new("int64_t[]", [0 if s is None else _slice_bound(s, "start") for s in starts])
         ce = ffi.new("int64_t[]", [_ffi.EOF_OFFSET if e is None else _slice_bound(e, "end") for e in ends])
         edata, eoffs, eraw = _ffi.encode_strings([e or "" for e in etags] if etags is not None else [""] * n)
-        results: list[Any] = [None] * n
+        results: _list[Any] = [None] * n
         flags = _ffi.RANGE_CONTINUE_ON_ERROR if on_error == "return" else 0
         with self._paths_op(L.s3t_range_start, names, cs, ce, edata, eoffs, ffi.NULL, ffi.NULL, flags,
                             keep=[eraw]) as op:
@@ -863,7 +895,7 @@ class Client:
         """Delete an empty bucket (FileNotFoundError if missing, OSError if not empty)."""
         self._bucket(name, _ffi.BUCKET_REMOVE, None)
 
-    def list_buckets(self) -> list[dict[str, Any]]:
+    def list_buckets(self) -> _list[dict[str, Any]]:
         """The buckets visible to these credentials: ``{"name", "CreationDate"}``."""
         with _ffi.start(_ffi.lib().s3t_buckets_start, self._h) as op:
             op.run()
@@ -893,11 +925,11 @@ class Client:
     # -- tar index ---------------------------------------------------------
 
     @overload
-    def index_tar(self, path: PathLike, output: None = None) -> list[dict[str, Any]]: ...
+    def index_tar(self, path: PathLike, output: None = None) -> _list[dict[str, Any]]: ...
     @overload
     def index_tar(self, path: PathLike, output: PathLike) -> int: ...
 
-    def index_tar(self, path: PathLike, output: Optional[PathLike] = None) -> Union[list[dict[str, Any]], int]:
+    def index_tar(self, path: PathLike, output: Optional[PathLike] = None) -> Union[_list[dict[str, Any]], int]:
         """Index a tar archive (plain, gzip or zstd, detected from magic bytes).
 
         ``path`` is a local file (an existing file, an absolute path or one

@@ -591,10 +591,9 @@ class S3FileSystem(AbstractFileSystem):
             if isinstance(r, BaseException):
                 if on_error == "omit":
                     continue
-                r = self._named(r, p)
+                out[p] = self._named(r, p)
             else:
-                r = bytes(r)
-            out[p] = r
+                out[p] = bytes(r)
         return out
 
     def cat_ranges(self, paths: list[str], starts: Any, ends: Any, max_gap: Optional[int] = None,
@@ -996,6 +995,7 @@ class S3File(AbstractBufferedFile):
     stream into an engine multipart upload (one PUT when small)."""
 
     fs: S3FileSystem
+    closed: bool  # set by fsspec's base class
 
     def __init__(self, fs: S3FileSystem, path: str, mode: str = "rb", block_size: Any = "default",
                  autocommit: bool = True, cache_type: str = "readahead",
