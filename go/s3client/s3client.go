@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -143,12 +144,43 @@ func (o *Options) Normalize() error {
 		return fmt.Errorf("retry_mode must be 'standard' or 'adaptive', got %q: %w", o.RetryMode, ErrInvalidOptions)
 	}
 	if o.EndpointURL != "" {
-		u, err := url.Parse(o.EndpointURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint_url must be an http:// or https:// URL with a host, got %q: %w", o.EndpointURL, ErrInvalidOptions)
-		}
+		return checkEndpoint("endpoint_url", o.EndpointURL)
 	}
 	return nil
+}
+
+// checkEndpoint refuses an endpoint that is not an http(s) URL with a host,
+// naming it without any password it holds.
+func checkEndpoint(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s must be an http:// or https:// URL with a host, got %q: %w", what, redactURL(raw), ErrInvalidOptions)
+	}
+	return nil
+}
+
+// redactURL is raw with the password of its user information replaced by
+// "xxxxx", also when raw does not parse as a URL with user information
+// ("user:pass@host" parses as a scheme and an opaque part): then
+// everything before the authority's last '@' goes.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		scheme, rest = "", raw
+	} else {
+		scheme += "://"
+	}
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		authority = "xxxxx" + authority[i:]
+	}
+	return scheme + authority + path
 }
 
 func seconds(f float64, def time.Duration) time.Duration {
@@ -328,9 +360,14 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	regions := &bucketRegions{}
 	var client *s3.Client
 	redirect := &regionRedirect{regions: regions, region: cfg.Region, api: func() *s3.Client { return client }}
+	var endpointErr error
 	client = s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
+		} else if so.BaseEndpoint != nil && *so.BaseEndpoint != "" {
+			// From the environment or a profile: checked as endpoint_url is,
+			// before the SDK's rules quote it whole in their errors.
+			endpointErr = checkEndpoint("the configured endpoint (AWS_ENDPOINT_URL or a profile's endpoint_url)", *so.BaseEndpoint)
 		}
 		// so.BaseEndpoint already holds any endpoint the chain resolved
 		// (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, a profile's endpoint_url or
@@ -350,6 +387,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			so.Retryer = truncatedRetryer{r}
 		}
 	})
+	if endpointErr != nil {
+		return nil, endpointErr
+	}
 	gap := int64(DefaultCoalesceGap)
 	if o.CoalesceGap != nil {
 		gap = *o.CoalesceGap

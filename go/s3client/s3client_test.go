@@ -601,3 +601,40 @@ func TestTransportSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointPasswordNeverQuoted: an endpoint refused for its form is named
+// without the password its user information holds, whether it came as
+// endpoint_url or from the environment (where the SDK's endpoint rules
+// quoted it whole).
+func TestEndpointPasswordNeverQuoted(t *testing.T) {
+	const secret = "S3CRETPASS"
+	tests := []struct {
+		name string
+		opt  s3client.Options
+	}{
+		{"ftp scheme", s3client.Options{EndpointURL: "ftp://user:" + secret + "@host"}},
+		{"no host", s3client.Options{EndpointURL: "http://user:" + secret + "@"}},
+		{"unparsable", s3client.Options{EndpointURL: "http://user:" + secret + "@ho st/x"}},
+		{"no scheme", s3client.Options{EndpointURL: "user:" + secret + "@host"}},
+		{"from the environment", s3client.Options{Key: "k", Secret: "s", Region: "us-east-1",
+			Env: map[string]*string{"AWS_ENDPOINT_URL": aws.String("ftp://user:" + secret + "@host")}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := s3client.New(context.Background(), tc.opt)
+			if err == nil {
+				c.Close()
+				t.Fatal("accepted")
+			}
+			if !errors.Is(err, s3client.ErrInvalidOptions) {
+				t.Errorf("err = %v, want ErrInvalidOptions", err)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the password is in the message: %v", err)
+			}
+			if !strings.Contains(err.Error(), "user:") && !strings.Contains(err.Error(), "xxxxx@") {
+				t.Errorf("the endpoint is not named: %v", err)
+			}
+		})
+	}
+}
