@@ -250,6 +250,10 @@ def test_int_arguments_out_of_range(client: s3turbo.Client, data: Data) -> None:
         client.list_columns(path, workers=2**31)
     with pytest.raises(ValueError, match="workers"):
         list(client.list(path, parallel=True, workers=-(2**40)))
+    with pytest.raises(ValueError, match="part_size"):
+        client.open_writer(f"{data.bucket}/w", part_size=2**63)
+    with pytest.raises(ValueError, match="expires"):
+        client.presign(f"{data.bucket}/w", expires=2**63)
     with pytest.raises(TypeError, match="not a single str"):
         client.list_columns(path, split_after=f"{data.bucket}/hex/a")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="each split point"):
