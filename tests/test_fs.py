@@ -648,6 +648,18 @@ def test_writes_carry_s3_additional_kwargs(endpoint: Any, s3: Any, bucket: str, 
     bad = make_fs(endpoint, s3_additional_kwargs={"SSECustomerKey": "k"})
     with pytest.raises(ValueError, match="SSECustomerKey"):
         bad.pipe(f"{bucket}/kw/z", b"z")
+    # s3fs's acl= is ACL; any other option that is not a header is refused
+    # by name before anything is written (content_type= used to be dropped).
+    with fs.open(f"{bucket}/kw/acl", "wb", acl="private") as f:
+        f.write(b"acl")
+    assert fs.cat(f"{bucket}/kw/acl") == b"acl"
+    for write in (lambda: fs.pipe_file(f"{bucket}/kw/bad", b"x,y", content_type="text/csv"),
+                  lambda: fs.pipe({f"{bucket}/kw/bad": b"x,y"}, contenttype="text/csv"),
+                  lambda: fs.open(f"{bucket}/kw/bad", "wb", content_type="text/csv"),
+                  lambda: fs.put(str(tmp_path / "c.csv"), f"{bucket}/kw/bad", content_type="text/csv")):
+        with pytest.raises(ValueError, match="content_?type"):
+            write()
+    assert not fs.exists(f"{bucket}/kw/bad")
 
 
 def test_local_side_of_transfers(fs: S3FileSystem, s3: Any, bucket: str, tmp_path: Any, monkeypatch: Any) -> None:

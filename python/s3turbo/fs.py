@@ -93,6 +93,14 @@ def _file_entry(name: str, size: int, etag: str, mtime: Any) -> dict[str, Any]:
             "size": size, "ETag": etag, "LastModified": mtime}
 
 
+# Options fsspec and s3fs pass along with a write that are not object headers
+# (S3FileSystem._attrs raises for any other lowercase name).
+_WRITE_CALL_OPTIONS = frozenset({
+    "mode", "callback", "recursive", "maxdepth", "chunksize", "batch_size", "on_error", "autocommit",
+    "block_size", "cache_type", "cache_options", "size", "fill_cache", "requester_pays", "details",
+})
+
+
 class S3FileSystem(AbstractFileSystem):
     """fsspec filesystem over S3 (or any S3-compatible server), s3fs-compatible.
 
@@ -241,11 +249,25 @@ class S3FileSystem(AbstractFileSystem):
             args["key"] = args["secret"] = args["token"] = None
         return args
 
-    def _attrs(self, kwargs: dict[str, Any]) -> Optional[dict[str, Any]]:
+    def _attrs(self, kwargs: dict[str, Any], path: Any = None) -> Optional[dict[str, Any]]:
         """Headers for an object written with these call options: the
         filesystem's s3_additional_kwargs and the call's boto3-style
-        (CamelCase) options, as s3fs passes both to PutObject."""
-        attrs = {**self.s3_additional_kwargs, **{k: v for k, v in kwargs.items() if k[:1].isupper()}}
+        (CamelCase) options, as s3fs passes both to PutObject (the engine
+        refuses an unknown CamelCase name), and s3fs's ``acl=``. Any other
+        option raises ValueError naming it (s3fs's botocore refuses it too):
+        ``content_type=`` or a typo used to be dropped, and the object stored
+        without the header meant."""
+        attrs = dict(self.s3_additional_kwargs)
+        for k, v in kwargs.items():
+            if k[:1].isupper():
+                attrs[k] = v
+            elif k == "acl":
+                if v is not None:
+                    attrs["ACL"] = v
+            elif k not in _WRITE_CALL_OPTIONS:
+                where = f" writing {path}" if path is not None else ""
+                raise ValueError(f"unknown option {k!r}{where}: object headers take boto3's names "
+                                 "(ContentType=, Metadata=, ACL=, ...); see S3FileSystem's documentation")
         return attrs or None
 
     # -- paths ------------------------------------------------------------------
@@ -770,11 +792,11 @@ class S3FileSystem(AbstractFileSystem):
             return  # S3 has no directories
         rpath = self._strip_protocol(rpath)
         if mode == "create":
-            self.client.upload_files([lpath], [rpath], create_only=True, attrs=self._attrs(kwargs))
+            self.client.upload_files([lpath], [rpath], create_only=True, attrs=self._attrs(kwargs, rpath))
             self.invalidate_cache(rpath)
             return
         if not self._record(lpath, rpath):
-            self.client.upload_files([lpath], [rpath], attrs=self._attrs(kwargs))
+            self.client.upload_files([lpath], [rpath], attrs=self._attrs(kwargs, rpath))
             self.invalidate_cache(rpath)
 
     def put(self, lpath: Any, rpath: Any, recursive: bool = False, callback: Any = DEFAULT_CALLBACK,
@@ -838,7 +860,7 @@ class S3FileSystem(AbstractFileSystem):
         path = self._strip_protocol(path)
         try:
             self.client.put_objects([path], [_encoded(value)], create_only=mode == "create",
-                                    attrs=self._attrs(kwargs))
+                                    attrs=self._attrs(kwargs, path))
         finally:
             self.invalidate_cache(path)
 
@@ -1014,8 +1036,10 @@ class S3File(AbstractBufferedFile):
             self._details = info
             if size is None:
                 size = info["size"]
-        elif mode == "xb" and fs.exists(path):
-            raise FileExistsError(f"{path} already exists")
+        else:
+            fs._attrs(kwargs, path)  # an unknown option fails at open, not at the first flush
+            if mode == "xb" and fs.exists(path):
+                raise FileExistsError(f"{path} already exists")
         appended = 0
         if mode == "ab":
             try:
@@ -1040,7 +1064,7 @@ class S3File(AbstractBufferedFile):
         if self._writer is None:
             self._writer = self.fs.client.open_writer(
                 self.path, create_only=self.mode == "xb", append=self.mode == "ab",
-                part_size=max(self.fs.client._args["part_size"], 5 * 2**20), attrs=self.fs._attrs(self.kwargs))
+                part_size=max(self.fs.client._args["part_size"], 5 * 2**20), attrs=self.fs._attrs(self.kwargs, self.path))
 
     def _upload_chunk(self, final: bool = False) -> bool:
         self._initiate_upload()
