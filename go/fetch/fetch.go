@@ -906,11 +906,7 @@ func retryable(err error) bool {
 	if errors.As(err, &we) {
 		return false
 	}
-	switch s3err.Classify(err) {
-	case s3err.IO, s3err.Connection, s3err.Timeout:
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-	}
-	return false
+	return s3err.Transient(err)
 }
 
 // skip discards n bytes of body (the part of a first response before the
