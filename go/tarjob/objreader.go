@@ -230,7 +230,11 @@ func (o *objectReader) readBody(p []byte) (int, error) {
 		if ctxErr := o.ctx.Err(); ctxErr != nil {
 			return n, fmt.Errorf("%s: at byte offset %d: %w", o.name, o.bodyPos, ctxErr)
 		}
-		if !s3err.Transient(err) || o.etag == "" || o.failures >= o.retries {
+		if s3err.Transient(err) && o.etag == "" && o.retries > 0 {
+			return n, fmt.Errorf("%s: reading at byte offset %d (not resumed: the server sent no ETag to pin the object with): %w",
+				o.name, o.bodyPos, err)
+		}
+		if !s3err.Transient(err) || o.failures >= o.retries {
 			return n, fmt.Errorf("%s: reading at byte offset %d: %w", o.name, o.bodyPos, err)
 		}
 		o.failures++
