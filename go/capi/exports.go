@@ -410,14 +410,15 @@ func s3t_tar_start(client C.uint64_t, src *C.char, slen C.int64_t, dst *C.char, 
 			return fail(errOut, err)
 		}
 	}
+	opt := tarjob.Options{Get: c.Get, ReadRetries: readRetries(c)}
 	*out = C.uint64_t(startOp(from.String(), func(ctx context.Context, o *op) error {
 		if dlen > 0 {
-			st, err := tarjob.WriteIndex(ctx, c.S3, from, to)
+			st, err := tarjob.WriteIndex(ctx, c.S3, from, to, opt)
 			o.count.Store(st.Rows)
 			return err
 		}
 		t := newTable(3, 5, 1024)
-		st, err := tarjob.Run(ctx, c.S3, from, func(r tarindex.Row) error {
+		st, err := tarjob.Run(ctx, c.S3, from, opt, func(r tarindex.Row) error {
 			t.add([]string{r.Name, r.Type, r.Linkname}, []int64{r.Size, r.Mode, r.Mtime, r.HeaderOffset, r.DataOffset})
 			return nil
 		})

@@ -571,7 +571,7 @@ func (b *Batch) firstResponse(i int, rng string, reqLen, at int64, ifMatch strin
 	case err == nil:
 	case ifMatch != "" && s3err.Classify(err) == s3err.Changed:
 		return response{}, fmt.Errorf("changed since it was opened (If-Match %s does not match): %w", ifMatch, s3err.ErrChanged)
-	case rng != "" && unsatisfiableRange(err):
+	case rng != "" && UnsatisfiableRange(err):
 		if k, ok := strings.CutPrefix(rng, "bytes=-"); ok && k != "0" {
 			// S3 answers a suffix of k bytes with the whole object when it
 			// is shorter than k, and with 416 only when it is empty. Some
@@ -803,8 +803,8 @@ type emptyBody struct{}
 func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
 func (emptyBody) Close() error             { return nil }
 
-// unsatisfiableRange reports a 416 answer (S3 error code InvalidRange).
-func unsatisfiableRange(err error) bool {
+// UnsatisfiableRange reports a 416 answer (S3 error code InvalidRange).
+func UnsatisfiableRange(err error) bool {
 	if s3err.APICode(err) == "InvalidRange" {
 		return true
 	}
@@ -914,11 +914,7 @@ func retryable(err error) bool {
 	if errors.As(err, &we) {
 		return false
 	}
-	switch s3err.Classify(err) {
-	case s3err.IO, s3err.Connection, s3err.Timeout:
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-	}
-	return false
+	return s3err.Transient(err)
 }
 
 // skip discards n bytes of body (the part of a first response before the

@@ -161,6 +161,19 @@ func Classify(err error) Code {
 	return IO
 }
 
+// Transient reports an error of a body read or a request that another
+// attempt may not meet: a failed or timed-out read, a reset or refused
+// connection. The caller's own cancellation or deadline is not transient,
+// nor is anything Classify gives another class (a missing object, corrupt
+// data, a changed object).
+func Transient(err error) bool {
+	switch Classify(err) {
+	case IO, Connection, Timeout:
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return false
+}
+
 // errnoShift is where Status puts an errno above the Code's bits.
 const errnoShift = 8
 

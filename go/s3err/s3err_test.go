@@ -250,3 +250,24 @@ func TestStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"unexpected-eof", fmt.Errorf("body: %w", io.ErrUnexpectedEOF), true},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
+		{"read-timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, true},
+		{"cancelled", fmt.Errorf("read: %w", context.Canceled), false},
+		{"deadline", fmt.Errorf("read: %w", context.DeadlineExceeded), false},
+		{"changed", fmt.Errorf("x: %w", ErrChanged), false},
+		{"corrupt", fmt.Errorf("x: %w", ErrCorrupt), false},
+		{"not-found", sdkError(http.StatusNotFound, &types.NoSuchKey{}), false},
+	} {
+		if got := Transient(tc.err); got != tc.want {
+			t.Errorf("%s: Transient(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}

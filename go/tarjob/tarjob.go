@@ -4,7 +4,6 @@
 package tarjob
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -87,14 +86,31 @@ func ResolveOutput(s string) (Location, error) {
 	return Location{S3: p, IsS3: true}, nil
 }
 
+// Options says how an archive in S3 is read.
+type Options struct {
+	// Get sends the archive's GetObject requests; nil: the *s3.Client
+	// given to Run.
+	Get GetAPI
+	// ReadRetries is how many times in a row a failed read of the
+	// archive's body (cut short, reset, timed out) is resumed with a
+	// ranged GET where it stopped; 0: never.
+	ReadRetries int
+}
+
 // Stats reports what a job did.
 type Stats struct {
 	Rows        int64
 	Compression tarindex.Compression
+	// Requests and BytesRead count the GETs sent for an archive in S3 and
+	// the bytes of its bodies read (both 0 for a local archive).
+	Requests  int64
+	BytesRead int64
 }
 
-// open returns a buffered reader over the archive bytes.
-func open(ctx context.Context, api *s3.Client, src Location) (io.ReadCloser, error) {
+// open returns a reader over the archive bytes: a local file, or an
+// objectReader for S3. Both can seek, which lets tarindex skip the data of
+// large members of a plain tar instead of reading it.
+func open(ctx context.Context, api *s3.Client, src Location, opt Options) (io.ReadSeekCloser, error) {
 	if !src.IsS3 {
 		f, err := openLocal(ctx, src.Local)
 		if err != nil {
@@ -102,11 +118,11 @@ func open(ctx context.Context, api *s3.Client, src Location) (io.ReadCloser, err
 		}
 		return f, nil
 	}
-	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(src.S3.Bucket), Key: aws.String(src.S3.Key)})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
+	var get GetAPI = api
+	if opt.Get != nil {
+		get = opt.Get
 	}
-	return out.Body, nil
+	return openObject(ctx, get, src.S3.Bucket, src.S3.Key, opt.ReadRetries)
 }
 
 // openLocal opens a local archive. A named pipe's open waits for a writer
@@ -147,9 +163,9 @@ func openLocal(ctx context.Context, path string) (*os.File, error) {
 }
 
 // Collect indexes src and returns every row.
-func Collect(ctx context.Context, api *s3.Client, src Location) ([]tarindex.Row, Stats, error) {
+func Collect(ctx context.Context, api *s3.Client, src Location, opt Options) ([]tarindex.Row, Stats, error) {
 	var rows []tarindex.Row
-	st, err := Run(ctx, api, src, func(r tarindex.Row) error {
+	st, err := Run(ctx, api, src, opt, func(r tarindex.Row) error {
 		rows = append(rows, r)
 		return nil
 	})
@@ -157,21 +173,19 @@ func Collect(ctx context.Context, api *s3.Client, src Location) ([]tarindex.Row,
 }
 
 // Run indexes src, calling fn for every row.
-func Run(ctx context.Context, api *s3.Client, src Location, fn func(tarindex.Row) error) (Stats, error) {
-	var st Stats
-	rc, err := open(ctx, api, src)
+func Run(ctx context.Context, api *s3.Client, src Location, opt Options, fn func(tarindex.Row) error) (st Stats, err error) {
+	rc, err := open(ctx, api, src, opt)
 	if err != nil {
 		return st, err
 	}
 	defer rc.Close()
-	// A local file goes as it is: Index skips large members by seeking it,
-	// which a bufio.Reader around it hid (a 9 GiB member was read). Only a
-	// stream (an S3 body) is buffered.
-	var in io.Reader = rc
-	if _, ok := rc.(io.Seeker); !ok {
-		in = bufio.NewReaderSize(rc, 1<<20)
+	if o, ok := rc.(*objectReader); ok {
+		defer func() { st.Requests, st.BytesRead = o.requests, o.received }()
 	}
-	comp, err := tarindex.Index(ctx, in, src.String(), func(r tarindex.Row) error {
+	// The source goes unbuffered (tarindex buffers it): Index skips large
+	// members by seeking it, which a bufio.Reader around it hid (a 9 GiB
+	// member was read).
+	comp, err := tarindex.Index(ctx, rc, src.String(), func(r tarindex.Row) error {
 		st.Rows++
 		return fn(r)
 	})
@@ -193,10 +207,10 @@ func remap(err error) error {
 // WriteIndex indexes src and writes JSON Lines to dst. Nothing is left at
 // dst if indexing fails: local output goes through a temporary file that is
 // renamed into place, S3 output through an upload that is aborted.
-func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location) (Stats, error) {
+func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location, opt Options) (Stats, error) {
 	compress := strings.HasSuffix(dst.String(), ".zst")
 	if !dst.IsS3 {
-		return writeLocal(ctx, api, src, dst.Local, compress)
+		return writeLocal(ctx, api, src, dst.Local, compress, opt)
 	}
 	pr, pw := io.Pipe()
 	type result struct {
@@ -214,7 +228,7 @@ func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location) (Stats, 
 			done <- res
 		}()
 		jw := tarindex.NewJSONLWriter(pw, src.String(), compress)
-		res.st, res.err = Run(ctx, api, src, jw.Write)
+		res.st, res.err = Run(ctx, api, src, opt, jw.Write)
 		if res.err == nil {
 			res.err = jw.Close()
 		}
@@ -236,7 +250,7 @@ func WriteIndex(ctx context.Context, api *s3.Client, src, dst Location) (Stats, 
 	return res.st, nil
 }
 
-func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, compress bool) (st Stats, err error) {
+func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, compress bool, opt Options) (st Stats, err error) {
 	if fi, serr := os.Stat(path); serr == nil && destfile.IsSpecial(fi.Mode()) {
 		// A named pipe a reader waits on (or a device) is written into,
 		// as downloads do: a temporary file renamed over it replaced the
@@ -246,7 +260,7 @@ func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, 
 			return st, fmt.Errorf("opening index output %s: %w", path, err)
 		}
 		jw := tarindex.NewJSONLWriter(f, src.String(), compress)
-		st, err = Run(ctx, api, src, jw.Write)
+		st, err = Run(ctx, api, src, opt, jw.Write)
 		if cerr := jw.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("writing %s: %w", path, cerr)
 		}
@@ -269,7 +283,7 @@ func writeLocal(ctx context.Context, api *s3.Client, src Location, path string, 
 		}
 	}()
 	jw := tarindex.NewJSONLWriter(tmp, src.String(), compress)
-	if st, err = Run(ctx, api, src, jw.Write); err != nil {
+	if st, err = Run(ctx, api, src, opt, jw.Write); err != nil {
 		return st, err
 	}
 	if err = jw.Close(); err != nil {

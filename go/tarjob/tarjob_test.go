@@ -32,14 +32,21 @@ import (
 
 var (
 	client *s3client.Client
+	server *testserver.Server
 	bucket = fmt.Sprintf("tarjob-test-%d", time.Now().UnixNano()%1e9)
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, "tarjob", bucket, func(_ *testserver.Server, c *s3client.Client) error {
-		client = c
+	os.Exit(testserver.Main(m, "tarjob", bucket, func(srv *testserver.Server, c *s3client.Client) error {
+		client, server = c, srv
 		return nil
 	}))
+}
+
+// opts reads archives in S3 as the C API does: through the client's lean
+// GetObject, resuming failed reads.
+func opts() tarjob.Options {
+	return tarjob.Options{Get: client.Get, ReadRetries: client.Retries - 1}
 }
 
 // ---- fixtures ----
@@ -335,7 +342,7 @@ func TestResolveSourceMissingLocal(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ResolveSource(%q): %v", tc.in, err)
 			}
-			_, _, err = tarjob.Collect(context.Background(), client.S3, loc)
+			_, _, err = tarjob.Collect(context.Background(), client.S3, loc, opts())
 			if c := s3err.Classify(err); c != s3err.NotFound {
 				t.Errorf("Collect(%s): class %d (%v), want NotFound", loc, c, err)
 			}
@@ -407,11 +414,11 @@ func TestCollectLocalAndS3Identical(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			local := writeFile(t, filepath.Join(dir, "a-"+tc.name+".tar"), tc.data)
 			remote := put(t, "collect/a-"+tc.name+".tar", tc.data)
-			localRows, localSt, err := tarjob.Collect(context.Background(), client.S3, local)
+			localRows, localSt, err := tarjob.Collect(context.Background(), client.S3, local, opts())
 			if err != nil {
 				t.Fatalf("Collect(local): %v", err)
 			}
-			s3Rows, s3St, err := tarjob.Collect(context.Background(), client.S3, remote)
+			s3Rows, s3St, err := tarjob.Collect(context.Background(), client.S3, remote, opts())
 			if err != nil {
 				t.Fatalf("Collect(S3): %v", err)
 			}
@@ -448,7 +455,7 @@ func TestRunCallbackError(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			st, err := tarjob.Run(context.Background(), client.S3, tc.src, func(tarindex.Row) error {
+			st, err := tarjob.Run(context.Background(), client.S3, tc.src, opts(), func(tarindex.Row) error {
 				calls++
 				if calls == 3 {
 					return stop
@@ -489,7 +496,7 @@ func TestCollectErrors(t *testing.T) {
 			if tc.cancel {
 				cancel()
 			}
-			rows, _, err := tarjob.Collect(ctx, client.S3, tc.src)
+			rows, _, err := tarjob.Collect(ctx, client.S3, tc.src, opts())
 			if c := s3err.Classify(err); c != tc.want {
 				t.Fatalf("Collect(%s): class %d (%v), want %d", tc.src, c, err, tc.want)
 			}
@@ -595,7 +602,7 @@ func TestWriteIndex(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			want, wantSt, err := tarjob.Collect(ctx, client.S3, tc.src)
+			want, wantSt, err := tarjob.Collect(ctx, client.S3, tc.src, opts())
 			if err != nil {
 				t.Fatalf("Collect: %v", err)
 			}
@@ -604,7 +611,7 @@ func TestWriteIndex(t *testing.T) {
 			if !tc.s3 {
 				dst = tarjob.Location{Local: filepath.Join(outDir, tc.dst)}
 			}
-			st, err := tarjob.WriteIndex(ctx, client.S3, tc.src, dst)
+			st, err := tarjob.WriteIndex(ctx, client.S3, tc.src, dst, opts())
 			if err != nil {
 				t.Fatalf("WriteIndex(%s → %s): %v", tc.src, dst, err)
 			}
@@ -634,7 +641,7 @@ func TestWriteIndex(t *testing.T) {
 func TestWriteIndexReplacesExisting(t *testing.T) {
 	raw := buildTar(t, standardMembers())
 	src := writeFile(t, filepath.Join(t.TempDir(), "a.tar"), raw)
-	want, _, err := tarjob.Collect(context.Background(), client.S3, src)
+	want, _, err := tarjob.Collect(context.Background(), client.S3, src, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +655,7 @@ func TestWriteIndexReplacesExisting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			outDir := t.TempDir()
 			dst := writeFile(t, filepath.Join(outDir, tc.file), bytes.Repeat([]byte("old junk\n"), 100000))
-			if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst); err != nil {
+			if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst, opts()); err != nil {
 				t.Fatal(err)
 			}
 			data, err := os.ReadFile(dst.Local)
@@ -697,7 +704,7 @@ func testWriteIndexFileMode(t *testing.T, src tarjob.Location, name string) {
 	for _, tc := range tests {
 		t.Run(name+"/"+tc.name, func(t *testing.T) {
 			dst := tarjob.Location{Local: filepath.Join(outDir, tc.file)}
-			if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst); err != nil {
+			if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst, opts()); err != nil {
 				t.Fatal(err)
 			}
 			fi, err := os.Stat(dst.Local)
@@ -722,7 +729,7 @@ func TestCollectFIFOWithoutWriterCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := tarjob.Collect(ctx, client.S3, tarjob.Location{Local: fifo})
+		_, _, err := tarjob.Collect(ctx, client.S3, tarjob.Location{Local: fifo}, opts())
 		done <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -743,7 +750,7 @@ func TestCollectFIFOWithoutWriterCancels(t *testing.T) {
 			w.Close()
 		}
 	}()
-	rows, _, err := tarjob.Collect(context.Background(), client.S3, tarjob.Location{Local: fifo})
+	rows, _, err := tarjob.Collect(context.Background(), client.S3, tarjob.Location{Local: fifo}, opts())
 	if err != nil || len(rows) != len(standardMembers()) {
 		t.Fatalf("indexing the pipe: %d rows, %v", len(rows), err)
 	}
@@ -769,7 +776,7 @@ func TestWriteIndexIntoFIFO(t *testing.T) {
 		f.Close()
 		got <- b
 	}()
-	if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, tarjob.Location{Local: fifo}); err != nil {
+	if _, err := tarjob.WriteIndex(context.Background(), client.S3, src, tarjob.Location{Local: fifo}, opts()); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -785,7 +792,7 @@ func TestWriteIndexIntoFIFO(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := tarjob.WriteIndex(ctx, client.S3, src, tarjob.Location{Local: fifo}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := tarjob.WriteIndex(ctx, client.S3, src, tarjob.Location{Local: fifo}, opts()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("no reader: %v, want the context's end", err)
 	}
 }
@@ -856,7 +863,7 @@ func TestWriteIndexCorruptLeavesNothing(t *testing.T) {
 					if !tc.s3 {
 						dst = tarjob.Location{Local: filepath.Join(outDir, tc.file)}
 					}
-					st, err := tarjob.WriteIndex(context.Background(), client.S3, tc.src, dst)
+					st, err := tarjob.WriteIndex(context.Background(), client.S3, tc.src, dst, opts())
 					if c := s3err.Classify(err); c != s3err.Corrupt {
 						t.Fatalf("WriteIndex: class %d (%v), want Corrupt", c, err)
 					}
@@ -915,7 +922,7 @@ func TestWriteIndexCorruptKeepsExisting(t *testing.T) {
 			} else {
 				dst = writeFile(t, filepath.Join(outDir, "old.jsonl"), old)
 			}
-			_, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst)
+			_, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst, opts())
 			if c := s3err.Classify(err); c != s3err.Corrupt {
 				t.Fatalf("WriteIndex: class %d (%v), want Corrupt", c, err)
 			}
@@ -991,7 +998,7 @@ func TestWriteIndexErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			outDir := t.TempDir()
 			dst := tc.dst(outDir)
-			_, err := tarjob.WriteIndex(context.Background(), client.S3, tc.src, dst)
+			_, err := tarjob.WriteIndex(context.Background(), client.S3, tc.src, dst, opts())
 			if c := s3err.Classify(err); c != tc.want {
 				t.Fatalf("WriteIndex(%s → %s): class %d (%v), want %d", tc.src, dst, c, err, tc.want)
 			}
@@ -1061,7 +1068,7 @@ func TestLocalPlainTarSkipsByOffset(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := readChars()
-	rows, _, err := tarjob.Collect(context.Background(), client.S3, tarjob.Location{Local: path})
+	rows, _, err := tarjob.Collect(context.Background(), client.S3, tarjob.Location{Local: path}, opts())
 	after, _ := readChars()
 	if err != nil {
 		t.Fatalf("Collect: %v", err)
@@ -1101,7 +1108,7 @@ func TestWriteIndexOutputErrorNamesOutput(t *testing.T) {
 	// indexer is still writing to it.
 	src := put(t, "wo/src/"+longKey, buildTar(t, manyMembers(manyCount)))
 	dst := tarjob.Location{S3: objpath.Path{Bucket: bucket + "-no-such", Key: "out/index.jsonl"}, IsS3: true}
-	_, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst)
+	_, err := tarjob.WriteIndex(context.Background(), client.S3, src, dst, opts())
 	if err == nil {
 		t.Fatal("no error writing to a missing bucket")
 	}

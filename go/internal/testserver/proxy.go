@@ -1,7 +1,9 @@
 package testserver
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/s3turbo/s3turbo/go/s3client"
 )
@@ -42,6 +45,84 @@ type Quirks struct {
 	// body are sent, and the connection is dropped, as a reset mid-response
 	// does. It may be called concurrently.
 	Truncate func(r *http.Request) bool
+	// Fault, when not nil, spoils GET bodies as it says.
+	Fault *Fault
+	// OnGet, when not nil, is called with the number of each GET (1 for
+	// the first) before the proxy forwards it: a test can replace the
+	// object between two requests.
+	OnGet func(n int64)
+	// Gets and GetBytes, when not nil, count the GET requests and the
+	// body bytes the proxy sent for them.
+	Gets, GetBytes *atomic.Int64
+}
+
+// FaultKind is how a GET body goes wrong.
+type FaultKind string
+
+// Fault kinds.
+const (
+	// FaultReset closes the connection with a TCP reset.
+	FaultReset FaultKind = "reset"
+	// FaultTruncate closes the connection cleanly: the body ends short
+	// of its Content-Length.
+	FaultTruncate FaultKind = "truncate"
+	// FaultStall sends nothing more until the client gives up (at most
+	// a minute).
+	FaultStall FaultKind = "stall"
+)
+
+// Fault spoils GET bodies: once After bytes of a body were sent, while
+// Left is above zero (it counts down), the body fails as Kind says.
+// Bodies of at most After bytes are never spoiled.
+type Fault struct {
+	Kind  FaultKind
+	After int64
+	Left  atomic.Int64
+}
+
+// take reports whether one more body is to be spoiled.
+func (f *Fault) take() bool {
+	for {
+		n := f.Left.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.Left.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// spoil fails the response on w (After bytes sent) as f.Kind says.
+func (f *Fault) spoil(w http.ResponseWriter, r *http.Request) {
+	w.(http.Flusher).Flush()
+	if f.Kind == FaultStall {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return // short of the Content-Length: the server closes the connection
+	}
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && f.Kind == FaultReset {
+		_ = tc.SetLinger(0) // close sends RST
+	}
+	_ = conn.Close()
+}
+
+// countingWriter counts what it passes on.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // refuseRegion answers r as S3 answers a request signed for another
@@ -93,9 +174,19 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var gets atomic.Int64
 	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if q.refuseRegion(w, r) {
 			return
+		}
+		if r.Method == http.MethodGet {
+			n := gets.Add(1)
+			if q.Gets != nil {
+				q.Gets.Add(1)
+			}
+			if q.OnGet != nil {
+				q.OnGet(n)
+			}
 		}
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
@@ -134,7 +225,23 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler) // closes the connection without finishing the response
 		}
-		_, _ = io.Copy(w, resp.Body)
+		var body io.Writer = w
+		if q.GetBytes != nil && r.Method == http.MethodGet {
+			body = countingWriter{w, q.GetBytes}
+		}
+		var src io.Reader = resp.Body
+		if f := q.Fault; f != nil && r.Method == http.MethodGet && resp.StatusCode/100 == 2 {
+			if _, err := io.CopyN(body, resp.Body, f.After); err != nil {
+				return
+			}
+			br := bufio.NewReader(resp.Body)
+			if _, err := br.Peek(1); err == nil && f.take() { // more to come: spoil it
+				f.spoil(w, r)
+				return
+			}
+			src = br
+		}
+		_, _ = io.Copy(body, src)
 		if q.ExtraByte && r.Method == http.MethodGet && resp.StatusCode/100 == 2 {
 			_, _ = w.Write([]byte{'!'})
 		}
