@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,6 +38,59 @@ type Quirks struct {
 	RegionAnswer string
 	// Refused, when not nil, counts the requests refused for their region.
 	Refused *atomic.Int64
+	// Fault, when not nil, is asked about every request (before it is
+	// forwarded) and may make the proxy answer it badly (see Fault). It is
+	// called concurrently; a test wanting one fault counts for itself.
+	Fault func(r *http.Request) Fault
+}
+
+// Fault is a way the proxy answers a request badly, as a network or an
+// overloaded server may.
+type Fault int
+
+// Faults a Quirks.Fault may choose.
+const (
+	// NoFault forwards the request as usual.
+	NoFault Fault = iota
+	// Status500 answers 500 InternalError without forwarding the request.
+	Status500
+	// Reset forwards the request, sends the answer's headers and half
+	// its body, then resets the connection (TCP RST).
+	Reset
+	// Truncate forwards the request, sends the answer's headers (with
+	// their full Content-Length) and half its body, then closes the
+	// connection cleanly: the body ends short.
+	Truncate
+)
+
+// internalError answers r with S3's 500 InternalError.
+func internalError(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, "<Error><Code>InternalError</Code><Message>We encountered an internal error. "+
+		"Please try again.</Message></Error>")
+}
+
+// breakBody sends resp's headers and half its body to w, then ends the
+// connection as f says (Reset or Truncate).
+func breakBody(w http.ResponseWriter, resp *http.Response, f Fault) {
+	body, _ := io.ReadAll(resp.Body)
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body[:len(body)/2])
+	w.(http.Flusher).Flush()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // closes the connection anyway
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && f == Reset {
+		_ = tc.SetLinger(0) // Close sends RST
+	}
+	_ = conn.Close()
 }
 
 // refuseRegion answers r as S3 answers a request signed for another
@@ -92,6 +146,14 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 		if q.refuseRegion(w, r) {
 			return
 		}
+		fault := NoFault
+		if q.Fault != nil {
+			fault = q.Fault(r)
+		}
+		if fault == Status500 {
+			internalError(w, r)
+			return
+		}
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
@@ -103,6 +165,10 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 			return
 		}
 		defer resp.Body.Close()
+		if fault == Reset || fault == Truncate {
+			breakBody(w, resp, fault)
+			return
+		}
 		if rng := r.Header.Get("Range"); q.Suffix416 && resp.StatusCode == http.StatusPartialContent && strings.HasPrefix(rng, "bytes=-") {
 			k, _ := strconv.ParseInt(strings.TrimPrefix(rng, "bytes=-"), 10, 64)
 			cr := resp.Header.Get("Content-Range")
