@@ -121,8 +121,8 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 
 // s3t_upload_start uploads n local files: srcs (local paths) and dsts
 // (bucket/key or s3://bucket/key) are concatenated with n+1 offsets each.
-// Files are read in parts into bounded buffers (about concurrency × part
-// size). A missing file or a directory fails its row (NotFound / Invalid,
+// Files are read as their requests are sent, never buffered whole, so
+// memory does not grow with file or part sizes. A missing file or a directory fails its row (NotFound / Invalid,
 // naming the local path). flags: 1 = create only. attrs: as for
 // s3t_put_start. Result table, one row per file: strings [error, etag],
 // ints [status]; count = requests made. Progress: items done, bytes,
