@@ -173,9 +173,11 @@ func getWriter(id uint64) *upload.Writer {
 
 // s3t_writer_new opens a streaming writer to path (bucket/key or
 // s3://bucket/key). flags: 1 = create only, 2 = append (not both).
-// part_size 0 uses the client's part size (at least 5 MiB either way).
-// Up to 8 parts (bounded by the client's concurrency) upload in the
-// background, so a writer holds at most about 9 × part size of memory.
+// part_size 0 uses the client's part size (at least 5.1875 MiB either way,
+// upload.WriterMinPartSize, so that 10 000 parts reach 5 TiB). Up to 8
+// parts (bounded by the client's concurrency) upload in the background, so
+// a writer holds about 9 × the current part size of memory: part_size for
+// the first 1 000 parts, doubling every 1 000 parts after that.
 // attrs: as for s3t_put_start (none: an append keeps the object's own).
 // Free it with s3t_writer_free.
 //

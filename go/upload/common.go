@@ -59,6 +59,8 @@ const (
 	MaxParts = 10000
 	// MaxSinglePut is the largest object one PutObject may carry.
 	MaxSinglePut = 5 << 30
+	// MaxObjectSize is S3's largest object (5 TiB).
+	MaxObjectSize = 5 << 40
 	// DefaultPartSize is used when Options.PartSize is 0.
 	DefaultPartSize = 8 << 20
 	// DefaultConcurrency is used when Options.Concurrency is 0.

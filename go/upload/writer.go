@@ -20,18 +20,34 @@ import (
 const DefaultWriterConcurrency = 8
 
 // partsPerTier is how many parts a Writer sends before doubling its part
-// size: with the 8 MiB default, 10 000 parts reach about 8 TB, beyond S3's
-// 5 TiB object limit, while files of a few GiB keep the configured size.
+// size: files of a few GiB keep the configured size, and MaxParts parts
+// (10 tiers) hold 1000 × (1 + 2 + … + 512) = 1 023 000 first-tier parts.
 const partsPerTier = 1000
+
+// WriterMinPartSize is the smallest first-tier part a Writer uses: the
+// smallest multiple of 64 KiB whose schedule reaches MaxObjectSize within
+// MaxParts parts (5.1875 MiB: 10 000 parts then hold 5.06 TiB). S3's own
+// 5 MiB floor would stop a stream at 4.878 TiB, after 10 000 parts were
+// uploaded. Parts of 5 GiB (MaxPartSize) hold 5 TiB in 1 000 parts, so the
+// cap on a tier's size never costs capacity.
+const WriterMinPartSize = (MaxObjectSize/(partsPerTier*(1<<(MaxParts/partsPerTier)-1)) + 1 + 64<<10 - 1) / (64 << 10) * (64 << 10)
 
 // WriterOptions tunes a Writer.
 type WriterOptions struct {
 	// PartSize is the size of the first parts (default DefaultPartSize,
-	// raised to MinPartSize). It doubles every 1 000 parts so a stream of
-	// unknown length can reach S3's largest object within 10 000 parts.
+	// raised to WriterMinPartSize). It doubles every 1 000 parts so a
+	// stream of unknown length can reach S3's largest object within 10 000
+	// parts.
 	PartSize int64
-	// Concurrency bounds the parts in flight; memory use is about
-	// (Concurrency+1) × PartSize. Default DefaultWriterConcurrency.
+	// Concurrency bounds the parts in flight (default
+	// DefaultWriterConcurrency). Every part in flight and the one being
+	// filled is a buffer, so memory is about (Concurrency+1) × the current
+	// part size: (Concurrency+1) × PartSize for the first 1 000 parts,
+	// twice that for the next 1 000, and so on (with 8 MiB parts and 8 in
+	// flight: 72 MiB for the first 7.8 GiB written, 1.1 GiB
+	// past 117 GiB, 4.5 GiB past 492 GiB, 9 GiB past 992 GiB). A stream
+	// cannot hold less than one part, and 10 000 parts reach 5 TiB only if
+	// the last ones are large.
 	Concurrency int
 	// CreateOnly fails Close (or a Write that starts the multipart upload)
 	// with s3err.ErrExists if the key already exists.
@@ -107,7 +123,7 @@ func NewWriter(ctx context.Context, api API, bucket, key string, opt WriterOptio
 	if opt.PartSize <= 0 {
 		opt.PartSize = DefaultPartSize
 	}
-	opt.PartSize = min(max(opt.PartSize, MinPartSize), MaxPartSize)
+	opt.PartSize = min(max(opt.PartSize, WriterMinPartSize), MaxPartSize)
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = DefaultWriterConcurrency
 	}
