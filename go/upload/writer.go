@@ -2,15 +2,17 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3turbo/s3turbo/go/fetch"
 	"github.com/s3turbo/s3turbo/go/multipart"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -18,6 +20,10 @@ import (
 // DefaultWriterConcurrency is the parts a Writer keeps in flight when
 // WriterOptions.Concurrency is 0.
 const DefaultWriterConcurrency = 8
+
+// DefaultWriterReadRetries is WriterOptions.ReadRetries when it is 0 (as
+// a client with the default 5 attempts per request retries body reads).
+const DefaultWriterReadRetries = 4
 
 // partsPerTier is how many parts a Writer sends before doubling its part
 // size: files of a few GiB keep the configured size, and MaxParts parts
@@ -55,6 +61,11 @@ type WriterOptions struct {
 	// Append keeps the existing object's bytes in front of the written ones
 	// (and, when Attrs is nil, its content headers and metadata).
 	Append bool
+	// ReadRetries is how many times a failed read of the bytes an append
+	// downloads (a connection reset, a short body) is resumed; the SDK
+	// already retries failed requests. 0: DefaultWriterReadRetries;
+	// negative: none.
+	ReadRetries int
 	// Attrs are the headers the object is stored with (nil: none).
 	Attrs *Attrs
 }
@@ -126,6 +137,12 @@ func NewWriter(ctx context.Context, api API, bucket, key string, opt WriterOptio
 	opt.PartSize = min(max(opt.PartSize, WriterMinPartSize), MaxPartSize)
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = DefaultWriterConcurrency
+	}
+	switch {
+	case opt.ReadRetries == 0:
+		opt.ReadRetries = DefaultWriterReadRetries
+	case opt.ReadRetries < 0:
+		opt.ReadRetries = 0
 	}
 	w := &Writer{
 		api: api, bucket: bucket, key: key, opt: opt, parent: ctx,
@@ -360,26 +377,9 @@ func (w *Writer) resolveAppend(final bool) error {
 		}
 		return nil
 	}
-	w.prog.Requests.Add(1)
-	out, err := w.api.GetObject(w.ctx, &s3.GetObjectInput{
-		Bucket: aws.String(w.bucket), Key: aws.String(w.key), IfMatch: aws.String(etag)})
-	if err != nil {
-		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
-	}
-	defer out.Body.Close()
-	// Without a Content-Length (a chunked answer) the body itself must
-	// hold exactly size bytes.
-	if out.ContentLength != nil && *out.ContentLength != size {
-		return fmt.Errorf("%s: object to append to changed size from %d to %d bytes: %w", w.name(), size, *out.ContentLength, s3err.ErrChanged)
-	}
 	buf := make([]byte, size, size+max(int64(len(w.pending)), w.limit()))
-	if _, err := io.ReadFull(out.Body, buf); err != nil {
-		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
-	}
-	if out.ContentLength == nil {
-		if n, _ := io.ReadFull(out.Body, make([]byte, 1)); n > 0 {
-			return fmt.Errorf("%s: object to append to grew past %d bytes: %w", w.name(), size, s3err.ErrChanged)
-		}
+	if err := w.readExisting(buf, etag); err != nil {
+		return err
 	}
 	old := w.pending
 	w.pending = append(buf, old...)
@@ -387,6 +387,36 @@ func (w *Writer) resolveAppend(final bool) error {
 		w.recycle(old)
 	}
 	return nil
+}
+
+// readExisting reads the object to append to, len(buf) bytes as HEAD said,
+// into buf, pinned to etag with If-Match. It goes through the fetch
+// engine, as downloads do: a body read that fails (a connection reset, a
+// short body) is resumed by ranged GETs (pinned too) up to ReadRetries
+// times, so one network hiccup does not fail the append. An answer of
+// another size than HEAD said (a server that ignores If-Match) means the
+// object changed: s3err.ErrChanged.
+func (w *Writer) readExisting(buf []byte, etag string) error {
+	b := fetch.Start(w.ctx, w.api,
+		[]fetch.Item{{Bucket: w.bucket, Key: w.key, Buf: buf, Known: true, IfMatch: etag}},
+		fetch.Options{PartSize: max(int64(len(buf)), 1), Concurrency: 1, ReadRetries: w.opt.ReadRetries})
+	<-b.Done()
+	_, _, requests := b.Progress()
+	w.prog.Requests.Add(requests)
+	err := b.Err()
+	if err == nil {
+		return nil
+	}
+	if w.ctx.Err() != nil {
+		return w.stopped()
+	}
+	var re *awshttp.ResponseError
+	if s3err.Classify(err) == s3err.Corrupt || (errors.Is(err, s3err.ErrInvalid) && !errors.As(err, &re)) {
+		// fetch's own checks of the answer's length (not the server's 4xx)
+		return fmt.Errorf("%s: object to append to is no longer the %d bytes it was (%v): %w",
+			w.name(), len(buf), err, s3err.ErrChanged)
+	}
+	return fmt.Errorf("reading the object to append to: %w", err) // err names the object
 }
 
 // launch starts one part upload in the background: data, or (data == nil)
