@@ -450,8 +450,7 @@ func (b *batch) partDone(i int) {
 	if b.ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return // the sweep aborts and reports the cancellation
 	}
-	b.abort(it)
-	b.finish(i, "", err)
+	b.finish(i, "", b.abort(it, err))
 }
 
 func (b *batch) complete(it *item) (string, error) {
@@ -475,16 +474,18 @@ func (b *batch) complete(it *item) (string, error) {
 }
 
 // abort sends AbortMultipartUpload for a started upload with a context that
-// outlives a cancelled batch.
-func (b *batch) abort(it *item) {
+// outlives a cancelled batch, and returns err, the failure that stopped the
+// upload, saying so if the abort failed too (see abortFailed).
+func (b *batch) abort(it *item, err error) error {
 	if it.uploadID == "" {
-		return
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), abortTimeout)
 	defer cancel()
 	// Parts of the item may have been cancelled in flight (by a cancelled
 	// batch, or by a failed part stopping the others): check.
-	_ = abortUpload(ctx, b.api, b.prog, it.bucket, it.key, it.uploadID, true)
+	aerr := abortUpload(ctx, b.api, b.prog, it.bucket, it.key, it.uploadID, true)
+	return abortFailed(err, it.name(), it.uploadID, aerr)
 }
 
 // abortUpload aborts a multipart upload and, with inflight, makes sure it
@@ -547,8 +548,7 @@ func (b *batch) sweep() {
 					b.finish(i, "", panicError(it.name(), r))
 				}
 			}()
-			b.abort(it)
-			b.finish(i, "", err)
+			b.finish(i, "", b.abort(it, err))
 		}()
 	}
 	wg.Wait()

@@ -248,6 +248,20 @@ var (
 	_ io.ReadSeeker = (*fileSection)(nil)
 )
 
+// abortFailed returns err, the failure that made a multipart upload be
+// aborted, saying that AbortMultipartUpload failed too (aerr not nil): the
+// upload id and the object are named so that someone can abort it, as its
+// parts stay stored (and billed) until then. err stays what the result
+// wraps, so the error's class is unchanged; aerr is only described. An
+// abort that finds the upload gone (NotFound) did not fail.
+func abortFailed(err error, name, id string, aerr error) error {
+	if aerr == nil || s3err.Classify(aerr) == s3err.NotFound {
+		return err
+	}
+	return fmt.Errorf("%w (and aborting multipart upload %s of %s failed, so its parts stay stored until it is aborted: %v)",
+		err, id, name, aerr)
+}
+
 // panicError turns a recovered panic into an ErrInternal error naming what
 // was being uploaded.
 func panicError(name string, r any) error {

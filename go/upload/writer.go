@@ -210,13 +210,12 @@ func (w *Writer) Write(p []byte) (n int, err error) {
 	defer w.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(w.name(), r)
-			w.failLocked(err)
+			err = w.failLocked(panicError(w.name(), r))
 		}
 	}()
 	if err := w.usable(); err != nil {
 		if w.state != writerDone {
-			w.failLocked(err)
+			err = w.failLocked(err)
 		}
 		return 0, err
 	}
@@ -224,8 +223,7 @@ func (w *Writer) Write(p []byte) (n int, err error) {
 		lim := w.limit()
 		if int64(len(w.pending)) >= lim {
 			if err := w.flush(false); err != nil {
-				w.failLocked(err)
-				return n, err
+				return n, w.failLocked(err)
 			}
 			continue
 		}
@@ -518,14 +516,12 @@ func (w *Writer) Close(ctx context.Context) (etag string, err error) {
 	defer stop()
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(w.name(), r)
-			w.failLocked(err)
+			err = w.failLocked(panicError(w.name(), r))
 		}
 	}()
 	etag, err = w.finish()
 	if err != nil {
-		w.failLocked(err)
-		return "", err
+		return "", w.failLocked(err)
 	}
 	w.state, w.etag = writerDone, etag
 	w.prog.Items.Store(1)
@@ -615,17 +611,21 @@ func (w *Writer) complete() (string, error) {
 
 // failLocked ends the writer after err: stops and waits for the parts in
 // flight and aborts the multipart upload (with a fresh bounded context).
-func (w *Writer) failLocked(err error) {
+// It returns the writer's error from now on: err, saying so if the abort
+// failed too (see abortFailed).
+func (w *Writer) failLocked(err error) error {
 	inflight := len(w.sem) > 0
 	w.cancel()
 	w.wg.Wait()
 	if w.uploadID != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), abortTimeout)
-		_ = abortUpload(ctx, w.api, &w.prog, w.bucket, w.key, w.uploadID, inflight)
+		aerr := abortUpload(ctx, w.api, &w.prog, w.bucket, w.key, w.uploadID, inflight)
 		cancel()
+		err = abortFailed(err, w.name(), w.uploadID, aerr)
 		w.uploadID = ""
 	}
 	w.state, w.err, w.pending = writerDone, err, nil
+	return err
 }
 
 // Abort discards the upload: parts in flight are stopped and the multipart
