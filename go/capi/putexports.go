@@ -121,8 +121,8 @@ func s3t_put_start(client C.uint64_t, paths *C.char, offs *C.int64_t, n C.int64_
 
 // s3t_upload_start uploads n local files: srcs (local paths) and dsts
 // (bucket/key or s3://bucket/key) are concatenated with n+1 offsets each.
-// Files are read in parts into bounded buffers (about concurrency × part
-// size). A missing file or a directory fails its row (NotFound / Invalid,
+// Files are read as their requests are sent, never buffered whole, so
+// memory does not grow with file or part sizes. A missing file or a directory fails its row (NotFound / Invalid,
 // naming the local path). flags: 1 = create only. attrs: as for
 // s3t_put_start. Result table, one row per file: strings [error, etag],
 // ints [status]; count = requests made. Progress: items done, bytes,
@@ -166,6 +166,15 @@ func s3t_upload_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C
 	return 0
 }
 
+// writerReadRetries is readRetries for a Writer, where 0 would mean the
+// default: no retries is -1.
+func writerReadRetries(c *s3client.Client) int {
+	if r := readRetries(c); r > 0 {
+		return r
+	}
+	return -1
+}
+
 func getWriter(id uint64) *upload.Writer {
 	w, _ := table.get(id).(*upload.Writer)
 	return w
@@ -173,9 +182,11 @@ func getWriter(id uint64) *upload.Writer {
 
 // s3t_writer_new opens a streaming writer to path (bucket/key or
 // s3://bucket/key). flags: 1 = create only, 2 = append (not both).
-// part_size 0 uses the client's part size (at least 5 MiB either way).
-// Up to 8 parts (bounded by the client's concurrency) upload in the
-// background, so a writer holds at most about 9 × part size of memory.
+// part_size 0 uses the client's part size (at least 5.1875 MiB either way,
+// upload.WriterMinPartSize, so that 10 000 parts reach 5 TiB). Up to 8
+// parts (bounded by the client's concurrency) upload in the background, so
+// a writer holds about 9 × the current part size of memory: part_size for
+// the first 1 000 parts, doubling every 1 000 parts after that.
 // attrs: as for s3t_put_start (none: an append keeps the object's own).
 // Free it with s3t_writer_free.
 //
@@ -207,6 +218,7 @@ func s3t_writer_new(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 		Concurrency: min(c.Concurrency, upload.DefaultWriterConcurrency),
 		CreateOnly:  flags&putCreateOnly != 0,
 		Append:      flags&putAppend != 0,
+		ReadRetries: writerReadRetries(c),
 		Attrs:       at,
 	})
 	if err != nil {

@@ -356,8 +356,11 @@ func TestCompleteAnswerLost(t *testing.T) {
 		// End to end through the retryer (versitygw completes the retry
 		// again rather than answering NoSuchUpload).
 		var cuts atomic.Int64
-		opt := server.Proxy(t, testserver.Quirks{Truncate: func(r *http.Request) bool {
-			return r.Method == http.MethodPost && r.URL.Query().Has("uploadId") && cuts.CompareAndSwap(0, 1)
+		opt := server.Proxy(t, testserver.Quirks{Answer: func(r *http.Request) testserver.Answer {
+			if r.Method == http.MethodPost && r.URL.Query().Has("uploadId") && cuts.CompareAndSwap(0, 1) {
+				return testserver.AnswerTruncated
+			}
+			return testserver.Forward
 		}})
 		c, err := s3client.New(ctx, opt)
 		if err != nil {

@@ -91,8 +91,11 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var cut atomic.Int64
-			opt := srv.Proxy(t, testserver.Quirks{Truncate: func(r *http.Request) bool {
-				return tc.match(r) && cut.CompareAndSwap(0, 1)
+			opt := srv.Proxy(t, testserver.Quirks{Answer: func(r *http.Request) testserver.Answer {
+				if tc.match(r) && cut.CompareAndSwap(0, 1) {
+					return testserver.AnswerTruncated
+				}
+				return testserver.Forward
 			}})
 			opt.Retries = 3
 			c, err := s3client.New(ctx, opt)
@@ -111,12 +114,12 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 	t.Run("persistent", func(t *testing.T) {
 		// Every answer cut: the error comes back after the retries, naming the cause.
 		var cut atomic.Int64
-		opt := srv.Proxy(t, testserver.Quirks{Truncate: func(r *http.Request) bool {
+		opt := srv.Proxy(t, testserver.Quirks{Answer: func(r *http.Request) testserver.Answer {
 			if r.Method == http.MethodPost && r.URL.Query().Has("delete") {
 				cut.Add(1)
-				return true
+				return testserver.AnswerTruncated
 			}
-			return false
+			return testserver.Forward
 		}})
 		opt.Retries = 3
 		c, err := s3client.New(ctx, opt)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -131,10 +130,11 @@ func PutBuffers(ctx context.Context, api API, items []Buffer, opt Options, prog 
 }
 
 // PutFiles uploads each local file to its key and returns one Result per
-// item, in order. Files are read with ReadAt into per-worker buffers, so
-// memory stays near Concurrency × max(PartSize, MultipartThreshold) whatever
-// the file sizes (small files only need their own size). A
-// missing file fails its item with s3err.ErrNotFound and a directory with
+// item, in order. Each request body (a whole small file, or one part) is
+// read from the file with ReadAt as the request is sent, never buffered
+// whole: memory does not grow with file or part sizes (parts grow past
+// PartSize for files over MaxParts × PartSize, up to MaxPartSize), staying
+// near Concurrency × the transport's buffers (tens of KiB). A missing file fails its item with s3err.ErrNotFound and a directory with
 // s3err.ErrInvalid, both naming the local path. Cancellation and progress
 // behave as in PutBuffers.
 func PutFiles(ctx context.Context, api API, items []File, opt Options, prog *Progress) []Result {
@@ -156,16 +156,6 @@ func newBatch(ctx context.Context, api API, opt Options, prog *Progress, n int) 
 	return b
 }
 
-// worker is one worker's state: a reusable read buffer for files.
-type worker struct{ buf []byte }
-
-func (w *worker) get(n int64) []byte {
-	if int64(cap(w.buf)) < n {
-		w.buf = make([]byte, n)
-	}
-	return w.buf[:n]
-}
-
 func (b *batch) run(workers int) []Result {
 	if len(b.items) == 0 {
 		return nil
@@ -183,13 +173,12 @@ func (b *batch) run(workers int) []Result {
 			// runJob recovers per job; a panic elsewhere ends this worker
 			// and the sweep fails what it left unfinished.
 			defer func() { _ = recover() }()
-			w := &worker{}
 			for {
 				j, start, ok := b.take()
 				if !ok {
 					return
 				}
-				b.runJob(w, j, start)
+				b.runJob(j, start)
 			}
 		}()
 	}
@@ -231,7 +220,7 @@ func (b *batch) take() (j partJob, start bool, ok bool) {
 	}
 }
 
-func (b *batch) runJob(w *worker, j partJob, start bool) {
+func (b *batch) runJob(j partJob, start bool) {
 	it := &b.items[j.item]
 	defer func() {
 		if r := recover(); r != nil {
@@ -251,14 +240,14 @@ func (b *batch) runJob(w *worker, j partJob, start bool) {
 		}
 	}()
 	if start {
-		b.start(w, j.item)
+		b.start(j.item)
 		return
 	}
 	b.mu.Lock()
 	failed := it.err != nil
 	b.mu.Unlock()
 	if !failed {
-		if err := b.uploadPart(w, it, j.part); err != nil {
+		if err := b.uploadPart(it, j.part); err != nil {
 			b.failItem(j.item, err)
 		}
 	}
@@ -306,32 +295,25 @@ func regular(path string, st os.FileInfo) error {
 	return nil
 }
 
-// read returns bytes [off, off+n) of the item: a sub-slice of its buffer,
-// or file contents read into the worker's buffer.
-func (b *batch) read(w *worker, it *item, off, n int64) ([]byte, error) {
+// body returns a request body for bytes [off, off+n) of the item: a view
+// of its buffer, or a section of its file read as the request is sent.
+// fence it when the request returns; for a file its error, if any, is why
+// the request failed (the file shrank, or could not be read).
+func (b *batch) body(it *item, off, n int64) *fencedReader {
 	if it.f == nil {
-		return it.data[off : off+n], nil
+		return newFencedReader(it.data[off : off+n])
 	}
-	buf := w.get(n)
-	got, err := it.f.ReadAt(buf, off)
-	if int64(got) == n {
-		return buf, nil
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s shrank while being uploaded (read %d of %d bytes at offset %d): %w",
-			it.path, got, n, off, s3err.ErrChanged)
-	}
-	return nil, fmt.Errorf("reading %s: %w", it.path, err)
+	return &fencedReader{r: &fileSection{f: it.f, path: it.path, off: off, n: n}}
 }
 
-func (b *batch) start(w *worker, i int) {
+func (b *batch) start(i int) {
 	it := &b.items[i]
 	if err := b.open(it); err != nil {
 		b.finish(i, "", err)
 		return
 	}
 	if it.size <= b.opt.MultipartThreshold {
-		etag, err := b.putSingle(w, it)
+		etag, err := b.putSingle(it)
 		b.finish(i, etag, err)
 		return
 	}
@@ -348,12 +330,8 @@ func (b *batch) start(w *worker, i int) {
 	b.mu.Unlock()
 }
 
-func (b *batch) putSingle(w *worker, it *item) (string, error) {
-	data, err := b.read(w, it, 0, it.size)
-	if err != nil {
-		return "", err
-	}
-	body := newFencedReader(data)
+func (b *batch) putSingle(it *item) (string, error) {
+	body := b.body(it, 0, it.size)
 	in := &s3.PutObjectInput{
 		Bucket: aws.String(it.bucket), Key: aws.String(it.key),
 		Body: body, ContentLength: aws.Int64(it.size),
@@ -364,7 +342,9 @@ func (b *batch) putSingle(w *worker, it *item) (string, error) {
 	}
 	b.prog.Requests.Add(1)
 	out, err := b.api.PutObject(b.ctx, in)
-	body.fence()
+	if ferr := body.fence(); ferr != nil && err != nil {
+		return "", ferr
+	}
 	if err != nil {
 		return "", b.wrap(it, err)
 	}
@@ -415,20 +395,18 @@ func (b *batch) startMultipart(it *item) error {
 	return nil
 }
 
-func (b *batch) uploadPart(w *worker, it *item, p int) error {
+func (b *batch) uploadPart(it *item, p int) error {
 	off := int64(p) * it.partSize
 	n := min(it.partSize, it.size-off)
-	data, err := b.read(w, it, off, n)
-	if err != nil {
-		return err
-	}
-	body := newFencedReader(data)
+	body := b.body(it, off, n)
 	b.prog.Requests.Add(1)
 	out, err := b.api.UploadPart(it.ctx, &s3.UploadPartInput{
 		Bucket: aws.String(it.bucket), Key: aws.String(it.key), UploadId: aws.String(it.uploadID),
 		PartNumber: aws.Int32(int32(p + 1)), Body: body, ContentLength: aws.Int64(n),
 	})
-	body.fence()
+	if ferr := body.fence(); ferr != nil && err != nil {
+		return ferr
+	}
 	if err != nil {
 		return fmt.Errorf("%s: part %d of %d: %w", it.name(), p+1, it.nparts, err)
 	}
@@ -472,8 +450,7 @@ func (b *batch) partDone(i int) {
 	if b.ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return // the sweep aborts and reports the cancellation
 	}
-	b.abort(it)
-	b.finish(i, "", err)
+	b.finish(i, "", b.abort(it, err))
 }
 
 func (b *batch) complete(it *item) (string, error) {
@@ -489,7 +466,7 @@ func (b *batch) complete(it *item) (string, error) {
 		in.IfNoneMatch = aws.String("*")
 	}
 	b.prog.Requests.Add(1)
-	out, err := b.api.CompleteMultipartUpload(it.ctx, in)
+	out, err := multipart.Complete(it.ctx, b.api, in)
 	if err != nil {
 		return "", b.wrap(it, err)
 	}
@@ -497,16 +474,18 @@ func (b *batch) complete(it *item) (string, error) {
 }
 
 // abort sends AbortMultipartUpload for a started upload with a context that
-// outlives a cancelled batch.
-func (b *batch) abort(it *item) {
+// outlives a cancelled batch, and returns err, the failure that stopped the
+// upload, saying so if the abort failed too (see abortFailed).
+func (b *batch) abort(it *item, err error) error {
 	if it.uploadID == "" {
-		return
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), abortTimeout)
 	defer cancel()
 	// Parts of the item may have been cancelled in flight (by a cancelled
 	// batch, or by a failed part stopping the others): check.
-	_ = abortUpload(ctx, b.api, b.prog, it.bucket, it.key, it.uploadID, true)
+	aerr := abortUpload(ctx, b.api, b.prog, it.bucket, it.key, it.uploadID, true)
+	return abortFailed(err, it.name(), it.uploadID, aerr)
 }
 
 // abortUpload aborts a multipart upload and, with inflight, makes sure it
@@ -569,8 +548,7 @@ func (b *batch) sweep() {
 					b.finish(i, "", panicError(it.name(), r))
 				}
 			}()
-			b.abort(it)
-			b.finish(i, "", err)
+			b.finish(i, "", b.abort(it, err))
 		}()
 	}
 	wg.Wait()

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,8 @@ const (
 	MaxParts = 10000
 	// MaxSinglePut is the largest object one PutObject may carry.
 	MaxSinglePut = 5 << 30
+	// MaxObjectSize is S3's largest object (5 TiB).
+	MaxObjectSize = 5 << 40
 	// DefaultPartSize is used when Options.PartSize is 0.
 	DefaultPartSize = 8 << 20
 	// DefaultConcurrency is used when Options.Concurrency is 0.
@@ -135,21 +138,20 @@ func partSizeFor(size, base int64) (int64, error) {
 // errFenced is what a request body reads once its request has returned.
 var errFenced = errors.New("request body read after its request returned")
 
-// fencedReader serves a request body from memory the engine does not own
-// for long (caller memory, or a pooled buffer about to be reused). Go's
-// HTTP transport may still read a request body after RoundTrip returned;
-// fence, called when the request returns, waits for any Read in progress and
-// makes later ones fail, so nothing touches the memory afterwards.
+// fencedReader serves a request body the engine does not own for long:
+// caller memory, a pooled buffer about to be reused, or a file closed when
+// its item finishes. Go's HTTP transport may still read a request body
+// after RoundTrip returned; fence, called when the request returns, waits
+// for any Read in progress and makes later ones fail, so nothing touches
+// the source afterwards.
 type fencedReader struct {
 	mu     sync.Mutex
-	r      bytes.Reader
+	r      io.ReadSeeker
 	fenced bool
 }
 
 func newFencedReader(b []byte) *fencedReader {
-	f := &fencedReader{}
-	f.r.Reset(b)
-	return f
+	return &fencedReader{r: bytes.NewReader(b)}
 }
 
 // Read implements io.Reader.
@@ -172,15 +174,93 @@ func (f *fencedReader) Seek(off int64, whence int) (int64, error) {
 	return f.r.Seek(off, whence)
 }
 
-// fence ends every access to the underlying memory.
-func (f *fencedReader) fence() {
+// fence ends every access to the underlying source. It returns the error
+// a file section's reads failed with, if any (see fileSection.err).
+func (f *fencedReader) fence() error {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.fenced = true
-	f.r.Reset(nil)
-	f.mu.Unlock()
+	if fs, ok := f.r.(*fileSection); ok {
+		return fs.err
+	}
+	f.r = nil
+	return nil
 }
 
-var _ io.ReadSeeker = (*fencedReader)(nil)
+// fileSection is bytes [off, off+n) of a local file as a request body, read
+// from the file as the request is sent (and again if the SDK hashes or
+// retries it): no part of a file is held in memory, whatever the part
+// size. A file that ends before off+n fails the read with s3err.ErrChanged
+// instead of a silent short body; the first failure is kept in err, so
+// that the request's caller reports it rather than the transport's
+// wrapping of it.
+type fileSection struct {
+	f      *os.File
+	path   string
+	off, n int64
+	pos    int64
+	err    error
+}
+
+// Read implements io.Reader.
+func (s *fileSection) Read(p []byte) (int, error) {
+	if s.pos >= s.n {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), s.n-s.pos)]
+	k, err := s.f.ReadAt(p, s.off+s.pos)
+	s.pos += int64(k)
+	switch {
+	case k == len(p):
+		return k, nil
+	case err == nil || errors.Is(err, io.EOF):
+		err = fmt.Errorf("%s shrank while being uploaded (read %d of %d bytes at offset %d): %w",
+			s.path, s.pos, s.n, s.off, s3err.ErrChanged)
+	default:
+		err = fmt.Errorf("reading %s: %w", s.path, err)
+	}
+	if s.err == nil {
+		s.err = err
+	}
+	return k, err
+}
+
+// Seek implements io.Seeker.
+func (s *fileSection) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += s.pos
+	case io.SeekEnd:
+		off += s.n
+	default:
+		return 0, fmt.Errorf("seek: bad whence %d: %w", whence, s3err.ErrInvalid)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("seek to %d: %w", off, s3err.ErrInvalid)
+	}
+	s.pos = off
+	return off, nil
+}
+
+var (
+	_ io.ReadSeeker = (*fencedReader)(nil)
+	_ io.ReadSeeker = (*fileSection)(nil)
+)
+
+// abortFailed returns err, the failure that made a multipart upload be
+// aborted, saying that AbortMultipartUpload failed too (aerr not nil): the
+// upload id and the object are named so that someone can abort it, as its
+// parts stay stored (and billed) until then. err stays what the result
+// wraps, so the error's class is unchanged; aerr is only described. An
+// abort that finds the upload gone (NotFound) did not fail.
+func abortFailed(err error, name, id string, aerr error) error {
+	if aerr == nil || s3err.Classify(aerr) == s3err.NotFound {
+		return err
+	}
+	return fmt.Errorf("%w (and aborting multipart upload %s of %s failed, so its parts stay stored until it is aborted: %v)",
+		err, id, name, aerr)
+}
 
 // panicError turns a recovered panic into an ErrInternal error naming what
 // was being uploaded.

@@ -2,15 +2,17 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3turbo/s3turbo/go/fetch"
 	"github.com/s3turbo/s3turbo/go/multipart"
 	"github.com/s3turbo/s3turbo/go/s3err"
 )
@@ -19,19 +21,39 @@ import (
 // WriterOptions.Concurrency is 0.
 const DefaultWriterConcurrency = 8
 
+// DefaultWriterReadRetries is WriterOptions.ReadRetries when it is 0 (as
+// a client with the default 5 attempts per request retries body reads).
+const DefaultWriterReadRetries = 4
+
 // partsPerTier is how many parts a Writer sends before doubling its part
-// size: with the 8 MiB default, 10 000 parts reach about 8 TB, beyond S3's
-// 5 TiB object limit, while files of a few GiB keep the configured size.
+// size: files of a few GiB keep the configured size, and MaxParts parts
+// (10 tiers) hold 1000 × (1 + 2 + … + 512) = 1 023 000 first-tier parts.
 const partsPerTier = 1000
+
+// WriterMinPartSize is the smallest first-tier part a Writer uses: the
+// smallest multiple of 64 KiB whose schedule reaches MaxObjectSize within
+// MaxParts parts (5.1875 MiB: 10 000 parts then hold 5.06 TiB). S3's own
+// 5 MiB floor would stop a stream at 4.878 TiB, after 10 000 parts were
+// uploaded. Parts of 5 GiB (MaxPartSize) hold 5 TiB in 1 000 parts, so the
+// cap on a tier's size never costs capacity.
+const WriterMinPartSize = (MaxObjectSize/(partsPerTier*(1<<(MaxParts/partsPerTier)-1)) + 1 + 64<<10 - 1) / (64 << 10) * (64 << 10)
 
 // WriterOptions tunes a Writer.
 type WriterOptions struct {
 	// PartSize is the size of the first parts (default DefaultPartSize,
-	// raised to MinPartSize). It doubles every 1 000 parts so a stream of
-	// unknown length can reach S3's largest object within 10 000 parts.
+	// raised to WriterMinPartSize). It doubles every 1 000 parts so a
+	// stream of unknown length can reach S3's largest object within 10 000
+	// parts.
 	PartSize int64
-	// Concurrency bounds the parts in flight; memory use is about
-	// (Concurrency+1) × PartSize. Default DefaultWriterConcurrency.
+	// Concurrency bounds the parts in flight (default
+	// DefaultWriterConcurrency). Every part in flight and the one being
+	// filled is a buffer, so memory is about (Concurrency+1) × the current
+	// part size: (Concurrency+1) × PartSize for the first 1 000 parts,
+	// twice that for the next 1 000, and so on (with 8 MiB parts and 8 in
+	// flight: 72 MiB for the first 7.8 GiB written, 1.1 GiB
+	// past 117 GiB, 4.5 GiB past 492 GiB, 9 GiB past 992 GiB). A stream
+	// cannot hold less than one part, and 10 000 parts reach 5 TiB only if
+	// the last ones are large.
 	Concurrency int
 	// CreateOnly fails Close (or a Write that starts the multipart upload)
 	// with s3err.ErrExists if the key already exists.
@@ -39,6 +61,11 @@ type WriterOptions struct {
 	// Append keeps the existing object's bytes in front of the written ones
 	// (and, when Attrs is nil, its content headers and metadata).
 	Append bool
+	// ReadRetries is how many times a failed read of the bytes an append
+	// downloads (a connection reset, a short body) is resumed; the SDK
+	// already retries failed requests. 0: DefaultWriterReadRetries;
+	// negative: none.
+	ReadRetries int
 	// Attrs are the headers the object is stored with (nil: none).
 	Attrs *Attrs
 }
@@ -107,9 +134,15 @@ func NewWriter(ctx context.Context, api API, bucket, key string, opt WriterOptio
 	if opt.PartSize <= 0 {
 		opt.PartSize = DefaultPartSize
 	}
-	opt.PartSize = min(max(opt.PartSize, MinPartSize), MaxPartSize)
+	opt.PartSize = min(max(opt.PartSize, WriterMinPartSize), MaxPartSize)
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = DefaultWriterConcurrency
+	}
+	switch {
+	case opt.ReadRetries == 0:
+		opt.ReadRetries = DefaultWriterReadRetries
+	case opt.ReadRetries < 0:
+		opt.ReadRetries = 0
 	}
 	w := &Writer{
 		api: api, bucket: bucket, key: key, opt: opt, parent: ctx,
@@ -177,13 +210,12 @@ func (w *Writer) Write(p []byte) (n int, err error) {
 	defer w.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(w.name(), r)
-			w.failLocked(err)
+			err = w.failLocked(panicError(w.name(), r))
 		}
 	}()
 	if err := w.usable(); err != nil {
 		if w.state != writerDone {
-			w.failLocked(err)
+			err = w.failLocked(err)
 		}
 		return 0, err
 	}
@@ -191,8 +223,7 @@ func (w *Writer) Write(p []byte) (n int, err error) {
 		lim := w.limit()
 		if int64(len(w.pending)) >= lim {
 			if err := w.flush(false); err != nil {
-				w.failLocked(err)
-				return n, err
+				return n, w.failLocked(err)
 			}
 			continue
 		}
@@ -344,26 +375,9 @@ func (w *Writer) resolveAppend(final bool) error {
 		}
 		return nil
 	}
-	w.prog.Requests.Add(1)
-	out, err := w.api.GetObject(w.ctx, &s3.GetObjectInput{
-		Bucket: aws.String(w.bucket), Key: aws.String(w.key), IfMatch: aws.String(etag)})
-	if err != nil {
-		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
-	}
-	defer out.Body.Close()
-	// Without a Content-Length (a chunked answer) the body itself must
-	// hold exactly size bytes.
-	if out.ContentLength != nil && *out.ContentLength != size {
-		return fmt.Errorf("%s: object to append to changed size from %d to %d bytes: %w", w.name(), size, *out.ContentLength, s3err.ErrChanged)
-	}
 	buf := make([]byte, size, size+max(int64(len(w.pending)), w.limit()))
-	if _, err := io.ReadFull(out.Body, buf); err != nil {
-		return fmt.Errorf("%s: reading the object to append to: %w", w.name(), err)
-	}
-	if out.ContentLength == nil {
-		if n, _ := io.ReadFull(out.Body, make([]byte, 1)); n > 0 {
-			return fmt.Errorf("%s: object to append to grew past %d bytes: %w", w.name(), size, s3err.ErrChanged)
-		}
+	if err := w.readExisting(buf, etag); err != nil {
+		return err
 	}
 	old := w.pending
 	w.pending = append(buf, old...)
@@ -371,6 +385,36 @@ func (w *Writer) resolveAppend(final bool) error {
 		w.recycle(old)
 	}
 	return nil
+}
+
+// readExisting reads the object to append to, len(buf) bytes as HEAD said,
+// into buf, pinned to etag with If-Match. It goes through the fetch
+// engine, as downloads do: a body read that fails (a connection reset, a
+// short body) is resumed by ranged GETs (pinned too) up to ReadRetries
+// times, so one network hiccup does not fail the append. An answer of
+// another size than HEAD said (a server that ignores If-Match) means the
+// object changed: s3err.ErrChanged.
+func (w *Writer) readExisting(buf []byte, etag string) error {
+	b := fetch.Start(w.ctx, w.api,
+		[]fetch.Item{{Bucket: w.bucket, Key: w.key, Buf: buf, Known: true, IfMatch: etag}},
+		fetch.Options{PartSize: max(int64(len(buf)), 1), Concurrency: 1, ReadRetries: w.opt.ReadRetries})
+	<-b.Done()
+	_, _, requests := b.Progress()
+	w.prog.Requests.Add(requests)
+	err := b.Err()
+	if err == nil {
+		return nil
+	}
+	if w.ctx.Err() != nil {
+		return w.stopped()
+	}
+	var re *awshttp.ResponseError
+	if s3err.Classify(err) == s3err.Corrupt || (errors.Is(err, s3err.ErrInvalid) && !errors.As(err, &re)) {
+		// fetch's own checks of the answer's length (not the server's 4xx)
+		return fmt.Errorf("%s: object to append to is no longer the %d bytes it was (%v): %w",
+			w.name(), len(buf), err, s3err.ErrChanged)
+	}
+	return fmt.Errorf("reading the object to append to: %w", err) // err names the object
 }
 
 // launch starts one part upload in the background: data, or (data == nil)
@@ -472,14 +516,12 @@ func (w *Writer) Close(ctx context.Context) (etag string, err error) {
 	defer stop()
 	defer func() {
 		if r := recover(); r != nil {
-			err = panicError(w.name(), r)
-			w.failLocked(err)
+			err = w.failLocked(panicError(w.name(), r))
 		}
 	}()
 	etag, err = w.finish()
 	if err != nil {
-		w.failLocked(err)
-		return "", err
+		return "", w.failLocked(err)
 	}
 	w.state, w.etag = writerDone, etag
 	w.prog.Items.Store(1)
@@ -559,7 +601,7 @@ func (w *Writer) complete() (string, error) {
 		in.IfNoneMatch = aws.String("*")
 	}
 	w.prog.Requests.Add(1)
-	out, err := w.api.CompleteMultipartUpload(w.ctx, in)
+	out, err := multipart.Complete(w.ctx, w.api, in)
 	if err != nil {
 		return "", w.wrap(err)
 	}
@@ -569,17 +611,21 @@ func (w *Writer) complete() (string, error) {
 
 // failLocked ends the writer after err: stops and waits for the parts in
 // flight and aborts the multipart upload (with a fresh bounded context).
-func (w *Writer) failLocked(err error) {
+// It returns the writer's error from now on: err, saying so if the abort
+// failed too (see abortFailed).
+func (w *Writer) failLocked(err error) error {
 	inflight := len(w.sem) > 0
 	w.cancel()
 	w.wg.Wait()
 	if w.uploadID != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), abortTimeout)
-		_ = abortUpload(ctx, w.api, &w.prog, w.bucket, w.key, w.uploadID, inflight)
+		aerr := abortUpload(ctx, w.api, &w.prog, w.bucket, w.key, w.uploadID, inflight)
 		cancel()
+		err = abortFailed(err, w.name(), w.uploadID, aerr)
 		w.uploadID = ""
 	}
 	w.state, w.err, w.pending = writerDone, err, nil
+	return err
 }
 
 // Abort discards the upload: parts in flight are stopped and the multipart

@@ -37,6 +37,9 @@ func writeAll(t *testing.T, w *Writer, data []byte, maxChunk int, seed int64) {
 	}
 }
 
+// wpart is a Writer's smallest part (S3's 5 MiB would not reach 5 TiB).
+const wpart = WriterMinPartSize
+
 func TestWriter(t *testing.T) {
 	fresh(t)
 	for _, tc := range []struct {
@@ -48,17 +51,17 @@ func TestWriter(t *testing.T) {
 	}{
 		{name: "empty", size: 0, chunk: 1},
 		{name: "small-writes-single-put", size: 100_000, chunk: 97},
-		{name: "exact-part-single-put", size: part, chunk: 1 << 20},
-		{name: "part-plus-one", size: part + 1, chunk: 1 << 20, multipart: true},
+		{name: "exact-part-single-put", size: wpart, chunk: 1 << 20},
+		{name: "part-plus-one", size: wpart + 1, chunk: 1 << 20, multipart: true},
 		{name: "many-small-writes", size: big, chunk: 64 << 10, conc: 2, multipart: true},
-		{name: "exact-two-parts", size: 2 * part, chunk: 3 << 20, multipart: true},
+		{name: "exact-two-parts", size: 2 * wpart, chunk: 3 << 20, multipart: true},
 		{name: "one-big-write", size: big, chunk: big, multipart: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := "writer/" + tc.name
 			data := randBytes(tc.size, int64(tc.size))
 			api := &hookAPI{API: client.S3}
-			w, err := NewWriter(context.Background(), api, bucket, key, WriterOptions{PartSize: part, Concurrency: tc.conc})
+			w, err := NewWriter(context.Background(), api, bucket, key, WriterOptions{PartSize: wpart, Concurrency: tc.conc})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +77,7 @@ func TestWriter(t *testing.T) {
 			wantPuts, wantCompletes := int64(1), int64(0)
 			if tc.multipart {
 				wantPuts, wantCompletes = 0, 1
-				if want := int64((tc.size + part - 1) / part); api.parts.Load() != want {
+				if want := int64((tc.size + wpart - 1) / wpart); api.parts.Load() != want {
 					t.Errorf("%d parts, want %d", api.parts.Load(), want)
 				}
 			}
@@ -454,7 +457,7 @@ func TestWriterReady(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	api := &hookAPI{API: client.S3, holdPart: 1} // part 1 waits until cancelled
-	w, err := NewWriter(ctx, api, bucket, "ready/obj", WriterOptions{PartSize: MinPartSize, Concurrency: 1})
+	w, err := NewWriter(ctx, api, bucket, "ready/obj", WriterOptions{PartSize: WriterMinPartSize, Concurrency: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +467,7 @@ func TestWriterReady(t *testing.T) {
 		want  bool
 	}{
 		{"nothing in flight", 0, true},
-		{"a part's worth buffered", MinPartSize, true},
+		{"a part's worth buffered", WriterMinPartSize, true},
 		{"the one slot taken by part 1", 1, false},
 	}
 	for _, st := range steps {

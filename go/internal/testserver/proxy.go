@@ -40,11 +40,10 @@ type Quirks struct {
 	RegionAnswer string
 	// Refused, when not nil, counts the requests refused for their region.
 	Refused *atomic.Int64
-	// Truncate, when not nil, is asked about each request: when it says
-	// so, the answer's headers (its Content-Length included) and half its
-	// body are sent, and the connection is dropped, as a reset mid-response
-	// does. It may be called concurrently.
-	Truncate func(r *http.Request) bool
+	// Answer, when not nil, is asked about every request (before it is
+	// forwarded) and may make the proxy answer it badly (see Answer). It is
+	// called concurrently; a test wanting one bad answer counts for itself.
+	Answer func(r *http.Request) Answer
 	// Fault, when not nil, spoils GET bodies as it says.
 	Fault *Fault
 	// OnGet, when not nil, is called with the number of each GET (1 for
@@ -54,6 +53,55 @@ type Quirks struct {
 	// Gets and GetBytes, when not nil, count the GET requests and the
 	// body bytes the proxy sent for them.
 	Gets, GetBytes *atomic.Int64
+}
+
+// Answer is how the proxy answers a request (Quirks.Answer): forwarded, or
+// badly, as a network or an overloaded server may.
+type Answer int
+
+// Answers a Quirks.Answer may choose.
+const (
+	// Forward forwards the request as usual.
+	Forward Answer = iota
+	// Answer500 answers 500 InternalError without forwarding the request.
+	Answer500
+	// AnswerReset forwards the request, sends the answer's headers and
+	// half its body, then resets the connection (TCP RST).
+	AnswerReset
+	// AnswerTruncated forwards the request, sends the answer's headers
+	// (with their full Content-Length) and half its body, then closes the
+	// connection cleanly: the body ends short.
+	AnswerTruncated
+)
+
+// internalError answers r with S3's 500 InternalError.
+func internalError(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, "<Error><Code>InternalError</Code><Message>We encountered an internal error. "+
+		"Please try again.</Message></Error>")
+}
+
+// breakBody sends resp's headers and half its body to w, then ends the
+// connection as a says (AnswerReset or AnswerTruncated).
+func breakBody(w http.ResponseWriter, resp *http.Response, a Answer) {
+	body, _ := io.ReadAll(resp.Body)
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body[:len(body)/2])
+	w.(http.Flusher).Flush()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // closes the connection anyway
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && a == AnswerReset {
+		_ = tc.SetLinger(0) // Close sends RST
+	}
+	_ = conn.Close()
 }
 
 // FaultKind is how a GET body goes wrong.
@@ -179,6 +227,14 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 		if q.refuseRegion(w, r) {
 			return
 		}
+		answer := Forward
+		if q.Answer != nil {
+			answer = q.Answer(r)
+		}
+		if answer == Answer500 {
+			internalError(w, r)
+			return
+		}
 		if r.Method == http.MethodGet {
 			n := gets.Add(1)
 			if q.Gets != nil {
@@ -199,6 +255,10 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 			return
 		}
 		defer resp.Body.Close()
+		if answer == AnswerReset || answer == AnswerTruncated {
+			breakBody(w, resp, answer)
+			return
+		}
 		if rng := r.Header.Get("Range"); q.Suffix416 && resp.StatusCode == http.StatusPartialContent && strings.HasPrefix(rng, "bytes=-") {
 			k, _ := strconv.ParseInt(strings.TrimPrefix(rng, "bytes=-"), 10, 64)
 			cr := resp.Header.Get("Content-Range")
@@ -218,12 +278,6 @@ func (s *Server) Proxy(t testing.TB, q Quirks) s3client.Options {
 		w.WriteHeader(resp.StatusCode)
 		if chunked {
 			w.(http.Flusher).Flush() // no length can be set after this: chunked
-		}
-		if q.Truncate != nil && q.Truncate(r) {
-			body, _ := io.ReadAll(resp.Body)
-			_, _ = w.Write(body[:len(body)/2])
-			w.(http.Flusher).Flush()
-			panic(http.ErrAbortHandler) // closes the connection without finishing the response
 		}
 		var body io.Writer = w
 		if q.GetBytes != nil && r.Method == http.MethodGet {
