@@ -415,8 +415,15 @@ func (r truncatedRetryer) IsErrorRetryable(err error) bool {
 }
 
 // truncatedResponse reports whether err is a response body that ended
-// before its Content-Length while the SDK decoded it.
+// before its Content-Length while the SDK read it: while decoding it (a
+// deserialization error), or while checking a 200 answer for an error
+// inside (DeleteObjects, CopyObject, CompleteMultipartUpload: a response
+// error with status 200).
 func truncatedResponse(err error) bool {
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
 	var de *smithy.DeserializationError
-	return errors.As(err, &de) && errors.Is(err, io.ErrUnexpectedEOF)
+	var re *awshttp.ResponseError
+	return errors.As(err, &de) || errors.As(err, &re)
 }

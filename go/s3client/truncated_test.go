@@ -65,6 +65,12 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 				}
 				return err
 			}},
+		{"DeleteObjects quiet", func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("delete") },
+			func(t *testing.T, c *s3client.Client) error {
+				_, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
+					Delete: &types.Delete{Quiet: aws.Bool(true), Objects: []types.ObjectIdentifier{{Key: aws.String("truncated/none")}}}})
+				return err
+			}},
 		{"CreateMultipartUpload", func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("uploads") },
 			func(t *testing.T, c *s3client.Client) error {
 				out, err := c.S3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket),
