@@ -134,7 +134,8 @@ func PutBuffers(ctx context.Context, api API, items []Buffer, opt Options, prog 
 // read from the file with ReadAt as the request is sent, never buffered
 // whole: memory does not grow with file or part sizes (parts grow past
 // PartSize for files over MaxParts × PartSize, up to MaxPartSize), staying
-// near Concurrency × the transport's buffers (tens of KiB). A missing file fails its item with s3err.ErrNotFound and a directory with
+// near Concurrency × the transport's buffers (tens of KiB). A missing file
+// fails its item with s3err.ErrNotFound and a directory with
 // s3err.ErrInvalid, both naming the local path. Cancellation and progress
 // behave as in PutBuffers.
 func PutFiles(ctx context.Context, api API, items []File, opt Options, prog *Progress) []Result {
