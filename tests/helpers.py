@@ -426,3 +426,77 @@ class SlowListServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+
+
+class RelayProxy:
+    """Relays HTTP/1.1 requests to an S3 server on loopback, the Host header
+    (and so every signature) unchanged, so that a test can change answers as
+    a gateway or a network would: ``intercept`` may answer a request itself,
+    ``deliver`` writes the server's answer (by default, faithfully).
+    Connections it breaks on purpose are not reported."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        up = urlsplit(upstream)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _relay(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                if outer.intercept(self):
+                    return
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                try:
+                    conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+                    resp = conn.getresponse()
+                    data = resp.read()
+                finally:
+                    conn.close()
+                outer.deliver(self, resp, data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def intercept(self, h: Any) -> bool:
+        """Answer request ``h`` (a BaseHTTPRequestHandler) without the
+        server; return True if it did. By default, never."""
+        return False
+
+    def send_head(self, h: Any, resp: Any, data: bytes) -> None:
+        """Send the server's status and headers, with the Content-Length of
+        ``data`` (a HEAD's own)."""
+        h.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", resp.getheader("Content-Length", "0") if h.command == "HEAD" else str(len(data)))
+        h.end_headers()
+
+    def deliver(self, h: Any, resp: Any, data: bytes) -> None:
+        """Write the server's answer to the client."""
+        self.send_head(h, resp, data)
+        if h.command != "HEAD":
+            h.wfile.write(data)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 import s3turbo
+from helpers import RelayProxy
 
 
 def _clean_env(tmp: Path) -> dict[str, str]:
@@ -180,70 +181,33 @@ def test_stalled_body_is_read_at_most_retries_times(stalling: StallingServer, re
     assert time.monotonic() - t0 < retries * 0.5 + 5
 
 
-class RegionProxy:
+class RegionProxy(RelayProxy):
     """Forwards requests to an S3 server, refusing those signed for another
     region than ``region`` as S3 does: 400 AuthorizationHeaderMalformed
     naming the region in the body (a HEAD: 400, no body, the region in
     x-amz-bucket-region). Counts the refusals."""
 
     def __init__(self, upstream: str, region: str) -> None:
-        import http.client
-        from urllib.parse import urlsplit
-
-        up = urlsplit(upstream)
+        self.region = region
         self.refused = 0
-        outer = self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _relay(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                auth = self.headers.get("Authorization", "")
-                scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in auth else []
-                if len(scope) >= 5 and scope[-3] != region:
-                    outer.refused += 1
-                    out = b"" if self.command == "HEAD" else (
-                        b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region is wrong</Message>"
-                        b"<Region>" + region.encode() + b"</Region></Error>")
-                    self.send_response(400)
-                    if self.command == "HEAD":
-                        self.send_header("x-amz-bucket-region", region)
-                    self.send_header("Content-Length", str(len(out)))
-                    self.end_headers()
-                    self.wfile.write(out)
-                    return
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
-                try:
-                    conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
-                    resp = conn.getresponse()
-                    data = resp.read()
-                finally:
-                    conn.close()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", resp.getheader("Content-Length", "0") if self.command == "HEAD"
-                                 else str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def intercept(self, h: Any) -> bool:
+        auth = h.headers.get("Authorization", "")
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in auth else []
+        if len(scope) < 5 or scope[-3] == self.region:
+            return False
+        self.refused += 1
+        out = b"" if h.command == "HEAD" else (
+            b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region is wrong</Message>"
+            b"<Region>" + self.region.encode() + b"</Region></Error>")
+        h.send_response(400)
+        if h.command == "HEAD":
+            h.send_header("x-amz-bucket-region", self.region)
+        h.send_header("Content-Length", str(len(out)))
+        h.end_headers()
+        h.wfile.write(out)
+        return True
 
 
 def test_bucket_in_another_region_is_found(endpoint: Any, bucket: str, s3: Any, tmp_path: Path) -> None:

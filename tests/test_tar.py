@@ -19,7 +19,7 @@ import zstandard
 
 import s3turbo
 from helpers import (
-    ROW_KEYS, Member, assert_rows_equal, compress, member_contents, make_tar, tarfile_rows,
+    ROW_KEYS, Member, RelayProxy, assert_rows_equal, compress, member_contents, make_tar, tarfile_rows,
 )
 
 T0 = 1_700_000_000
@@ -424,7 +424,7 @@ def test_s3_matches_local(client: s3turbo.Client, archives: Archives, name: str,
         assert_rows_equal(rows, tarfile_rows(archives.tar(name), f"s3://{key}"))
 
 
-class FaultProxy:
+class FaultProxy(RelayProxy):
     """Relays requests to an S3 server; while ``faults`` is above zero, a GET
     whose body is longer than ``after`` bytes sends its full Content-Length
     but only ``after`` bytes, then closes the connection with a reset
@@ -432,73 +432,27 @@ class FaultProxy:
     the GETs."""
 
     def __init__(self, upstream: str, kind: str, after: int, faults: int = 1) -> None:
-        import http.client
+        self.kind, self.after, self.faults, self.gets = kind, after, faults, 0
+        super().__init__(upstream)
+
+    def deliver(self, h: Any, resp: Any, data: bytes) -> None:
         import socket
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import urlsplit
 
-        up = urlsplit(upstream)
-        self.gets = 0
-        self.faults = faults
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _relay(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
-                try:
-                    conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
-                    resp = conn.getresponse()
-                    data = resp.read()
-                finally:
-                    conn.close()
-                spoil = self.command == "GET" and resp.status // 100 == 2 and len(data) > after and outer.faults > 0
-                if self.command == "GET":
-                    outer.gets += 1
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", resp.getheader("Content-Length", "0") if self.command == "HEAD"
-                                 else str(len(data)))
-                self.end_headers()
-                if self.command == "HEAD":
-                    return
-                if not spoil:
-                    self.wfile.write(data)
-                    return
-                outer.faults -= 1
-                self.wfile.write(data[:after])
-                self.wfile.flush()
-                self.close_connection = True
-                if kind == "reset":
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    self.connection.close()
-                else:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # the connections this proxy breaks on purpose
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if h.command != "GET":
+            return super().deliver(h, resp, data)
+        self.gets += 1
+        if resp.status // 100 != 2 or len(data) <= self.after or self.faults <= 0:
+            return super().deliver(h, resp, data)
+        self.faults -= 1
+        self.send_head(h, resp, data)
+        h.wfile.write(data[:self.after])
+        h.wfile.flush()
+        h.close_connection = True
+        if self.kind == "reset":
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+        else:
+            h.connection.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.mark.parametrize("kind", ["reset", "truncate"])
