@@ -33,8 +33,10 @@ var skipThreshold int64 = 8 << 20
 
 // objBufSize is objectReader's window: small reads are served from it, and
 // seeks back into it need no request (tarindex peeks at the magic bytes,
-// then seeks back to the start).
-const objBufSize = 64 << 10
+// then seeks back to the start). 1 MiB, as the bufio.Reader it replaced:
+// with 64 KiB, indexing a 13 MB tar.gz from the local server took 10-20%
+// longer (the decompressor's small reads refilled the window more often).
+const objBufSize = 1 << 20
 
 // objectReader reads an S3 object from its first byte as one stream that
 // survives failed body reads: a body that ends early, a reset connection or
