@@ -585,7 +585,7 @@ func (b *Batch) firstResponse(i int, rng string, reqLen, at int64, ifMatch strin
 		return response{}, err
 	}
 	r := response{body: out.Body, etag: aws.ToString(out.ETag)}
-	if err := checkETag(ifMatch, r.etag); err != nil {
+	if err := CheckETag(ifMatch, r.etag); err != nil {
 		r.body.Close()
 		return response{}, err
 	}
@@ -637,10 +637,10 @@ func bodyLength(clen int64) string {
 	return fmt.Sprintf("%d bytes", clen)
 }
 
-// checkETag refuses a response whose ETag is not the one the request was
+// CheckETag refuses a response whose ETag is not the one the request was
 // pinned to with If-Match: a server that ignores If-Match (gofakes3 does)
 // would otherwise hand back another version of the object without error.
-func checkETag(ifMatch, etag string) error {
+func CheckETag(ifMatch, etag string) error {
 	if ifMatch == "" || etag == "" || strings.Trim(ifMatch, `"`) == strings.Trim(etag, `"`) {
 		return nil
 	}

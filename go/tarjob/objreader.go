@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -280,10 +279,10 @@ func (o *objectReader) reopen() (eof bool, err error) {
 	default:
 		return false, fmt.Errorf("%s: GET from byte offset %d: %w", o.name, o.bodyPos, err)
 	}
-	if etag := aws.ToString(out.ETag); etag != "" && strings.Trim(etag, `"`) != strings.Trim(o.etag, `"`) {
+	if err := fetch.CheckETag(o.etag, aws.ToString(out.ETag)); err != nil {
 		// A server that ignores If-Match.
 		out.Body.Close()
-		return false, fmt.Errorf("%s: at byte offset %d: ETag changed from %s to %s: %w", o.name, o.bodyPos, o.etag, etag, s3err.ErrChanged)
+		return false, fmt.Errorf("%s: at byte offset %d: %w", o.name, o.bodyPos, err)
 	}
 	first, _, total, ok := fetch.ParseContentRange(aws.ToString(out.ContentRange))
 	if !ok || first != o.bodyPos || (o.size >= 0 && total != o.size) {
