@@ -1028,6 +1028,7 @@ class S3File(AbstractBufferedFile):
         _no_versions(kwargs, path)
         self._writer: Any = None
         self._etag: Optional[str] = None
+        self._put_attrs: Optional[dict[str, Any]] = None
         if mode == "rb":
             info = kwargs.pop("details", None) or fs.info(path)
             if info["type"] != "file":
@@ -1037,7 +1038,7 @@ class S3File(AbstractBufferedFile):
             if size is None:
                 size = info["size"]
         else:
-            fs._attrs(kwargs, path)  # an unknown option fails at open, not at the first flush
+            self._put_attrs = fs._attrs(kwargs, path)  # an unknown option fails here, not at the first flush
             if mode == "xb" and fs.exists(path):
                 raise FileExistsError(f"{path} already exists")
         appended = 0
@@ -1062,9 +1063,10 @@ class S3File(AbstractBufferedFile):
 
     def _initiate_upload(self) -> None:
         if self._writer is None:
+            # The client's part size, raised by the engine to what lets
+            # 10 000 parts reach S3's largest object.
             self._writer = self.fs.client.open_writer(
-                self.path, create_only=self.mode == "xb", append=self.mode == "ab",
-                part_size=max(self.fs.client._args["part_size"], 5 * 2**20), attrs=self.fs._attrs(self.kwargs, self.path))
+                self.path, create_only=self.mode == "xb", append=self.mode == "ab", attrs=self._put_attrs)
 
     def _upload_chunk(self, final: bool = False) -> bool:
         self._initiate_upload()
