@@ -16,6 +16,38 @@ import (
 	"github.com/s3turbo/s3turbo/go/s3client"
 )
 
+// truncating returns a client (3 attempts per request) behind a proxy
+// that cuts off the answers to requests match picks, at most limit of them
+// (no limit when limit is 0), and the count of answers cut.
+func truncating(t *testing.T, match func(r *http.Request) bool, limit int64) (*s3client.Client, *atomic.Int64) {
+	t.Helper()
+	cut := &atomic.Int64{}
+	opt := srv.Proxy(t, testserver.Quirks{Answer: func(r *http.Request) testserver.Answer {
+		for match(r) {
+			n := cut.Load()
+			if limit > 0 && n >= limit {
+				break
+			}
+			if cut.CompareAndSwap(n, n+1) {
+				return testserver.AnswerTruncated
+			}
+		}
+		return testserver.Forward
+	}})
+	opt.Retries = 3
+	c, err := s3client.New(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, cut
+}
+
+// isDelete matches DeleteObjects requests.
+func isDelete(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("delete")
+}
+
 // TestTruncatedAnswerRetried: an SDK operation whose answer is cut off
 // mid-body (a reset, a proxy closing the connection) is sent again, as
 // boto3 does. The SDK reports such an answer as a deserialization error,
@@ -56,7 +88,7 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 					CopySource: aws.String(bucket + "/" + src)})
 				return err
 			}},
-		{"DeleteObjects", func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("delete") },
+		{"DeleteObjects", isDelete,
 			func(t *testing.T, c *s3client.Client) error {
 				out, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
 					Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("truncated/none")}}}})
@@ -65,7 +97,7 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 				}
 				return err
 			}},
-		{"DeleteObjects quiet", func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("delete") },
+		{"DeleteObjects quiet", isDelete,
 			func(t *testing.T, c *s3client.Client) error {
 				_, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
 					Delete: &types.Delete{Quiet: aws.Bool(true), Objects: []types.ObjectIdentifier{{Key: aws.String("truncated/none")}}}})
@@ -96,19 +128,7 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var cut atomic.Int64
-			opt := srv.Proxy(t, testserver.Quirks{Answer: func(r *http.Request) testserver.Answer {
-				if tc.match(r) && cut.CompareAndSwap(0, 1) {
-					return testserver.AnswerTruncated
-				}
-				return testserver.Forward
-			}})
-			opt.Retries = 3
-			c, err := s3client.New(ctx, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, cut := truncating(t, tc.match, 1)
 			if err := tc.do(t, c); err != nil {
 				t.Fatalf("after one truncated answer: %v", err)
 			}
@@ -119,21 +139,8 @@ func TestTruncatedAnswerRetried(t *testing.T) {
 	}
 	t.Run("persistent", func(t *testing.T) {
 		// Every answer cut: the error comes back after the retries, naming the cause.
-		var cut atomic.Int64
-		opt := srv.Proxy(t, testserver.Quirks{Answer: func(r *http.Request) testserver.Answer {
-			if r.Method == http.MethodPost && r.URL.Query().Has("delete") {
-				cut.Add(1)
-				return testserver.AnswerTruncated
-			}
-			return testserver.Forward
-		}})
-		opt.Retries = 3
-		c, err := s3client.New(ctx, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_, err = c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
+		c, cut := truncating(t, isDelete, 0)
+		_, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
 			Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("truncated/none")}}}})
 		if err == nil || !strings.Contains(err.Error(), "unexpected EOF") {
 			t.Fatalf("err = %v, want the truncation", err)
