@@ -166,15 +166,6 @@ func s3t_upload_start(client C.uint64_t, srcs *C.char, soffs *C.int64_t, dsts *C
 	return 0
 }
 
-// writerReadRetries is readRetries for a Writer, where 0 would mean the
-// default: no retries is -1.
-func writerReadRetries(c *s3client.Client) int {
-	if r := readRetries(c); r > 0 {
-		return r
-	}
-	return -1
-}
-
 func getWriter(id uint64) *upload.Writer {
 	w, _ := table.get(id).(*upload.Writer)
 	return w
@@ -218,7 +209,7 @@ func s3t_writer_new(client C.uint64_t, path *C.char, n C.int64_t, flags C.int32_
 		Concurrency: min(c.Concurrency, upload.DefaultWriterConcurrency),
 		CreateOnly:  flags&putCreateOnly != 0,
 		Append:      flags&putAppend != 0,
-		ReadRetries: writerReadRetries(c),
+		ReadRetries: readRetries(c),
 		Attrs:       at,
 	})
 	if err != nil {

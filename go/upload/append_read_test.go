@@ -24,6 +24,7 @@ import (
 // be one GET read with io.ReadFull, never retried.
 func TestWriterAppendReadRetried(t *testing.T) {
 	fresh(t)
+	const readRetries = 4 // what a client with the default 5 attempts gives
 	for _, tc := range []struct {
 		name     string
 		fault    testserver.Answer
@@ -36,7 +37,7 @@ func TestWriterAppendReadRetried(t *testing.T) {
 		{name: "truncated", fault: testserver.AnswerTruncated, times: 1, wantGETs: 2},
 		{name: "reset-twice", fault: testserver.AnswerReset, times: 2, wantGETs: 3},
 		{name: "status-500", fault: testserver.Answer500, times: 1, wantGETs: 2}, // the SDK's retry
-		{name: "reset-always", fault: testserver.AnswerReset, times: 100, wantErr: s3err.Connection, wantGETs: 1 + DefaultWriterReadRetries},
+		{name: "reset-always", fault: testserver.AnswerReset, times: 100, wantErr: s3err.Connection, wantGETs: 1 + readRetries},
 		{name: "replaced-after-reset", fault: testserver.AnswerReset, times: 1, replace: true, wantErr: s3err.Changed, wantGETs: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,7 +67,8 @@ func TestWriterAppendReadRetried(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := NewWriter(context.Background(), c.S3, bucket, key, WriterOptions{PartSize: part, Append: true})
+			w, err := NewWriter(context.Background(), c.S3, bucket, key, WriterOptions{PartSize: part, Append: true,
+				ReadRetries: readRetries})
 			if err != nil {
 				t.Fatal(err)
 			}

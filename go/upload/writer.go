@@ -21,10 +21,6 @@ import (
 // WriterOptions.Concurrency is 0.
 const DefaultWriterConcurrency = 8
 
-// DefaultWriterReadRetries is WriterOptions.ReadRetries when it is 0 (as
-// a client with the default 5 attempts per request retries body reads).
-const DefaultWriterReadRetries = 4
-
 // partsPerTier is how many parts a Writer sends before doubling its part
 // size: files of a few GiB keep the configured size, and MaxParts parts
 // (10 tiers) hold 1000 × (1 + 2 + … + 512) = 1 023 000 first-tier parts.
@@ -62,9 +58,9 @@ type WriterOptions struct {
 	// (and, when Attrs is nil, its content headers and metadata).
 	Append bool
 	// ReadRetries is how many times a failed read of the bytes an append
-	// downloads (a connection reset, a short body) is resumed; the SDK
-	// already retries failed requests. 0: DefaultWriterReadRetries;
-	// negative: none.
+	// downloads (a connection reset, a short body) is resumed, as
+	// fetch.Options.ReadRetries (0: none); the SDK already retries failed
+	// requests.
 	ReadRetries int
 	// Attrs are the headers the object is stored with (nil: none).
 	Attrs *Attrs
@@ -137,12 +133,6 @@ func NewWriter(ctx context.Context, api API, bucket, key string, opt WriterOptio
 	opt.PartSize = min(max(opt.PartSize, WriterMinPartSize), MaxPartSize)
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = DefaultWriterConcurrency
-	}
-	switch {
-	case opt.ReadRetries == 0:
-		opt.ReadRetries = DefaultWriterReadRetries
-	case opt.ReadRetries < 0:
-		opt.ReadRetries = 0
 	}
 	w := &Writer{
 		api: api, bucket: bucket, key: key, opt: opt, parent: ctx,
