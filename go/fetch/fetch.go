@@ -713,10 +713,10 @@ func (b *Batch) first(i int) error {
 	length := e - s
 	if it.Known && length != it.size {
 		if !it.Ranged {
-			return fmt.Errorf("%s: object is %d bytes but its buffer holds %d: %w", b.name(i), total, it.size, s3err.ErrInvalid)
+			return fmt.Errorf("%s: object is %d bytes but its buffer holds %d: %w", b.name(i), total, it.size, ErrSizeMismatch)
 		}
 		return fmt.Errorf("%s: range [%s:%s] of the object is %d bytes but its buffer holds %d: %w",
-			b.name(i), sliceBound(it.Start), sliceBound(it.End), length, it.size, s3err.ErrInvalid)
+			b.name(i), sliceBound(it.Start), sliceBound(it.End), length, it.size, ErrSizeMismatch)
 	}
 	it.off = s
 	switch {
@@ -802,6 +802,12 @@ type emptyBody struct{}
 
 func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
 func (emptyBody) Close() error             { return nil }
+
+// ErrSizeMismatch is an item whose object (or range) turned out to be of
+// another size than its Known buffer: s3err.ErrInvalid for the caller who
+// sized the buffer, and the sign of a changed object for one who sized it
+// from a HEAD.
+var ErrSizeMismatch = fmt.Errorf("size differs from the buffer's: %w", s3err.ErrInvalid)
 
 // UnsatisfiableRange reports a 416 answer (S3 error code InvalidRange).
 func UnsatisfiableRange(err error) bool {

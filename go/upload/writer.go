@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -398,9 +397,8 @@ func (w *Writer) readExisting(buf []byte, etag string) error {
 	if w.ctx.Err() != nil {
 		return w.stopped()
 	}
-	var re *awshttp.ResponseError
-	if s3err.Classify(err) == s3err.Corrupt || (errors.Is(err, s3err.ErrInvalid) && !errors.As(err, &re)) {
-		// fetch's own checks of the answer's length (not the server's 4xx)
+	if s3err.Classify(err) == s3err.Corrupt || errors.Is(err, fetch.ErrSizeMismatch) {
+		// fetch's own checks of the answer's length
 		return fmt.Errorf("%s: object to append to is no longer the %d bytes it was (%v): %w",
 			w.name(), len(buf), err, s3err.ErrChanged)
 	}
