@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,14 +17,38 @@ import (
 // DeleteAPI is the subset of the S3 client Delete needs.
 type DeleteAPI interface {
 	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
-// deleteChunk is one DeleteObjects request: distinct keys of one bucket and,
-// for each key, the input items that named it.
+// deleteChunk is one request: distinct keys of one bucket and, for each
+// key, the input items that named it. A single chunk holds one key that
+// an XML body cannot carry (see xmlSafe) and is sent as DeleteObject, with
+// the key in the URL.
 type deleteChunk struct {
 	bucket string
 	keys   []string
 	items  [][]int
+	single bool
+}
+
+// xmlSafe reports whether an XML 1.0 document can carry key as text.
+// DeleteObjects names its keys in an XML body, and Go's encoder writes
+// U+FFFD for a character XML cannot hold (U+0001–U+0008, U+000B, U+000C,
+// U+000E–U+001F, U+FFFE, U+FFFF, invalid UTF-8): the request would name
+// another key, which S3 reports deleted whether it exists or not, and the
+// object asked for would stay while the caller was told it had gone.
+func xmlSafe(key string) bool {
+	if !utf8.ValidString(key) {
+		return false
+	}
+	for _, r := range key {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF:
+			return false
+		}
+	}
+	return true
 }
 
 // planDelete groups items by bucket (in order of first appearance), merges
@@ -43,6 +68,11 @@ func planDelete(paths []objpath.Path, max int, errs []error) []deleteChunk {
 			chunks[s.chunk].items[s.key] = append(chunks[s.chunk].items[s.key], i)
 			continue
 		}
+		if !xmlSafe(p.Key) {
+			chunks = append(chunks, deleteChunk{bucket: p.Bucket, keys: []string{p.Key}, items: [][]int{{i}}, single: true})
+			seen[p] = slot{len(chunks) - 1, 0}
+			continue
+		}
 		c, ok := open[p.Bucket]
 		if !ok || len(chunks[c].keys) >= max {
 			chunks = append(chunks, deleteChunk{bucket: p.Bucket})
@@ -58,7 +88,8 @@ func planDelete(paths []objpath.Path, max int, errs []error) []deleteChunk {
 }
 
 // Delete removes many objects with DeleteObjects requests (Quiet mode) of at
-// most MaxDeleteKeys distinct keys of one bucket each, sent concurrently.
+// most MaxDeleteKeys distinct keys of one bucket each, sent concurrently; a
+// key no XML body can carry is deleted alone with DeleteObject.
 // Duplicate paths are deleted once and each gets the result. Deleting a key
 // that does not exist succeeds, as in S3. A key the server refused gets its
 // error mapped from the S3 error code; a failed request fails every key it
@@ -75,6 +106,9 @@ func Delete(ctx context.Context, api DeleteAPI, paths []objpath.Path, opt Option
 	reqs := &counter{shared: opt.Requests}
 	cerrs := forEach(ctx, len(chunks), opt.Concurrency,
 		func(c int) string {
+			if chunks[c].single {
+				return "DeleteObject " + s3url(chunks[c].bucket, chunks[c].keys[0])
+			}
 			return "DeleteObjects on " + s3url(chunks[c].bucket, "")
 		},
 		func(c int) error {
@@ -110,10 +144,18 @@ func Delete(ctx context.Context, api DeleteAPI, paths []objpath.Path, opt Option
 	return errs, reqs.n.Load()
 }
 
-// deleteChunkKeys sends one DeleteObjects request and returns each key's
-// error (nil when deleted).
+// deleteChunkKeys sends one DeleteObjects request (DeleteObject for a
+// single chunk) and returns each key's error (nil when deleted).
 func deleteChunkKeys(ctx context.Context, api DeleteAPI, ch *deleteChunk, reqs *counter) []error {
 	errs := make([]error, len(ch.keys))
+	if ch.single {
+		reqs.add()
+		_, err := api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ch.bucket), Key: aws.String(ch.keys[0])})
+		if err != nil {
+			errs[0] = fmt.Errorf("%s: %w", s3url(ch.bucket, ch.keys[0]), err)
+		}
+		return errs
+	}
 	objs := make([]types.ObjectIdentifier, len(ch.keys))
 	for k, key := range ch.keys {
 		objs[k] = types.ObjectIdentifier{Key: aws.String(key)}
@@ -133,9 +175,13 @@ func deleteChunkKeys(ctx context.Context, api DeleteAPI, ch *deleteChunk, reqs *
 	for k, key := range ch.keys {
 		index[key] = k
 	}
+	var stranger *types.Error // an error naming a key this request did not send
 	for _, e := range out.Errors {
 		k, ok := index[aws.ToString(e.Key)]
 		if !ok {
+			if stranger == nil && aws.ToString(e.Code) != "NoSuchKey" {
+				stranger = &e
+			}
 			continue
 		}
 		code := aws.ToString(e.Code)
@@ -144,6 +190,20 @@ func deleteChunkKeys(ctx context.Context, api DeleteAPI, ch *deleteChunk, reqs *
 		}
 		errs[k] = fmt.Errorf("%s: delete refused: %w",
 			s3url(ch.bucket, ch.keys[k]), &smithy.GenericAPIError{Code: code, Message: aws.ToString(e.Message)})
+	}
+	if stranger != nil {
+		// Quiet mode lists failures only, so a failure the server named
+		// by another spelling of one of these keys is some key's, and
+		// nobody can tell whose: none is reported deleted. Deleting again
+		// is harmless (a missing key is deleted), believing a kept object
+		// gone is not.
+		for k := range errs {
+			if errs[k] == nil {
+				errs[k] = fmt.Errorf("%s: delete not confirmed: the server refused a key this request did not send (%q): %w",
+					s3url(ch.bucket, ch.keys[k]), aws.ToString(stranger.Key),
+					&smithy.GenericAPIError{Code: aws.ToString(stranger.Code), Message: aws.ToString(stranger.Message)})
+			}
+		}
 	}
 	return errs
 }

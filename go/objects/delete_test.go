@@ -3,12 +3,14 @@ package objects
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/s3turbo/s3turbo/go/objpath"
 	"github.com/s3turbo/s3turbo/go/s3err"
@@ -73,7 +75,7 @@ func paths(b string, ks ...string) []objpath.Path {
 func TestDelete(t *testing.T) {
 	many := keys("del/many/", 2500)
 	putMany(t, bucket, many)
-	putMany(t, bucket, []string{"del/two/a", "del/dup/a", "del/odd/ünï cødé+?#%"})
+	putMany(t, bucket, []string{"del/two/a", "del/dup/a", "del/odd/ünï cødé+?#%", "del/ctl/\x01x", "del/ctl/\x1fy"})
 	put(t, bucket, "del/marker/", nil)
 	putMany(t, bucket2, []string{"del/two/b"})
 	missing := bucket + "-missing"
@@ -90,6 +92,9 @@ func TestDelete(t *testing.T) {
 			append(paths(bucket, "del/two/a"), paths(bucket2, "del/two/b")...)},
 		{"duplicates", paths(bucket, "del/dup/a", "del/dup/a", "del/nope/3", "del/dup/a"), 1, nil, paths(bucket, "del/dup/a")},
 		{"odd-keys", paths(bucket, "del/odd/ünï cødé+?#%", "del/marker/"), 1, nil, paths(bucket, "del/odd/ünï cødé+?#%", "del/marker/")},
+		// XML cannot carry these: DeleteObjects named "del/ctl/\ufffdx"
+		// instead, and the objects stayed while reported deleted.
+		{"control-characters", paths(bucket, "del/ctl/\x01x", "del/nope/6", "del/ctl/\x1fy"), 3, nil, paths(bucket, "del/ctl/\x01x", "del/ctl/\x1fy")},
 		{"missing-bucket", append(paths(missing, "a", "b"), paths(bucket, "del/nope/4")...), 2,
 			map[int]s3err.Code{0: s3err.NotFound, 1: s3err.NotFound}, nil},
 		{"not-an-object", paths(bucket, "", "del/nope/5"), 1, map[int]s3err.Code{0: s3err.Invalid}, nil},
@@ -130,11 +135,15 @@ func TestDelete(t *testing.T) {
 
 func TestPlanDelete(t *testing.T) {
 	ps := append(paths("a", "1", "2", "1", "3", "4"), paths("b", "1", "2")...)
-	ps = append(ps, paths("a", "5", "")...)
+	ps = append(ps, paths("a", "5", "", "\x01", "6", "\x01")...)
 	errs := make([]error, len(ps))
 	chunks := planDelete(ps, 2, errs)
-	got := fmt.Sprint(chunks)
-	want := "[{a [1 2] [[0 2] [1]]} {a [3 4] [[3] [4]]} {b [1 2] [[5] [6]]} {a [5] [[7]]}]"
+	var got string
+	for _, c := range chunks {
+		got += fmt.Sprintf("{%s %q %v %v}", c.bucket, c.keys, c.items, c.single)
+	}
+	want := `{a ["1" "2"] [[0 2] [1]] false}{a ["3" "4"] [[3] [4]] false}{b ["1" "2"] [[5] [6]] false}` +
+		`{a ["5" "6"] [[7] [10]] false}{a ["\x01"] [[9 11]] true}`
 	if got != want {
 		t.Errorf("plan = %s\nwant   %s", got, want)
 	}
@@ -143,10 +152,24 @@ func TestPlanDelete(t *testing.T) {
 	}
 }
 
-// fakeDelete answers DeleteObjects with per-key errors or a request error.
+// fakeDelete answers DeleteObjects with per-key errors or a request error,
+// and records the keys DeleteObject was asked for.
 type fakeDelete struct {
 	keyErrs map[string]string // key → S3 error code
+	rename  map[string]string // key → the spelling its error is reported under
 	reqErr  error
+	mu      sync.Mutex
+	singles []string
+}
+
+func (f *fakeDelete) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, _ ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	f.mu.Lock()
+	f.singles = append(f.singles, aws.ToString(in.Key))
+	f.mu.Unlock()
+	if code, ok := f.keyErrs[aws.ToString(in.Key)]; ok {
+		return nil, &smithy.GenericAPIError{Code: code, Message: "refused"}
+	}
+	return &s3.DeleteObjectOutput{}, nil
 }
 
 func (f *fakeDelete) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, _ ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
@@ -158,8 +181,15 @@ func (f *fakeDelete) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInpu
 	}
 	out := &s3.DeleteObjectsOutput{}
 	for _, o := range in.Delete.Objects {
+		if !xmlSafe(aws.ToString(o.Key)) {
+			return nil, fmt.Errorf("DeleteObjects sent %q, which XML cannot carry", aws.ToString(o.Key))
+		}
 		if code, ok := f.keyErrs[aws.ToString(o.Key)]; ok {
-			out.Errors = append(out.Errors, types.Error{Key: o.Key, Code: aws.String(code), Message: aws.String("refused")})
+			key := o.Key
+			if r, ok := f.rename[*key]; ok {
+				key = aws.String(r)
+			}
+			out.Errors = append(out.Errors, types.Error{Key: key, Code: aws.String(code), Message: aws.String("refused")})
 		}
 	}
 	return out, nil
@@ -167,27 +197,47 @@ func (f *fakeDelete) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInpu
 
 func TestDeleteFake(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		api   *fakeDelete
-		codes []s3err.Code
-		msg   string
+		name    string
+		api     *fakeDelete
+		keys    []string
+		codes   []s3err.Code
+		msg     string
+		singles []string // keys sent alone with DeleteObject
 	}{
 		{"per-key-errors", &fakeDelete{keyErrs: map[string]string{"k1": "AccessDenied", "k2": "NoSuchKey", "k3": "InternalError"}},
-			[]s3err.Code{0, s3err.Permission, 0, s3err.IO}, "delete refused"},
-		{"request-error", &fakeDelete{reqErr: httpErr(403)}, []s3err.Code{s3err.Permission, s3err.Permission, s3err.Permission, s3err.Permission}, "s3://b/k"},
+			nil, []s3err.Code{0, s3err.Permission, 0, s3err.IO}, "delete refused", nil},
+		{"request-error", &fakeDelete{reqErr: httpErr(403)}, nil,
+			[]s3err.Code{s3err.Permission, s3err.Permission, s3err.Permission, s3err.Permission}, "s3://b/k", nil},
+		// An error under a spelling not sent leaves every key unconfirmed.
+		{"error-for-a-key-not-sent", &fakeDelete{keyErrs: map[string]string{"k2": "AccessDenied"}, rename: map[string]string{"k2": "k2\ufffd"}},
+			nil, []s3err.Code{s3err.Permission, s3err.Permission, s3err.Permission, s3err.Permission}, "delete not confirmed", nil},
+		{"missing-key-not-sent", &fakeDelete{keyErrs: map[string]string{"k2": "NoSuchKey"}, rename: map[string]string{"k2": "k2\ufffd"}},
+			nil, []s3err.Code{0, 0, 0, 0}, "", nil},
+		// Keys XML 1.0 cannot carry are deleted one by one, by URL.
+		{"keys-xml-cannot-carry", &fakeDelete{keyErrs: map[string]string{"k\x02": "AccessDenied"}},
+			[]string{"k0", "k\x01", "k\x02", "k\uffff", "k\xff", "k\t\n\r", "k\x01"},
+			[]s3err.Code{0, 0, s3err.Permission, 0, 0, 0, 0}, "s3://b/k", []string{"k\x01", "k\x02", "k\uffff", "k\xff"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errs, reqs := Delete(context.Background(), tc.api, paths("b", "k0", "k1", "k2", "k3"), Options{})
-			if reqs != 1 {
-				t.Errorf("requests = %d", reqs)
+			keys := tc.keys
+			if keys == nil {
+				keys = []string{"k0", "k1", "k2", "k3"}
+			}
+			errs, reqs := Delete(context.Background(), tc.api, paths("b", keys...), Options{})
+			if want := int64(1 + len(tc.singles)); reqs != want {
+				t.Errorf("requests = %d, want %d", reqs, want)
 			}
 			for i, err := range errs {
 				if got := s3err.Classify(err); got != tc.codes[i] {
 					t.Errorf("item %d: code %d (%v), want %d", i, got, err, tc.codes[i])
 				}
 				if err != nil {
-					mustContain(t, err, fmt.Sprintf("s3://b/k%d", i), tc.msg)
+					mustContain(t, err, s3url("b", keys[i]), tc.msg)
 				}
+			}
+			slices.Sort(tc.api.singles)
+			if !slices.Equal(tc.api.singles, tc.singles) {
+				t.Errorf("DeleteObject sent for %q, want %q", tc.api.singles, tc.singles)
 			}
 		})
 	}
