@@ -167,6 +167,22 @@ def test_delete_copy_presign(client: s3turbo.Client, s3: Any, bucket: str) -> No
     assert boto3_get(s3, bucket, "c/put") == b"via-url"
 
 
+def test_delete_keys_xml_cannot_carry(client: s3turbo.Client, s3: Any, bucket: str, endpoint: Any) -> None:
+    """Keys holding control characters are deleted, by the fsspec rm too:
+    DeleteObjects' XML body named them with U+FFFD instead, and the objects
+    stayed while delete() reported success. (versitygw lists such keys with
+    U+FFFD, boto3 too, so fs.rm is given the names rather than a folder.)"""
+    keys = ["ctl/\x01a", "ctl/b\x1f", "ctl/plain", "ctl/tab\tand\nnewline"]
+    put_many(s3, bucket, {k: b"v" for k in keys})
+    assert client.delete([f"{bucket}/{k}" for k in keys]) == [None] * 4
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="ctl/").get("KeyCount") == 0
+    put_many(s3, bucket, {k: b"v" for k in keys})
+    from s3turbo.fs import S3FileSystem
+    fs = S3FileSystem(key=endpoint.key, secret=endpoint.secret, endpoint_url=endpoint.url, skip_instance_cache=True)
+    fs.rm([f"{bucket}/{k}" for k in keys])
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="ctl/").get("KeyCount") == 0
+
+
 def test_writer(client: s3turbo.Client, s3: Any, bucket: str) -> None:
     data = os.urandom(12 * MiB)
     with client.open_writer(f"{bucket}/wr/big", part_size=5 * MiB) as w:
