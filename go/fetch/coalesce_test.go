@@ -18,8 +18,8 @@ import (
 
 // wantGroups counts the requests coalescing should make, modelled
 // independently: per object, ranges sorted by start; one joins the previous
-// group when it starts at or after the group's end, at most gap bytes
-// later, and the group's span stays within part.
+// group when it starts at most gap bytes after the group's end (or inside
+// it) and the group's span stays within part.
 func wantGroups(cases []rangeCase, gap, part int64) int {
 	byKey := map[string][]rangeCase{}
 	for _, c := range cases {
@@ -30,8 +30,8 @@ func wantGroups(cases []rangeCase, gap, part int64) int {
 		sort.SliceStable(cs, func(a, b int) bool { return cs[a].start < cs[b].start })
 		var lo, hi int64
 		for i, c := range cs {
-			if i > 0 && c.start >= hi && c.start-hi <= gap && c.end-lo <= part {
-				hi = c.end
+			if i > 0 && c.start-hi <= gap && max(hi, c.end)-lo <= part {
+				hi = max(hi, c.end)
 				continue
 			}
 			n++
@@ -58,6 +58,12 @@ func TestFetchCoalesce(t *testing.T) {
 		cases = append(cases, rangeCase{k, s, s + 1 + rng.Int63n(4096)}) // some run past the end
 	}
 	cases = append(cases, cases[5], cases[6]) // duplicates: overlapping ranges
+	// Nested, repeated and straddling ranges, and one past the object's end
+	// overlapping another that is clamped there.
+	for _, r := range [][2]int64{{700000, 760000}, {701000, 702000}, {701000, 702000}, {759000, 800000},
+		{0, 10}, {0, 10}, {5, 8}, {size - 100, size + 50}, {size - 60, size + 500}} {
+		cases = append(cases, rangeCase{"coalesce/a", r[0], r[1]})
+	}
 	items, want := rangeItems(bucket, cases, data)
 	for _, tc := range []struct {
 		mode string
@@ -90,7 +96,8 @@ func TestFetchCoalesce(t *testing.T) {
 
 // TestFetchCoalesceErrors: a group's failures are each member's own.
 func TestFetchCoalesceErrors(t *testing.T) {
-	put(t, "coalesce/err", randBytes(1000, 41))
+	errData := randBytes(1000, 41)
+	put(t, "coalesce/err", errData)
 	mk := func(key string, s, e int64, buf int) Item {
 		it := Item{Bucket: bucket, Key: key, Ranged: true, Start: s, End: e}
 		if buf >= 0 {
@@ -114,6 +121,10 @@ func TestFetchCoalesceErrors(t *testing.T) {
 			[]Item{{Bucket: bucket, Key: "coalesce/err", Ranged: true, Start: 0, End: 5, IfMatch: `"00"`},
 				{Bucket: bucket, Key: "coalesce/err", Ranged: true, Start: 6, End: 9, IfMatch: `"00"`}},
 			Options{ContinueOnError: true}, []s3err.Code{s3err.Changed, s3err.Changed}},
+		{"overlapping members around a failed one",
+			[]Item{mk("coalesce/err", 0, 10, 10), mk("coalesce/err", 5, 8, 2), mk("coalesce/err", 6, 20, 14),
+				mk("coalesce/err", 6, 20, 14), mk("coalesce/err", 2, 4, 2), mk("coalesce/err", 15, 18, 3)},
+			Options{ContinueOnError: true}, []s3err.Code{s3err.OK, s3err.Invalid, s3err.OK, s3err.OK, s3err.OK, s3err.OK}},
 		{"ranges past the end are empty",
 			[]Item{mk("coalesce/err", 2000, 2010, 0), mk("coalesce/err", 2020, 2030, 0)},
 			Options{}, []s3err.Code{s3err.OK, s3err.OK}},
@@ -122,12 +133,16 @@ func TestFetchCoalesceErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opt := tc.opt
 			opt.PartSize, opt.Concurrency, opt.CoalesceGap = part, 4, 1<<20
-			b, _ := run(t, tc.items, opt)
+			b, got := run(t, tc.items, opt)
 			if _, _, reqs := b.Progress(); reqs != 1 {
 				t.Errorf("requests = %d, want 1 (one coalesced group)", reqs)
 			}
 			for i, w := range tc.want {
 				err := b.ItemErr(i)
+				if it := tc.items[i]; err == nil && it.Key == "coalesce/err" && it.Start < 1000 &&
+					!bytes.Equal(got[i], errData[it.Start:min(it.End, 1000)]) {
+					t.Errorf("item %d: bytes [%d:%d] differ", i, it.Start, it.End)
+				}
 				if got := s3err.Classify(err); got != w {
 					t.Errorf("item %d: %v (class %v), want class %v", i, err, got, w)
 				}
