@@ -17,6 +17,7 @@ import ctypes
 import os
 import threading
 import warnings
+import weakref
 from typing import Any, Iterator, Optional, Union
 
 from fsspec.callbacks import DEFAULT_CALLBACK
@@ -36,15 +37,20 @@ _IGNORED_S3FS_OPTIONS = frozenset({
     "default_fill_cache", "use_ssl", "skip_instance_cache", "version_aware",
 })
 
-_CLIENTS: dict[tuple[tuple[str, str], ...], Client] = {}
+# Weak: a client lives as long as a filesystem (or file) uses it. Kept for
+# good, every distinct set of options (rotated session tokens, a timeout per
+# call) left an engine client and its connections behind for the process's
+# life, even with skip_instance_cache=True.
+_CLIENTS: "weakref.WeakValueDictionary[tuple[tuple[str, str], ...], Client]" = weakref.WeakValueDictionary()
 _CLIENTS_LOCK = threading.Lock()
 
 
 def _shared_client(args: dict[str, Any]) -> Client:
-    """One engine client per distinct set of client arguments per process.
+    """One engine client per distinct set of client arguments in use.
 
     fsspec creates one filesystem instance per thread (and more when options
-    differ); they all share the Go client (and its connection pool) here."""
+    differ); they all share the Go client (and its connection pool) here,
+    and it is closed once none of them is left."""
     key = tuple(sorted((k, repr(v)) for k, v in args.items()))
     with _CLIENTS_LOCK:
         c = _CLIENTS.get(key)
