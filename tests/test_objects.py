@@ -183,6 +183,27 @@ def test_delete_keys_xml_cannot_carry(client: s3turbo.Client, s3: Any, bucket: s
     assert s3.list_objects_v2(Bucket=bucket, Prefix="ctl/").get("KeyCount") == 0
 
 
+def test_one_destination_twice_in_a_batch(client: s3turbo.Client, s3: Any, bucket: str, tmp_path: Any) -> None:
+    """Two sources for one object in one call: each was stored concurrently
+    and reported success, and the object kept whichever landed last. The
+    later item is refused before any request; the first is stored."""
+    errs = client.put_objects([f"{bucket}/t/k", f"{bucket}/t/k", f"{bucket}/t/j"], [b"first", b"second", b"j"],
+                              on_error="return")
+    assert isinstance(errs[0], str) and isinstance(errs[2], str)
+    assert isinstance(errs[1], ValueError) and "item 0" in str(errs[1]) and "t/k" in str(errs[1])
+    assert boto3_get(s3, bucket, "t/k") == b"first"
+    with pytest.raises(ValueError, match="also the destination of item 0"):
+        client.copy([f"{bucket}/t/j", f"{bucket}/t/k"], [f"{bucket}/t/c", f"{bucket}/t/c"])
+    assert boto3_get(s3, bucket, "t/c") == b"j"
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"file a")
+    b.write_bytes(b"file b")
+    errs = client.upload_files([str(a), str(a), str(b)], [f"{bucket}/t/f"] * 3, on_error="return")
+    assert isinstance(errs[0], str) and errs[1] == errs[0]  # the same file twice stores the same object
+    assert isinstance(errs[2], ValueError) and str(a) in str(errs[2])
+    assert boto3_get(s3, bucket, "t/f") == b"file a"
+
+
 def test_writer(client: s3turbo.Client, s3: Any, bucket: str) -> None:
     data = os.urandom(12 * MiB)
     with client.open_writer(f"{bucket}/wr/big", part_size=5 * MiB) as w:

@@ -95,15 +95,40 @@ func Copy(ctx context.Context, api CopyAPI, items []CopyItem, opt Options) ([]st
 	opt = opt.normalized()
 	c := &copier{api: api, opt: opt, sem: make(chan struct{}, opt.Concurrency), reqs: &counter{shared: opt.Requests}}
 	etags := make([]string, len(items))
+	twins := copyTwins(items)
 	errs := forEach(ctx, len(items), opt.Concurrency,
 		func(i int) string { return "copy " + s3url(items[i].Src.Bucket, items[i].Src.Key) },
 		func(i int) error {
+			if j := twins[i]; j >= 0 {
+				return fmt.Errorf("copy %s to %s: also the destination of item %d (%s): one batch cannot store two sources in one object: %w",
+					s3url(items[i].Src.Bucket, items[i].Src.Key), s3url(items[i].Dst.Bucket, items[i].Dst.Key),
+					j, s3url(items[j].Src.Bucket, items[j].Src.Key), s3err.ErrInvalid)
+			}
 			var err error
 			etags[i], err = c.copy(ctx, &items[i])
 			return err
 		},
 		func(int) { opt.Items.Add(1) })
 	return etags, errs, c.reqs.n.Load()
+}
+
+// copyTwins gives, for each item, the earlier item copying another source
+// to the same destination, or -1. Both were copied at once, each reported
+// success, and which one the object kept was a race; such an item is
+// refused before any request. A repeat of the same copy is left alone.
+func copyTwins(items []CopyItem) []int {
+	twins := make([]int, len(items))
+	first := make(map[objpath.Path]int, len(items))
+	for i, it := range items {
+		twins[i] = -1
+		j, dup := first[it.Dst]
+		if !dup {
+			first[it.Dst] = i
+		} else if items[j].Src != it.Src {
+			twins[i] = j
+		}
+	}
+	return twins
 }
 
 type copier struct {

@@ -182,6 +182,33 @@ func TestCopyBatch(t *testing.T) {
 	}
 }
 
+// TestCopyTwinDestinations: two sources copied to one object in a batch;
+// the later is refused before any request (each used to succeed, and the
+// object kept whichever copy landed last); a repeated copy is not.
+func TestCopyTwinDestinations(t *testing.T) {
+	put(t, bucket, "copytwin/a", []byte("a"))
+	put(t, bucket, "copytwin/b", []byte("b"))
+	items := []CopyItem{
+		{Src: p(bucket, "copytwin/a"), Dst: p(bucket, "copytwin/dst")},
+		{Src: p(bucket, "copytwin/b"), Dst: p(bucket, "copytwin/dst")},
+		{Src: p(bucket, "copytwin/a"), Dst: p(bucket, "copytwin/dst")},
+		{Src: p(bucket, "copytwin/b"), Dst: p(bucket, "copytwin/dst2")},
+	}
+	_, errs, reqs := Copy(context.Background(), client.S3, items, Options{Concurrency: 4})
+	for i, want := range []s3err.Code{s3err.OK, s3err.Invalid, s3err.OK, s3err.OK} {
+		if got := s3err.Classify(errs[i]); got != want {
+			t.Errorf("item %d: %v, want class %v", i, errs[i], want)
+		}
+	}
+	mustContain(t, errs[1], "s3://"+bucket+"/copytwin/dst", "also the destination of item 0", "copytwin/a")
+	if reqs != 3 {
+		t.Errorf("requests = %d, want 3", reqs)
+	}
+	if got := get(t, bucket, "copytwin/dst"); string(got) != "a" {
+		t.Errorf("destination holds %q, want %q", got, "a")
+	}
+}
+
 // TestCopyMultipartFailures checks that a failed, cancelled or raced
 // multipart copy is aborted, stays aborted and reports the right error.
 // A part copy stopped in flight may still be stored by the server after

@@ -1,10 +1,12 @@
 package upload
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -161,6 +163,7 @@ func (b *batch) run(workers int) []Result {
 	if len(b.items) == 0 {
 		return nil
 	}
+	b.refuseTwins()
 	stopWatch := context.AfterFunc(b.ctx, func() {
 		b.mu.Lock()
 		b.cond.Broadcast()
@@ -193,6 +196,36 @@ func (b *batch) run(workers int) []Result {
 	return out
 }
 
+// refuseTwins fails, before anything is sent, an item storing another
+// source in an object an earlier item of the batch stores: both were
+// uploaded at once, each reported success, and which one the object kept
+// was a race (put_objects of 20 values to one key kept any of them). A
+// repeat of the same source (a file's path, or equal bytes) stores what its
+// twin does and is left alone.
+func (b *batch) refuseTwins() {
+	first := make(map[[2]string]int, len(b.items))
+	for i := range b.items {
+		it := &b.items[i]
+		k := [2]string{it.bucket, it.key}
+		j, dup := first[k]
+		if !dup {
+			first[k] = i
+			continue
+		}
+		tw := &b.items[j]
+		if it.path != "" && filepath.Clean(it.path) == filepath.Clean(tw.path) ||
+			it.path == "" && tw.path == "" && bytes.Equal(it.data, tw.data) {
+			continue
+		}
+		src := fmt.Sprintf("item %d", j)
+		if tw.path != "" {
+			src = fmt.Sprintf("item %d, %s", j, tw.path)
+		}
+		b.finish(i, "", fmt.Errorf("%s: also the destination of %s: one batch cannot store two sources in one object: %w",
+			it.name(), src, s3err.ErrInvalid))
+	}
+}
+
 // take hands out the next job: queued parts first (to finish objects
 // already started and keep their files' count bounded), then the next
 // object. start reports that j.item is to be started.
@@ -207,6 +240,9 @@ func (b *batch) take() (j partJob, start bool, ok bool) {
 			j = b.queue[0]
 			b.queue = b.queue[1:]
 			return j, false, true
+		}
+		for b.nextItem < len(b.items) && b.items[b.nextItem].finished {
+			b.nextItem++ // refused before the batch started
 		}
 		if b.nextItem < len(b.items) {
 			j = partJob{item: b.nextItem}

@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,6 +293,60 @@ func TestPutBuffersItemFailure(t *testing.T) {
 	}
 	checkObject(t, "fail/a", []byte("alpha"))
 	checkObject(t, "fail/big", good)
+}
+
+// TestTwinDestinations: two sources for one object in a batch; the later
+// item is refused before anything is sent (each used to succeed, and the
+// object kept whichever was stored last); a repeat of one source is not.
+func TestTwinDestinations(t *testing.T) {
+	fresh(t)
+	dir := t.TempDir()
+	fa, fb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if err := os.WriteFile(fa, []byte("file a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fb, []byte("file b"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bigA, bigB := randBytes(big, 1), randBytes(big, 2)
+	for _, tc := range []struct {
+		name    string
+		run     func() []Result
+		refused []int
+		want    map[string][]byte
+	}{
+		{"buffers", func() []Result {
+			return PutBuffers(context.Background(), client.S3, []Buffer{
+				{bucket, "twin/k", []byte("v0")}, {bucket, "twin/other", []byte("o")}, {bucket, "twin/k", []byte("v2")},
+				{bucket, "twin/k", []byte("v0")}, {bucket, "twin/big", bigA}, {bucket, "twin/big", bigB}, {bucket, "twin/k", []byte("v6")},
+			}, Options{PartSize: part, Concurrency: 4}, nil)
+		}, []int{2, 5, 6}, map[string][]byte{"twin/k": []byte("v0"), "twin/other": []byte("o"), "twin/big": bigA}},
+		{"files", func() []Result {
+			return PutFiles(context.Background(), client.S3, []File{
+				{fa, bucket, "twinf/k"}, {fb, bucket, "twinf/k"}, {filepath.Join(dir, ".", "a"), bucket, "twinf/k"},
+			}, Options{PartSize: part, Concurrency: 4}, nil)
+		}, []int{1}, map[string][]byte{"twinf/k": []byte("file a")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := tc.run()
+			for i, r := range res {
+				refused := slices.Contains(tc.refused, i)
+				switch {
+				case refused && s3err.Classify(r.Err) != s3err.Invalid:
+					t.Errorf("item %d: %v, want refused as invalid", i, r.Err)
+				case refused && !strings.Contains(r.Err.Error(), "also the destination of item 0"):
+					if !strings.Contains(r.Err.Error(), "also the destination of item 4") {
+						t.Errorf("item %d: %q does not name the earlier item", i, r.Err)
+					}
+				case !refused && r.Err != nil:
+					t.Errorf("item %d: %v", i, r.Err)
+				}
+			}
+			for k, v := range tc.want {
+				checkObject(t, k, v)
+			}
+		})
+	}
 }
 
 func TestCreateOnly(t *testing.T) {
