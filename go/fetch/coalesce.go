@@ -172,6 +172,7 @@ func (b *Batch) firstGroup(lead int) {
 				r := &b.items[reach]
 				k := min(pos, s+n) - s
 				copy(it.Buf[:k], r.Buf[s-r.off:s-r.off+k])
+				b.bytes.Add(k) // progress counts bytes delivered, as for the stream's
 				if s+n > pos {
 					err = b.write(m, body, pos, s+n-pos)
 				}
