@@ -594,6 +594,14 @@ func (b *Batch) firstResponse(i int, rng string, reqLen, at int64, ifMatch strin
 		clen = *out.ContentLength
 	}
 	if cr := aws.ToString(out.ContentRange); cr != "" {
+		if t, ok := parseTotal(cr); ok && t == 0 {
+			// An empty object, whatever the range part says: MinIO
+			// answers a suffix range with "bytes 0--1/0", s3rver any
+			// range with "bytes 0-0/0" and a Content-Length of 1 but no
+			// body. The resolved range is empty, as after a 416.
+			r.body.Close()
+			return response{body: emptyBody{}, etag: r.etag}, nil
+		}
 		first, last, t, ok := ParseContentRange(cr)
 		if !ok {
 			r.body.Close()
