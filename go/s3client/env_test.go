@@ -161,3 +161,59 @@ func TestCABundle(t *testing.T) {
 		t.Errorf("missing bundle: %v, want an invalid-options error naming it", err)
 	}
 }
+
+// TestChecksumSetting: uploads carry no checksum by default (many
+// S3-compatible servers refuse aws-chunked bodies) and carry one when the
+// environment asks for it, as boto3 reads AWS_REQUEST_CHECKSUM_CALCULATION.
+func TestChecksumSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		setting  *string
+		profile  string // the default profile's setting in the config file
+		checksum bool
+	}{
+		{"default", nil, "", false},
+		{"when_required", strp("when_required"), "", false},
+		{"when_supported", strp("when_supported"), "", true},
+		{"profile-when_supported", nil, "when_supported", true},
+		{"environment-over-profile", strp("when_required"), "when_supported", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sent http.Header
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut {
+					sent = r.Header.Clone()
+				}
+				w.Header().Set("ETag", `"x"`)
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "config")
+			if tc.profile != "" {
+				if err := os.WriteFile(cfg, []byte("[default]\nrequest_checksum_calculation = "+tc.profile+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := map[string]*string{"AWS_REQUEST_CHECKSUM_CALCULATION": tc.setting,
+				"AWS_CONFIG_FILE": &cfg, "AWS_SHARED_CREDENTIALS_FILE": strp(filepath.Join(dir, "none"))}
+			c, err := New(context.Background(), Options{EndpointURL: srv.URL, Key: "k", Secret: "s", Retries: 1, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String("k"),
+				Body: strings.NewReader("hello")}); err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for name := range sent {
+				if n := strings.ToLower(name); strings.HasPrefix(n, "x-amz-checksum-") || n == "x-amz-trailer" {
+					got = true
+				}
+			}
+			if got != tc.checksum {
+				t.Errorf("checksum headers sent %v, want %v: %v", got, tc.checksum, sent)
+			}
+		})
+	}
+}

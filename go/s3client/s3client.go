@@ -295,6 +295,23 @@ func addRequestPayer(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
+// checksumSettings reports whether the environment or the shared
+// configuration set the request checksum calculation and the response
+// checksum validation.
+func checksumSettings(sources []any) (request, response bool) {
+	for _, src := range sources {
+		switch c := src.(type) {
+		case config.EnvConfig:
+			request = request || c.RequestChecksumCalculation != aws.RequestChecksumCalculationUnset
+			response = response || c.ResponseChecksumValidation != aws.ResponseChecksumValidationUnset
+		case config.SharedConfig:
+			request = request || c.RequestChecksumCalculation != aws.RequestChecksumCalculationUnset
+			response = response || c.ResponseChecksumValidation != aws.ResponseChecksumValidationUnset
+		}
+	}
+	return request, response
+}
+
 // New builds a Client from options, consulting the default AWS chain for
 // anything not given explicitly.
 func New(ctx context.Context, o Options) (*Client, error) {
@@ -304,8 +321,6 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	loaders := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient(&o)),
 		config.WithRetryMaxAttempts(o.Retries),
-		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
-		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
 	if o.RetryMode != "" {
 		loaders = append(loaders, config.WithRetryMode(aws.RetryMode(o.RetryMode)))
@@ -345,6 +360,19 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
+	}
+	// Checksums only where the API requires them unless the environment or
+	// profile asks otherwise (AWS_REQUEST_CHECKSUM_CALCULATION and
+	// AWS_RESPONSE_CHECKSUM_VALIDATION, read as boto3 reads them): aws-chunked
+	// uploads with trailing CRCs break many S3-compatible servers, but a
+	// user who asks for them gets them. The loader fills in when_supported
+	// when nothing asked, so look at what its sources said.
+	askedRequest, askedResponse := checksumSettings(cfg.ConfigSources)
+	if !askedRequest {
+		cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	}
+	if !askedResponse {
+		cfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}
 	// Own the final transport (the config loader may have added a CA bundle
 	// to it) so that Close can drop idle connections. Like the SDK's client,
