@@ -522,6 +522,21 @@ CONNECTIONS_SCRIPT = """
     gc.collect()
     time.sleep(0.3)
     print("after-close", established(), flush=True)
+
+    # close() while another thread's batch runs: the batch goes on making
+    # requests; its connections are closed when it ends.
+    import threading
+    batch = threading.Thread(target=c.get_objects, args=([f"{BUCKET}/small/{i % 8}" for i in range(3000)],))
+    batch.start()
+    while not established() and batch.is_alive():
+        time.sleep(0.001)
+    c.close()
+    print("closed-during-batch", int(batch.is_alive()), flush=True)
+    batch.join()
+    deadline = time.monotonic() + 5
+    while established() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("after-batch", established(), flush=True)
 """
 
 
@@ -532,3 +547,5 @@ def test_close_releases_connections(endpoint: Any, ctrl_c_bucket: str) -> None:
     counts = dict(line.split() for line in r.stdout.splitlines())
     assert int(counts["open"]) > 0, "the check itself is broken: no connections seen"
     assert int(counts["after-close"]) == 0, r.stdout
+    assert int(counts["closed-during-batch"]) == 1, "the check itself is broken: the batch ended before close()"
+    assert int(counts["after-batch"]) == 0, r.stdout  # 16 stayed open for 90 s before

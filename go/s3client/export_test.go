@@ -50,3 +50,7 @@ func (g *Getter) HTTPClient() *http.Client { return g.hc }
 
 // LearnRegion records bucket as living in region, as a redirect would (tests only).
 func (c *Client) LearnRegion(bucket, region string) { c.Get.regions.set(bucket, region) }
+
+// Transport is the *http.Transport under the client's connection
+// accounting (tests only).
+func (c *Client) Transport() *http.Transport { return c.transport.Transport }

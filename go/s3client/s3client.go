@@ -98,14 +98,15 @@ type Client struct {
 	// Retries is the attempts per request (Options.Retries); a body whose
 	// read fails is also read at most this many times.
 	Retries   int
-	transport *http.Transport
+	transport *closingTransport
 }
 
-// Close drops the client's idle HTTP connections. The client stays usable
-// (new requests open new connections).
+// Close drops the client's idle HTTP connections, and those of calls still
+// running when they end. The client stays usable (new requests open new
+// connections, closed when they end).
 func (c *Client) Close() {
 	if c.transport != nil {
-		c.transport.CloseIdleConnections()
+		c.transport.close()
 	}
 }
 
@@ -377,9 +378,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	// Own the final transport (the config loader may have added a CA bundle
 	// to it) so that Close can drop idle connections. Like the SDK's client,
 	// never follow redirects: S3 answers with errors, not redirects.
-	var transport *http.Transport
+	var transport *closingTransport
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		transport = bc.GetTransport()
+		transport = &closingTransport{Transport: bc.GetTransport()}
 		cfg.HTTPClient = &http.Client{
 			Transport:     transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -581,10 +581,7 @@ func TestTransportSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			tr, ok := c.Get.HTTPClient().Transport.(*http.Transport)
-			if !ok {
-				t.Fatalf("transport is %T, want *http.Transport", c.Get.HTTPClient().Transport)
-			}
+			tr := c.Transport()
 			insecure := tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify
 			if insecure != tc.wantInsecure {
 				t.Errorf("InsecureSkipVerify = %v, want %v", insecure, tc.wantInsecure)
