@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -131,19 +133,30 @@ func TestCredentialProcessSecretsNotInErrors(t *testing.T) {
 }
 
 // TestCABundle: a server whose certificate the system does not trust is
-// refused by default and reached with its CA given as CABundle.
+// refused by default, at once (no retries), and reached with its CA given
+// as CABundle.
 func TestCABundle(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "2")
 		w.Header().Set("ETag", `"x"`)
 	}))
+	var handshakes atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			handshakes.Add(1)
+		}
+	}
+	srv.StartTLS()
 	defer srv.Close()
 	bundle := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	head := func(o Options) error {
-		o.EndpointURL, o.Key, o.Secret, o.Retries = srv.URL, "k", "s", 1
+		o.EndpointURL, o.Key, o.Secret = srv.URL, "k", "s"
+		if o.Retries == 0 {
+			o.Retries = 1
+		}
 		c, err := New(context.Background(), o)
 		if err != nil {
 			return err
@@ -151,8 +164,12 @@ func TestCABundle(t *testing.T) {
 		_, err = c.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
 		return err
 	}
-	if err := head(Options{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+	before := handshakes.Load()
+	if err := head(Options{Retries: 5}); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted server: %v, want a certificate error", err)
+	}
+	if n := handshakes.Load() - before; n != 1 {
+		t.Errorf("untrusted server: %d connections, want 1 (a certificate does not change on retry)", n)
 	}
 	if err := head(Options{CABundle: bundle}); err != nil {
 		t.Errorf("with its CA bundle: %v", err)

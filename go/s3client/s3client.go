@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -440,7 +441,25 @@ type truncatedRetryer struct{ aws.RetryerV2 }
 
 // IsErrorRetryable reports whether err is worth another attempt.
 func (r truncatedRetryer) IsErrorRetryable(err error) bool {
+	if untrustedServer(err) {
+		return false
+	}
 	return truncatedResponse(err) || r.RetryerV2.IsErrorRetryable(err)
+}
+
+// untrustedServer reports whether err is a TLS handshake that failed on
+// the server's certificate (or a server that does not speak TLS), which
+// another attempt cannot change. The SDK counts every failure to send as
+// a connection error and retried these with backoff: 26 s before a stat
+// against a server with a self-signed certificate said so.
+func untrustedServer(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) ||
+		errors.As(err, &invalid) || errors.As(err, &record)
 }
 
 // truncatedResponse reports whether err is a response body that ended
