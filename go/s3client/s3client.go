@@ -399,6 +399,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			// before the SDK's rules quote it whole in their errors.
 			endpointErr = checkEndpoint("the configured endpoint (AWS_ENDPOINT_URL or a profile's endpoint_url)", *so.BaseEndpoint)
 		}
+		if so.BaseEndpoint != nil {
+			// "http://host:9000//" addressed "//bucket/key", which servers
+			// refuse; boto3 drops the trailing slashes.
+			so.BaseEndpoint = aws.String(strings.TrimRight(*so.BaseEndpoint, "/"))
+		}
 		// so.BaseEndpoint already holds any endpoint the chain resolved
 		// (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, a profile's endpoint_url or
 		// its [services] section): custom endpoints get path-style addressing.

@@ -1,9 +1,11 @@
 package s3client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -490,8 +492,52 @@ func TestNewPathStyleOverride(t *testing.T) {
 	}
 }
 
-// TestClientClose checks that Close only drops idle connections: the client
-// keeps working, and closing twice is harmless.
+// TestEndpointTrailingSlashes: an endpoint URL ending in slashes reaches
+// the same objects, on the lean GET and LIST paths and the SDK's, as boto3
+// does (with "//" requests went to "//bucket/key" and were refused).
+func TestEndpointTrailingSlashes(t *testing.T) {
+	ctx := context.Background()
+	put, err := s3client.New(ctx, srv.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "slashes/object"
+	if _, err := put.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		Body: strings.NewReader("slashes")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "/", "//", "///"} {
+		t.Run(fmt.Sprintf("%q", suffix), func(t *testing.T) {
+			opt := srv.Options()
+			opt.EndpointURL = srv.Endpoint + suffix
+			c, err := s3client.New(ctx, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			out, err := c.Get.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				t.Fatalf("lean GET: %v", err)
+			}
+			body, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil || string(body) != "slashes" {
+				t.Fatalf("lean GET read %q, %v", body, err)
+			}
+			if _, err := c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+				t.Fatalf("SDK HEAD: %v", err)
+			}
+			var body2 bytes.Buffer
+			handled, err := c.List.ListObjectsV2Raw(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("slashes/")}, &body2)
+			if err != nil || !handled || !strings.Contains(body2.String(), "<Key>"+key+"</Key>") {
+				t.Fatalf("lean LIST: handled %v, %v: %.300s", handled, err, body2.String())
+			}
+		})
+	}
+}
+
+// TestClientClose checks that Close leaves the client working, and that
+// closing twice is harmless.
 func TestClientClose(t *testing.T) {
 	tests := []struct {
 		name   string
