@@ -161,7 +161,11 @@ func TestHashNames(t *testing.T) {
 		slices.Sort(n)
 		return n
 	}
-	var parts, stampNames, dashed []string
+	var parts, stampNames, dashed, lettered, images []string
+	for i := 0; i < 1000; i += 25 { // a page's sample
+		lettered = append(lettered, fmt.Sprintf("d000/f%05d", i))
+		images = append(images, fmt.Sprintf("shoot/image%04d.jpg", i))
+	}
 	for i := 0; i < 200; i++ {
 		h := fmt.Sprintf("%08x%08x", uint32(i)*2654435761, uint32(i)*40503+7)
 		j := 1 + i%14 // the dash's column varies
@@ -181,6 +185,8 @@ func TestHashNames(t *testing.T) {
 		{"uuids after a prefix a sample's names have", uuids("blobs/img_", ""), "blobs/", ""},
 		{"a sample of one word's names", uuids("données/naïve/façade-", ".txt"), "données/naïve/", ""},
 		{"numbered parts with a uuid", parts, "t/", ""},
+		{"numbered after a letter a-f", lettered, "d000/", ""},
+		{"numbered after a word ending in a-f", images, "shoot/", ""},
 		{"timestamps", stampNames, "events/", ""},
 		{"one name", uuids("blobs/", ".jpg")[:1], "blobs/", ""},
 	} {

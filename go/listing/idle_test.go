@@ -28,9 +28,10 @@ func TestIdleSearchOncePerEvent(t *testing.T) {
 			defer l.cancel()
 			l.counter = &Counter{}
 			l.cond = sync.NewCond(&l.mu)
-			// One busy range, two pages in: too small to split, and flat
-			// (no folder to probe), so a search finds nothing.
-			busy := &krange{start: "a", first: "a0001", cursor: "a2000", hi: "b", seen: 2000, pages: 2, active: true}
+			// One busy range, two pages in: too small to split (half a
+			// page left on its names' counter), and flat (no folder to
+			// probe), so a search finds nothing.
+			busy := &krange{start: "a", first: "a0001", cursor: "a2000", hi: "a2500", seen: 2000, pages: 2, active: true}
 			l.ranges = []*krange{busy}
 			var wg sync.WaitGroup
 			got := make([]*krange, tc.workers)

@@ -330,6 +330,30 @@ func TestNumberedCuts(t *testing.T) {
 	}
 }
 
+// TestCounterOf checks which pairs of names step a counter: decimal runs
+// of 3 digits or more, after a word even when it ends in a letter a-f, but
+// not digits inside a hash.
+func TestCounterOf(t *testing.T) {
+	for _, tc := range []struct {
+		prev, cursor string
+		at, width    int // at < 0: not a counter
+	}{
+		{"d/part-01999-a.parquet", "d/part-02999-b.parquet", 7, 5},
+		{"d000/f00975", "d000/f01000", 6, 5},
+		{"shoot/image0975.jpg", "shoot/image1000.jpg", 11, 4},
+		{"abc00975", "abc01000", 3, 5},
+		{"x/3fa9c012", "x/3fa9c057", -1, 0}, // a hash's digits after its letters
+		{"x/9c012", "x/9c057", -1, 0},
+		{"x/ab012f", "x/ab057f", -1, 0}, // a hex letter after the digits
+		{"x/f07", "x/f09", -1, 0},       // too short to tell
+	} {
+		c, ok := counterOf(tc.prev, tc.cursor)
+		if ok != (tc.at >= 0) || ok && (c.at != tc.at || c.width != tc.width) {
+			t.Errorf("counterOf(%q, %q) = %+v, %v; want at %d width %d", tc.prev, tc.cursor, c, ok, tc.at, tc.width)
+		}
+	}
+}
+
 // TestCounterBound checks where a cut string falls on a counter: the
 // bound of a range cut inside a folder of numbered names.
 func TestCounterBound(t *testing.T) {
