@@ -161,10 +161,12 @@ func TestHashNames(t *testing.T) {
 		slices.Sort(n)
 		return n
 	}
-	var parts, stampNames, dashed, lettered, images []string
+	var parts, stampNames, dashed, lettered, images, hexNumbers, hexHoles []string
 	for i := 0; i < 1000; i += 25 { // a page's sample
 		lettered = append(lettered, fmt.Sprintf("d000/f%05d", i))
 		images = append(images, fmt.Sprintf("shoot/image%04d.jpg", i))
+		hexNumbers = append(hexNumbers, fmt.Sprintf("d000/%08x", i))
+		hexHoles = append(hexHoles, fmt.Sprintf("ids/%010X.dat", 7*i+i/100)) // some steps longer
 	}
 	for i := 0; i < 200; i++ {
 		h := fmt.Sprintf("%08x%08x", uint32(i)*2654435761, uint32(i)*40503+7)
@@ -187,6 +189,8 @@ func TestHashNames(t *testing.T) {
 		{"numbered parts with a uuid", parts, "t/", ""},
 		{"numbered after a letter a-f", lettered, "d000/", ""},
 		{"numbered after a word ending in a-f", images, "shoot/", ""},
+		{"hexadecimal numbers counted up", hexNumbers, "d000/", ""},
+		{"hexadecimal numbers with a few longer steps", hexHoles, "ids/", ""},
 		{"timestamps", stampNames, "events/", ""},
 		{"one name", uuids("blobs/", ".jpg")[:1], "blobs/", ""},
 	} {
