@@ -96,11 +96,17 @@ func Copy(ctx context.Context, api CopyAPI, items []CopyItem, opt Options) ([]st
 	c := &copier{api: api, opt: opt, sem: make(chan struct{}, opt.Concurrency), reqs: &counter{shared: opt.Requests}}
 	etags := make([]string, len(items))
 	twins := copyTwins(items)
+	chained := copyChains(items, twins)
 	errs := forEach(ctx, len(items), opt.Concurrency,
 		func(i int) string { return "copy " + s3url(items[i].Src.Bucket, items[i].Src.Key) },
 		func(i int) error {
 			if j := twins[i]; j >= 0 {
 				return fmt.Errorf("copy %s to %s: also the destination of item %d (%s): one batch cannot store two sources in one object: %w",
+					s3url(items[i].Src.Bucket, items[i].Src.Key), s3url(items[i].Dst.Bucket, items[i].Dst.Key),
+					j, s3url(items[j].Src.Bucket, items[j].Src.Key), s3err.ErrInvalid)
+			}
+			if j := chained[i]; j >= 0 {
+				return fmt.Errorf("copy %s to %s: the source is also the destination of item %d (copied from %s), so what this copy reads would depend on which runs first; copy in two batches: %w",
 					s3url(items[i].Src.Bucket, items[i].Src.Key), s3url(items[i].Dst.Bucket, items[i].Dst.Key),
 					j, s3url(items[j].Src.Bucket, items[j].Src.Key), s3err.ErrInvalid)
 			}
@@ -129,6 +135,33 @@ func copyTwins(items []CopyItem) []int {
 		}
 	}
 	return twins
+}
+
+// copyChains gives, for each item, an item of the batch that stores
+// another object's content where this item reads (its source is that
+// item's destination), or -1. The batch runs its items concurrently, so
+// such a copy took the old content or the new at random (a rotation,
+// b->c and a->b, left c holding a or b); it is refused instead. Copying
+// an object onto itself (to change its metadata) writes nothing new, and
+// a refused twin writes nothing at all.
+func copyChains(items []CopyItem, twins []int) []int {
+	writer := make(map[objpath.Path]int, len(items))
+	for j, it := range items {
+		if it.Src == it.Dst || twins[j] >= 0 {
+			continue
+		}
+		if _, ok := writer[it.Dst]; !ok {
+			writer[it.Dst] = j
+		}
+	}
+	chained := make([]int, len(items))
+	for i, it := range items {
+		chained[i] = -1
+		if j, ok := writer[it.Src]; ok && j != i && twins[i] < 0 {
+			chained[i] = j
+		}
+	}
+	return chained
 }
 
 type copier struct {

@@ -3,6 +3,7 @@ package objects
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,58 @@ func TestCopyTwinDestinations(t *testing.T) {
 	}
 	if got := get(t, bucket, "copytwin/dst"); string(got) != "a" {
 		t.Errorf("destination holds %q, want %q", got, "a")
+	}
+}
+
+// TestCopyChains: an item whose source another item of the batch
+// overwrites is refused before any request (it read the old content or
+// the new at random); items reading what nobody writes go ahead.
+func TestCopyChains(t *testing.T) {
+	put(t, bucket, "copychain/a", []byte("a"))
+	put(t, bucket, "copychain/b", []byte("b"))
+	items := []CopyItem{
+		{Src: p(bucket, "copychain/b"), Dst: p(bucket, "copychain/c")},
+		{Src: p(bucket, "copychain/a"), Dst: p(bucket, "copychain/b")},
+		{Src: p(bucket, "copychain/a"), Dst: p(bucket, "copychain/e")},
+	}
+	_, errs, reqs := Copy(context.Background(), client.S3, items, Options{Concurrency: 4})
+	for i, want := range []s3err.Code{s3err.Invalid, s3err.OK, s3err.OK} {
+		if got := s3err.Classify(errs[i]); got != want {
+			t.Errorf("item %d: %v, want class %v", i, errs[i], want)
+		}
+	}
+	mustContain(t, errs[0], "s3://"+bucket+"/copychain/b", "destination of item 1", "copychain/a", "two batches")
+	if reqs != 2 {
+		t.Errorf("requests = %d, want 2", reqs)
+	}
+	for key, want := range map[string]string{"copychain/b": "a", "copychain/e": "a"} {
+		if got := get(t, bucket, key); string(got) != want {
+			t.Errorf("%s holds %q, want %q", key, got, want)
+		}
+	}
+}
+
+// TestPlanCopyChains: which items copyChains refuses, and for which writer.
+func TestPlanCopyChains(t *testing.T) {
+	it := func(src, dst string) CopyItem { return CopyItem{Src: p("b", src), Dst: p("b", dst)} }
+	for _, tc := range []struct {
+		name  string
+		items []CopyItem
+		want  []int
+	}{
+		{"independent", []CopyItem{it("a", "b"), it("c", "d")}, []int{-1, -1}},
+		{"reader before writer", []CopyItem{it("b", "c"), it("a", "b")}, []int{1, -1}},
+		{"reader after writer", []CopyItem{it("a", "b"), it("b", "c")}, []int{-1, 0}},
+		{"swap", []CopyItem{it("a", "b"), it("b", "a")}, []int{1, 0}},
+		{"self-copy writes nothing new", []CopyItem{it("a", "a"), it("a", "c")}, []int{-1, -1}},
+		{"refused twin writes nothing", []CopyItem{it("x", "b"), it("y", "b"), it("b", "c")}, []int{-1, -1, 0}},
+		{"same source twice", []CopyItem{it("a", "b"), it("a", "c")}, []int{-1, -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := copyChains(tc.items, copyTwins(tc.items)); !slices.Equal(got, tc.want) {
+				t.Errorf("copyChains = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -693,7 +693,11 @@ class Client:
 
         A multipart copy that fails or is cancelled is aborted, and checked
         until the upload is gone (a part copy stopped in flight may still be
-        stored after the abort), so it leaves no billed parts behind."""
+        stored after the abort), so it leaves no billed parts behind.
+
+        Items run concurrently: an item storing another source in an object
+        an earlier item stores, or reading an object another item
+        overwrites, is refused with ``ValueError`` naming that item."""
         _check_on_error(on_error)
         srcs = _paths(sources, "source")
         dsts = _paths(destinations, "destination")
