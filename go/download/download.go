@@ -93,21 +93,25 @@ func Files(ctx context.Context, api fetch.API, items []Item, opt Options) ([]Res
 	s := &sink{ctx: ctx, root: root}
 	var fitems []fetch.Item
 	var index []int           // batch item → items index
-	dests := map[string]int{} // destination → the first item writing it
+	dests := map[string]int{} // destination, its directory resolved → the first item writing it
+	dirs := resolvedDirs{}
 	for i, it := range items {
 		f, err := s.plan(it)
 		if err != nil {
 			res[i].Err = err
 			continue
 		}
-		// Keys that differ may clean to one path ("a/x/../y" and "a/y"):
-		// both would be written there concurrently and one lost, unsaid.
-		if j, dup := dests[f.dest]; dup && (items[j].Bucket != it.Bucket || items[j].Key != it.Key) {
+		// Keys that differ may clean to one path ("a/x/../y" and "a/y"),
+		// or paths that differ name one file through a symbolic link to a
+		// directory: both would be written there concurrently and one
+		// lost, unsaid.
+		same := dirs.file(f.dest)
+		if j, dup := dests[same]; dup && (items[j].Bucket != it.Bucket || items[j].Key != it.Key) {
 			res[i].Err = fmt.Errorf("%s: destination %s is also that of s3://%s/%s: %w",
 				f.name, f.dest, items[j].Bucket, items[j].Key, s3err.ErrInvalid)
 			continue
 		}
-		dests[f.dest] = i
+		dests[same] = i
 		s.files = append(s.files, f)
 		fitems = append(fitems, fetch.Item{Bucket: it.Bucket, Key: it.Key})
 		index = append(index, i)
@@ -391,4 +395,35 @@ func (s *sink) Finish(i int, failure error) error {
 		return fmt.Errorf("%s: moving the temporary file into place: %w", f.name, err)
 	}
 	return nil
+}
+
+// resolvedDirs resolves the directories of destination paths through
+// symbolic links, once each.
+type resolvedDirs map[string]string
+
+// file is path with the symbolic links of its directory's longest
+// existing ancestor resolved (not the file's own name: a download
+// replaces a link there rather than writing through it), so that two
+// paths naming one file compare equal.
+func (r resolvedDirs) file(path string) string {
+	dir := filepath.Dir(path)
+	if d, ok := r[dir]; ok {
+		return filepath.Join(d, filepath.Base(path))
+	}
+	d, rest := dir, ""
+	for {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			d = filepath.Join(real, rest)
+			break
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			d = dir
+			break
+		}
+		rest = filepath.Join(filepath.Base(d), rest)
+		d = parent
+	}
+	r[dir] = d
+	return filepath.Join(d, filepath.Base(path))
 }

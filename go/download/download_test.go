@@ -174,6 +174,9 @@ func TestFilesItemErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "afile"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(".", filepath.Join(root, "here")); err != nil {
+		t.Fatal(err)
+	}
 	items := []Item{
 		{Bucket: bucket, Key: "errs/good", Path: filepath.Join(root, "good")},
 		{Bucket: bucket, Key: "errs/missing", Path: filepath.Join(root, "newdir", "missing")},
@@ -185,8 +188,14 @@ func TestFilesItemErrors(t *testing.T) {
 		{Bucket: bucket, Key: "errs/big", Path: root + "/sub/../good"},
 		// The same object to the same path again writes the same bytes.
 		{Bucket: bucket, Key: "errs/good", Path: filepath.Join(root, "good")},
+		// Another object to good's file through a link to its directory,
+		// and below a directory not made yet.
+		{Bucket: bucket, Key: "errs/big", Path: filepath.Join(root, "here", "good")},
+		{Bucket: bucket, Key: "errs/good", Path: filepath.Join(root, "new2", "g")},
+		{Bucket: bucket, Key: "errs/big", Path: filepath.Join(root, "here", "new2", "g")},
 	}
-	codes := []s3err.Code{s3err.OK, s3err.NotFound, s3err.IsDir, s3err.Invalid, s3err.IO, s3err.OK, s3err.Invalid, s3err.OK}
+	codes := []s3err.Code{s3err.OK, s3err.NotFound, s3err.IsDir, s3err.Invalid, s3err.IO, s3err.OK, s3err.Invalid, s3err.OK,
+		s3err.Invalid, s3err.OK, s3err.Invalid}
 	res, err := Files(context.Background(), client.S3, items, Options{Root: root, PartSize: part, Concurrency: 4})
 	if err != nil {
 		t.Fatalf("whole-operation error %v; item failures must stay per item", err)
