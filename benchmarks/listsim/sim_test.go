@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,52 @@ func TestNumberedFolders(t *testing.T) {
 			}
 			if best > 1.5 {
 				t.Errorf("best of three runs: %.2fx the minimum requests", best)
+			}
+		})
+	}
+}
+
+// TestNonASCIINames: flat folders of names in Chinese, Cyrillic or
+// Korean are listed in parallel. Their first bytes are UTF-8 lead bytes
+// above 0xC3, which the guess of an open range's largest key wrote as the
+// character U+00xx, sorting before them: the listing never split and ran
+// as one range, as slow as a serial one.
+func TestNonASCIINames(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	name := func(lo, n int) string {
+		rs := make([]rune, 2+r.IntN(7))
+		for j := range rs {
+			rs[j] = rune(lo + r.IntN(n))
+		}
+		return string(rs)
+	}
+	for _, tc := range []struct {
+		name    string
+		pattern string
+		lo, n   int
+	}{
+		{"chinese", "corpus/zh/%s.txt", 0x4e00, 3000},
+		{"cyrillic", "документы/%s_%d.docx", 0x430, 32},
+		{"korean", "사용자/%s/%03d.jpg", 0xac00, 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := make([]string, 0, 100_000)
+			for i := 0; i < 100_000; i++ {
+				keys = append(keys, strings.Replace(fmt.Sprintf(tc.pattern, name(tc.lo, tc.n), i%1000), "%!(EXTRA int=", "", 1))
+			}
+			slices.Sort(keys)
+			keys = slices.Compact(keys)
+			set, err := layouts.FromSorted(keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := simulate(&listsim.API{Set: set, Latency: time.Millisecond}, listing.Options{Workers: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d keys: %d requests (%.2fx), %d ranges, peak %d in flight", set.Len(), res.Requests, res.PerMin(), res.Ranges, res.Peak)
+			if res.Ranges < 4 { // 9-36 now (6-32 requests in flight); 1 before
+				t.Errorf("listed as %d ranges: serially", res.Ranges)
 			}
 		})
 	}

@@ -23,7 +23,7 @@ type API interface {
 
 // Entry is one listed object or common prefix.
 type Entry struct {
-	Key   string // full key; common prefixes without their trailing delimiter
+	Key   string // full key; a common prefix ends with its delimiter (Dir trims it)
 	Size  int64
 	ETag  string
 	Mtime int64 // unix nanoseconds; 0 for prefixes

@@ -332,10 +332,14 @@ func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 	if !r.open {
 		return r.bound(), true
 	}
-	top := alpha.top()
+	// The byte itself: string(top) would be the character U+00top, whose
+	// UTF-8 (0xC3 0xA9 for 0xE9) sorts before names starting with the
+	// lead byte of Chinese, Cyrillic or emoji, so the guess fell behind
+	// the cursor and such a listing ran as one range.
+	top := string([]byte{alpha.top()})
 	root := l.root() // the text every key shares
 	if len(r.cursor) <= len(root) {
-		return root + strings.Repeat(string(top), 16), false
+		return root + strings.Repeat(top, 16), false
 	}
 	hexOnly := hashLike(alpha.fallback, root)
 	g := []byte(r.cursor)
@@ -347,9 +351,9 @@ func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 			g[i] = '9'
 		}
 	}
-	guess := string(g) + string(top)
+	guess := string(g) + top
 	if guess <= r.cursor {
-		return root + strings.Repeat(string(top), 16), false
+		return root + strings.Repeat(top, 16), false
 	}
 	return guess, hexOnly
 }

@@ -1794,7 +1794,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 	if !trusted {
 		// Gallop toward the largest possible key, not the guess: the guess
 		// is made from the cursor and can sit just above it.
-		hi = l.root() + strings.Repeat(string(alpha.top()), 16)
+		hi = l.root() + strings.Repeat(string([]byte{alpha.top()}), 16) // the byte (see upper)
 	}
 	base := commonPrefix(v.first, hi)
 	if !trusted {
