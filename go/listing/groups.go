@@ -142,3 +142,35 @@ func (l *lister) groupRest(r *krange) (est float64, sp *span, ok bool) {
 	}
 	return est, sp, true
 }
+
+// digits is the alphabet a group of numbered names is read in.
+const digits = "0123456789"
+
+// numberNames reports whether names (a page's sample, sorted, all
+// beginning with group) hold only a number past group and before the text
+// they all end with, and numbers of more than one width: a word's names
+// numbered without leading zeros (images/birman_1.jpg, images/birman_10.jpg
+// ... images/birman_999.jpg under images/birman_). Numbers of one width are
+// left to the counter (see numbered), which measures them better.
+func numberNames(names []string, group string) bool {
+	if len(names) < 2 {
+		return false
+	}
+	suf := names[0]
+	for _, n := range names[1:] {
+		suf = commonSuffix(suf, n)
+	}
+	widths := false
+	for _, n := range names {
+		if !strings.HasPrefix(n, group) || len(n)-len(suf) <= len(group) {
+			return false
+		}
+		for i := len(group); i < len(n)-len(suf); i++ {
+			if n[i] < '0' || n[i] > '9' {
+				return false
+			}
+		}
+		widths = widths || len(n) != len(names[0])
+	}
+	return widths
+}

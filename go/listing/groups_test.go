@@ -44,6 +44,33 @@ func TestHashGroup(t *testing.T) {
 	}
 }
 
+// TestNumberNames checks which samples of a page are a word's names
+// numbered without leading zeros: only digits past the group and before
+// the text they all end with, of more than one width.
+func TestNumberNames(t *testing.T) {
+	unpadded := []string{"images/birman_1.jpg", "images/birman_122.jpg", "images/birman_3.jpg", "images/birman_999.jpg"}
+	for _, tc := range []struct {
+		name  string
+		names []string
+		group string
+		want  bool
+	}{
+		{"unpadded", unpadded, "images/birman_", true},
+		{"padded: the counter's", []string{"p/obj-000010.dat", "p/obj-000035.dat", "p/obj-000060.dat"}, "p/obj-", false},
+		{"a number then a hash", []string{"d/part-00001-ae25f562.parquet", "d/part-00002-0b13c4d1.parquet"}, "d/part-", false},
+		{"hex", []string{"u/id-0a1b", "u/id-f00d"}, "u/id-", false},
+		{"another group", []string{"images/birman_1.jpg", "images/bombay_2.jpg"}, "images/birman_", false},
+		{"nothing past the group", []string{"x/a_.jpg", "x/a_.jpg"}, "x/a_", false},
+		{"one name", unpadded[:1], "images/birman_", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := numberNames(tc.names, tc.group); got != tc.want {
+				t.Errorf("numberNames = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestGroupRest checks a range listing a group of hashes: the group's
 // rest from its last page's extent, plus each group after it inside the
 // range (from the group probe) at the group's size, and cuts that give

@@ -651,6 +651,12 @@ func (l *lister) listRange(r *krange) error {
 			if g := hashGroup(entries[0].Key, entries[MaxKeys-1].Key, leaf); pageHashes == nil && g != "" {
 				if a := hashNames(sample, g); a != nil {
 					group, groupHashes = g, a
+				} else if numberNames(sample, g) {
+					// A word's numbered names (label_<n>.jpg): measured as
+					// a group of names in digits, and the folder's other
+					// words found by a group probe, instead of the word's
+					// density read over the empty key space between words.
+					group, groupHashes = g, []byte(digits)
 				}
 			}
 		}
