@@ -53,7 +53,16 @@ type countingReader struct {
 
 	head  [8]byte // first bytes of the stream, for error hints
 	headN int
+
+	// entry: the bytes read from the current entry's first header block on
+	// (at most maxEntryBytes) when it is a PAX global header, for the
+	// records archive/tar drops (see globalRecords).
+	entry     []byte
+	capturing bool
 }
+
+// maxEntryBytes bounds what countingReader keeps of an entry's headers.
+const maxEntryBytes = 64 << 10
 
 // arm starts watching for the first header block of the next entry. Within
 // tar.Reader.Next, the remaining data and padding of the previous entry are
@@ -63,6 +72,8 @@ func (c *countingReader) arm() {
 	c.armed = true
 	c.mark = -1
 	c.markZero = false
+	c.entry = c.entry[:0]
+	c.capturing = false
 }
 
 func (c *countingReader) fill() {
@@ -120,6 +131,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 			c.armed = false
 			c.mark = c.pos
 			c.markZero = c.w-c.r >= blockSize && isZero(c.buf[c.r:c.r+blockSize])
+			// Kept only for PAX global headers (typeflag 'g').
+			c.capturing = c.w-c.r >= blockSize && c.buf[c.r+156] == tar.TypeXGlobalHeader
 		}
 	}
 	if c.r == c.w {
@@ -132,6 +145,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		}
 	}
 	n := copy(p, c.buf[c.r:c.w])
+	if c.capturing {
+		if len(c.entry)+n <= maxEntryBytes {
+			c.entry = append(c.entry, p[:n]...)
+		} else {
+			c.capturing = false
+		}
+	}
 	c.r += n
 	c.pos += int64(n)
 	return n, nil
@@ -378,7 +398,11 @@ func Scan(ctx context.Context, r io.Reader, archive string, fn func(Row) error) 
 			if globals == nil {
 				globals = make(map[string]string)
 			}
-			for k, v := range hdr.PAXRecords {
+			records := hdr.PAXRecords
+			if len(records) == 0 {
+				records = globalRecords(c.entry)
+			}
+			for k, v := range records {
 				globals[k] = v
 			}
 			continue
@@ -442,6 +466,51 @@ func finish(ctx context.Context, r io.Reader, c *countingReader, archive string)
 	default:
 		return fmt.Errorf("%s: read error at uncompressed byte offset %d: %w", archive, c.pos, err)
 	}
+}
+
+// globalRecords parses the records of the PAX global header whose bytes
+// (its header block, then its data) entry holds. archive/tar returns such
+// a header without its records when one of them does not parse as its
+// field (mtime=garbage): every record was lost, where tarfile keeps them
+// and reads the bad number as 0 (see applyGlobals). Nil when entry does
+// not hold the whole header.
+func globalRecords(entry []byte) map[string]string {
+	if len(entry) < blockSize {
+		return nil
+	}
+	size, ok := octalField(entry[124:136])
+	if !ok || size <= 0 || size > int64(len(entry)-blockSize) {
+		return nil
+	}
+	data := string(entry[blockSize : blockSize+size])
+	records := map[string]string{}
+	for len(data) > 0 {
+		sp := strings.IndexByte(data, ' ')
+		if sp <= 0 {
+			break
+		}
+		n, err := strconv.Atoi(data[:sp])
+		if err != nil || n <= sp+1 || n > len(data) || data[n-1] != '\n' {
+			break
+		}
+		k, v, ok := strings.Cut(data[sp+1:n-1], "=")
+		if ok && k != "" {
+			records[k] = v
+		}
+		data = data[n:]
+	}
+	return records
+}
+
+// octalField parses a ustar numeric field: octal digits, padded with
+// spaces or NULs.
+func octalField(b []byte) (int64, bool) {
+	s := strings.Trim(string(b), " \x00")
+	if s == "" {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 8, 64)
+	return v, err == nil
 }
 
 // applyGlobals applies PAX global header records to row the way tarfile does:
