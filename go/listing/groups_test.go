@@ -218,3 +218,65 @@ func TestRunGroupProbe(t *testing.T) {
 		})
 	}
 }
+
+func TestPaddedNames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		names []string
+		group string
+		want  bool
+	}{
+		{"padded", []string{"images/birman_00001.jpg", "images/birman_00026.jpg", "images/birman_00051.jpg"}, "images/birman_", true},
+		{"the counter's", []string{"p/obj-000010.dat", "p/obj-000035.dat", "p/obj-000060.dat"}, "p/obj-", true},
+		{"unpadded", []string{"images/birman_1.jpg", "images/birman_122.jpg"}, "images/birman_", false},
+		{"a number then a hash", []string{"d/part-00001-ae25f562.parquet", "d/part-00002-0b13c4d1.parquet"}, "d/part-", false},
+		{"hex", []string{"u/id-0a1b", "u/id-f00d"}, "u/id-", false},
+		{"another group", []string{"images/birman_00001.jpg", "images/bombay_00002.jpg"}, "images/birman_", false},
+		{"one name", []string{"images/birman_00001.jpg"}, "images/birman_", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := paddedNames(tc.names, tc.group); got != tc.want {
+				t.Errorf("paddedNames = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPadRest checks a range whose last page lay in a word's zero-padded
+// counter, in a folder a group probe found to hold other words: the word
+// is not galloped on past its end; each word after it inside the range
+// is a piece of its own, as large as the counter ran so far, and a cut at
+// a word moves to the end of the word before (see groupEnd).
+func TestPadRest(t *testing.T) {
+	l := &lister{groupSets: map[string]*groupSet{
+		"images/": {groups: []string{"images/abyssinian_", "images/american_", "images/beagle_", "images/birman_"}},
+	}}
+	r := &krange{
+		first: "images/abyssinian_00001.jpg", start: "images/", cursor: "images/american_bulldog_01000.jpg",
+		prev: "images/abyssinian_01000.jpg", seen: 2000, pages: 2, hi: "images/birman_", open: false,
+		padGroup: "images/american_bulldog_", padFrom: "images/american_bulldog_00001.jpg",
+	}
+	est, sp, wait, ok := l.padRest(r)
+	if !ok || wait {
+		t.Fatalf("padRest: ok %v wait %v", ok, wait)
+	}
+	if sp.dense != 1 || sp.each != 1 || !slices.Equal(sp.next, []string{"images/beagle_"}) || est != 2 {
+		t.Errorf("est %v, span %+v", est, sp)
+	}
+	if e := l.groupEnd("images/beagle_"); e != "images/american_"+maxRune {
+		t.Errorf("groupEnd = %q", e)
+	}
+	// Alone in its folder as far as the range knows: no group probe.
+	if !r.otherWords() {
+		t.Errorf("otherWords: the range listed another word first")
+	}
+	alone := &krange{start: "p47/", first: "p47/obj-000000.dat", cursor: "p47/obj-001999.dat", padGroup: "p47/obj-"}
+	if alone.otherWords() {
+		t.Errorf("otherWords: p47/obj- alone")
+	}
+	// The probe still out: wait for it.
+	l.groupSets["images/"].probing = true
+	if _, _, wait, _ := l.padRest(r); !wait {
+		t.Errorf("padRest did not wait for the group probe")
+	}
+}

@@ -73,6 +73,12 @@ type krange struct {
 	// first name ("" when not).
 	group, groupFrom string
 	groupHashes      []byte
+	// padGroup: the text the names of the range's last page all began
+	// with, past its folder, when they held a zero-padded number past it
+	// (see paddedNames): a word's counter, whose other words a group
+	// probe finds (see padRest); "" when not.
+	// padFrom is that page's first name.
+	padGroup, padFrom string
 	// pathKeys[j]: keys listed so far inside the cursor's folder j+1
 	// levels below the prefix (see keysIn).
 	pathKeys []int64
@@ -490,6 +496,8 @@ func (l *lister) apply(v *krange, points []string) *krange {
 	for j, m := range ok {
 		if e := l.folderEnd(m); e != "" && e > v.cursor && (j == 0 || e > ok[j-1]) {
 			ok[j], folders[j] = e, m
+		} else if e := l.groupEnd(m); e != "" && e > v.cursor && (j == 0 || e > ok[j-1]) {
+			ok[j] = e
 		}
 	}
 	newRanges := make([]*krange, 0, len(ok))
@@ -640,7 +648,7 @@ func (l *lister) listRange(r *krange) error {
 		// Whether a full page in one folder holds hashes (see hashNames),
 		// from a sample, before taking mu.
 		var pageHashes, groupHashes []byte
-		var group string
+		var group, padGroup string
 		if len(entries) == MaxKeys && leafDir(entries[0].Key) == leafDir(entries[MaxKeys-1].Key) {
 			sample := make([]string, 0, MaxKeys/25)
 			for i := 0; i < MaxKeys; i += 25 {
@@ -657,6 +665,11 @@ func (l *lister) listRange(r *krange) error {
 					// words found by a group probe, instead of the word's
 					// density read over the empty key space between words.
 					group, groupHashes = g, []byte(digits)
+				} else if paddedNames(sample, g) {
+					// A word's names numbered with leading zeros
+					// (label_00042.jpg): the counter measures the word,
+					// a group probe finds the folder's other words.
+					padGroup = g
 				}
 			}
 		}
@@ -700,6 +713,10 @@ func (l *lister) listRange(r *krange) error {
 			r.group, r.groupFrom, r.groupHashes = "", "", nil
 			if group != "" && cut == MaxKeys {
 				r.group, r.groupFrom, r.groupHashes = strings.Clone(group), strings.Clone(kept[0].Key), groupHashes
+			}
+			r.padGroup, r.padFrom = "", ""
+			if padGroup != "" && cut == MaxKeys {
+				r.padGroup, r.padFrom = strings.Clone(padGroup), strings.Clone(kept[0].Key)
 			}
 			if n == MaxKeys {
 				if d := l.dirs[leaf]; d == nil || d.probing || !d.interpolable(leaf) {

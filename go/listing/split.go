@@ -1118,6 +1118,11 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 	if r.pages == 0 || r.seen < 2 {
 		return -1, false, nil
 	}
+	if est, sp, wait, ok := l.padRest(r); ok {
+		return est, true, sp
+	} else if wait {
+		return -1, false, nil // the group probe will tell
+	}
 	top := l.topDir(r)
 	if l.opt.Delimiter == "" && nested(r.cursor, top) {
 		d := l.shape(top)
