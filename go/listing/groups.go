@@ -2,7 +2,6 @@ package listing
 
 import (
 	"math"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -154,58 +153,33 @@ const digits = "0123456789"
 
 // numberNames reports whether names (a page's sample, sorted, all
 // beginning with group) hold only a number past group and before the text
-// they all end with, and numbers of more than one width: a word's names
-// numbered without leading zeros (images/birman_1.jpg, images/birman_10.jpg
-// ... images/birman_999.jpg under images/birman_). Numbers of one width are
-// left to the counter (see numbered), which measures them better.
-func numberNames(names []string, group string) bool {
+// they all end with, and whether those numbers are all of one width.
+// Numbered without leading zeros (images/birman_1.jpg, images/birman_10.jpg
+// ... images/birman_999.jpg under images/birman_), a word's names are read
+// as a group of names in digits; zero-padded (images/birman_00001.jpg), the
+// counter measures the word (see numbered) and a group probe finds the
+// folder's other words (see padRest).
+func numberNames(names []string, group string) (numbers, padded bool) {
 	if len(names) < 2 {
-		return false
+		return false, false
 	}
 	suf := names[0]
 	for _, n := range names[1:] {
 		suf = commonSuffix(suf, n)
 	}
-	widths := false
+	padded = true
 	for _, n := range names {
 		if !strings.HasPrefix(n, group) || len(n)-len(suf) <= len(group) {
-			return false
+			return false, false
 		}
 		for i := len(group); i < len(n)-len(suf); i++ {
 			if n[i] < '0' || n[i] > '9' {
-				return false
+				return false, false
 			}
 		}
-		widths = widths || len(n) != len(names[0])
+		padded = padded && len(n) == len(names[0])
 	}
-	return widths
-}
-
-// paddedNames reports whether names (a page's sample, sorted, all
-// beginning with group) hold only a number past group and before the text
-// they all end with, all of one width: a word's names numbered with
-// leading zeros (images/birman_00001.jpg ... images/birman_01000.jpg under
-// images/birman_). The counter measures the word (see numbered); a group
-// probe finds the folder's other words (see padRest).
-func paddedNames(names []string, group string) bool {
-	if len(names) < 2 {
-		return false
-	}
-	suf := names[0]
-	for _, n := range names[1:] {
-		suf = commonSuffix(suf, n)
-	}
-	for _, n := range names {
-		if !strings.HasPrefix(n, group) || len(n)-len(suf) <= len(group) || len(n) != len(names[0]) {
-			return false
-		}
-		for i := len(group); i < len(n)-len(suf); i++ {
-			if n[i] < '0' || n[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
+	return true, padded
 }
 
 // groupEnd returns the end of the group before group m (that group
@@ -220,15 +194,11 @@ func (l *lister) groupEnd(m string) string {
 	if gs == nil || gs.probing {
 		return ""
 	}
-	i, found := slices.BinarySearch(gs.groups, m)
-	if !found || i == 0 {
-		return ""
-	}
-	return gs.groups[i-1] + maxRune
+	return endBefore(gs.groups, m)
 }
 
 // padRest measures the rest of r when its last page lay in a word's
-// zero-padded counter (see paddedNames) in a folder a group probe found
+// zero-padded counter (see numberNames) in a folder a group probe found
 // to hold other words: the rest of its word on the counter, up to r's
 // bound when that lies inside the word, else guessed as much as the
 // counter has run so far; and each word after it inside r, a range of

@@ -64,8 +64,8 @@ func TestNumberNames(t *testing.T) {
 		{"one name", unpadded[:1], "images/birman_", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := numberNames(tc.names, tc.group); got != tc.want {
-				t.Errorf("numberNames = %v, want %v", got, tc.want)
+			if numbers, padded := numberNames(tc.names, tc.group); (numbers && !padded) != tc.want {
+				t.Errorf("numberNames = %v, %v; want unpadded numbers %v", numbers, padded, tc.want)
 			}
 		})
 	}
@@ -219,6 +219,8 @@ func TestRunGroupProbe(t *testing.T) {
 	}
 }
 
+// TestPaddedNames checks which samples of a page are a word's zero-padded
+// numbers: digits only, all names of one width.
 func TestPaddedNames(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -235,8 +237,8 @@ func TestPaddedNames(t *testing.T) {
 		{"one name", []string{"images/birman_00001.jpg"}, "images/birman_", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := paddedNames(tc.names, tc.group); got != tc.want {
-				t.Errorf("paddedNames = %v, want %v", got, tc.want)
+			if numbers, padded := numberNames(tc.names, tc.group); (numbers && padded) != tc.want {
+				t.Errorf("numberNames = %v, %v; want padded numbers %v", numbers, padded, tc.want)
 			}
 		})
 	}

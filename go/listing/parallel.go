@@ -75,7 +75,7 @@ type krange struct {
 	groupHashes      []byte
 	// padGroup: the text the names of the range's last page all began
 	// with, past its folder, when they held a zero-padded number past it
-	// (see paddedNames): a word's counter, whose other words a group
+	// (see numberNames): a word's counter, whose other words a group
 	// probe finds (see padRest); "" when not.
 	// padFrom is that page's first name.
 	padGroup, padFrom string
@@ -545,11 +545,17 @@ func (l *lister) folderEnd(m string) string {
 	if d == nil || d.probing {
 		return ""
 	}
-	i, found := slices.BinarySearch(d.folders, m)
+	return endBefore(d.folders, m)
+}
+
+// endBefore is the end of the entry before m in sorted (that entry
+// followed by maxRune) when m is in sorted after another, else "".
+func endBefore(sorted []string, m string) string {
+	i, found := slices.BinarySearch(sorted, m)
 	if !found || i == 0 {
 		return ""
 	}
-	return d.folders[i-1] + maxRune
+	return sorted[i-1] + maxRune
 }
 
 // listPrefix is the prefix r's next page is listed under: the text its
@@ -659,13 +665,13 @@ func (l *lister) listRange(r *krange) error {
 			if g := hashGroup(entries[0].Key, entries[MaxKeys-1].Key, leaf); pageHashes == nil && g != "" {
 				if a := hashNames(sample, g); a != nil {
 					group, groupHashes = g, a
-				} else if numberNames(sample, g) {
+				} else if numbers, padded := numberNames(sample, g); numbers && !padded {
 					// A word's numbered names (label_<n>.jpg): measured as
 					// a group of names in digits, and the folder's other
 					// words found by a group probe, instead of the word's
 					// density read over the empty key space between words.
 					group, groupHashes = g, []byte(digits)
-				} else if paddedNames(sample, g) {
+				} else if numbers {
 					// A word's names numbered with leading zeros
 					// (label_00042.jpg): the counter measures the word,
 					// a group probe finds the folder's other words.
