@@ -89,6 +89,15 @@ func withLatency(set *layouts.Set) func() *listsim.API {
 // first word, so a group probe with '_' finds fewer groups than labels.
 func labelledKeys(t *testing.T, format string, per int) *layouts.Set {
 	t.Helper()
+	set, err := layouts.FromSorted(labelledNames(format, per))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// labelledNames is labelledKeys' names, sorted.
+func labelledNames(format string, per int) []string {
 	adjectives := []string{"red", "green", "big_blue", "small", "wild", "sweet", "old_english", "fried", "hot", "grilled"}
 	nouns := []string{"apple", "bulldog", "cat", "dumpling", "eagle_owl", "fish", "goat", "hummus", "ibis", "jelly_roll"}
 	var keys []string
@@ -100,11 +109,7 @@ func labelledKeys(t *testing.T, format string, per int) *layouts.Set {
 		}
 	}
 	slices.Sort(keys)
-	set, err := layouts.FromSorted(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return keys
 }
 
 // TestColocatedDoesNotBlowUp: against a CPU-bound server on 2 cores, 64

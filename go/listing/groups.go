@@ -49,13 +49,16 @@ func groupSep(group string) (byte, bool) {
 	return 0, false
 }
 
-// neededGroupProbe returns a flat folder whose groups nobody probed, in
-// which a range is listing a group of hashes, and the group's separator.
+// neededGroupProbe returns where a group probe is due, and the separator:
+// a flat folder whose groups nobody probed, in which a range is listing a
+// group of names; or a group that probe found, which the range's group
+// lies deeper in (images/fried_ holding images/fried_apple_,
+// images/fried_bulldog_, ...: labels whose words hold the separator too).
 // A folder of word-<hex> names otherwise showed its groups one round trip
 // each: the range listing a group is cut at its end, and the piece past
 // it found the next group with its first page. Within the probe budget
 // (see neededProbe); caller holds mu.
-func (l *lister) neededGroupProbe() (dir string, sep byte, ok bool) {
+func (l *lister) neededGroupProbe() (pre string, sep byte, ok bool) {
 	if l.opt.Delimiter != "" || l.probesSpent() {
 		return "", 0, false
 	}
@@ -71,20 +74,90 @@ func (l *lister) neededGroupProbe() (dir string, sep byte, ok bool) {
 			continue
 		}
 		sep, ok := groupSep(group)
-		if dir := leafDir(group); ok && l.groupSets[dir] == nil && !l.loneGroups[group[len(dir):]] {
-			return dir, sep, true
+		if !ok {
+			continue
+		}
+		if pre, ok := l.groupProbeFor(group); ok {
+			return pre, sep, true
 		}
 	}
 	return "", 0, false
 }
 
-// runGroupProbe lists dir with sep as the delimiter and records the groups
-// found, releasing mu for the request; false when the probe failed (the
-// listing is then cancelled with its error). Caller holds mu.
-func (l *lister) runGroupProbe(dir string, sep byte) bool {
+// groupProbeFor returns the prefix a group probe must list to find group
+// among its folder's groups: the folder when nobody probed it, else the
+// probed group group lies in past its end, when that was not probed yet.
+// ok is false when group is known (or a probe for it is out), when a
+// probe found no group holding it, or past maxGroupLevels (a probe that
+// found one group, images/big_ holding images/big_blue_, is no level: the
+// text goes on). Caller holds mu.
+func (l *lister) groupProbeFor(group string) (pre string, ok bool) {
+	pre = leafDir(group)
+	if l.loneGroups[group[len(pre):]] {
+		return "", false
+	}
+	for levels := 0; ; {
+		gs := l.groupSets[pre]
+		if gs == nil {
+			// A group's own probe only while probes stay under one per
+			// 16 pages listed: each finds one label's words.
+			return pre, pre == leafDir(group) || levels < maxGroupLevels && l.discovery.Load() < int64(2+l.pages/16)
+		}
+		if gs.probing {
+			return "", false
+		}
+		if len(gs.groups) > 1 {
+			levels++
+		}
+		i := sort.SearchStrings(gs.groups, group+maxRune) - 1
+		if i < 0 || gs.groups[i] == group || !strings.HasPrefix(group, gs.groups[i]) {
+			return "", false
+		}
+		pre = gs.groups[i]
+	}
+}
+
+// maxGroupLevels is how many levels of groups group probes look for: a
+// folder's groups and the groups inside each (adjective_noun_<n>.jpg
+// labels); a word of a label spelt with the separator (jelly_roll) would
+// cost a probe of every such label for little.
+const maxGroupLevels = 2
+
+// groupsOf returns the groups of names known in flat folder dir, finest
+// first: each group its folder's probe found, replaced by the groups a
+// probe of it found (see groupProbeFor). probing is set while the folder's
+// own probe is out. Caller holds mu.
+func (l *lister) groupsOf(dir string) (groups []string, probing bool) {
+	gs := l.groupSets[dir]
+	if gs == nil {
+		return nil, false
+	}
+	if gs.probing {
+		return nil, true
+	}
+	var walk func(gs *groupSet)
+	walk = func(gs *groupSet) {
+		for _, g := range gs.groups {
+			if sub := l.groupSets[g]; sub != nil && !sub.probing && len(sub.groups) > 0 {
+				walk(sub)
+			} else {
+				groups = append(groups, g)
+			}
+		}
+	}
+	walk(gs)
+	return groups, false
+}
+
+// runGroupProbe lists at (a flat folder, or a group of names in one, see
+// groupProbeFor) with sep as the delimiter and records the groups found,
+// releasing mu for the request; false when the probe failed (the listing
+// is then cancelled with its error). Caller holds mu.
+func (l *lister) runGroupProbe(at string, sep byte) bool {
 	gs := &groupSet{probing: true}
-	l.groupSets[dir] = gs
-	pre := dir
+	l.groupSets[at] = gs
+	dir := leafDir(at)
+	pre := at
 	if len(l.prefix) > len(pre) {
 		pre = l.prefix // only the listing's groups
 	}
@@ -105,7 +178,7 @@ func (l *lister) runGroupProbe(dir string, sep byte) bool {
 		}
 	}
 	sort.Strings(gs.groups)
-	if len(gs.groups) == 1 {
+	if len(gs.groups) == 1 && at == dir {
 		// Every name of the folder begins with one text (part-<uuid>):
 		// folders whose names begin with it too are not probed for
 		// groups (a request each, for nothing, in every partition).
@@ -135,9 +208,9 @@ func (l *lister) groupRest(r *krange) (est float64, sp *span, ok bool) {
 		return 0, nil, false
 	}
 	est = sp.dense
-	if gs := l.groupSets[leafDir(r.group)]; gs != nil && !gs.probing {
-		i := sort.SearchStrings(gs.groups, r.group+maxRune)
-		for _, g := range gs.groups[i:] {
+	if groups, _ := l.groupsOf(leafDir(r.group)); groups != nil {
+		i := sort.SearchStrings(groups, r.group+maxRune)
+		for _, g := range groups[i:] {
 			if !r.open && g >= r.hi {
 				break
 			}
@@ -190,11 +263,8 @@ func numberNames(names []string, group string) (numbers, padded bool) {
 // stops at its end, not a request later with a page of the next group's
 // names dropped. Caller holds mu.
 func (l *lister) groupEnd(m string) string {
-	gs := l.groupSets[leafDir(m)]
-	if gs == nil || gs.probing {
-		return ""
-	}
-	return endBefore(gs.groups, m)
+	groups, _ := l.groupsOf(leafDir(m))
+	return endBefore(groups, m)
 }
 
 // padRest measures the rest of r when its last page lay in a word's
@@ -212,15 +282,11 @@ func (l *lister) padRest(r *krange) (est float64, sp *span, wait, ok bool) {
 	if r.padGroup == "" || !strings.HasPrefix(r.cursor, r.padGroup) {
 		return 0, nil, false, false
 	}
-	dir := leafDir(r.padGroup)
-	gs := l.groupSets[dir]
-	if gs == nil {
-		return 0, nil, false, false
-	}
-	if gs.probing {
+	groups, probing := l.groupsOf(leafDir(r.padGroup))
+	if probing {
 		return 0, nil, true, false
 	}
-	if len(gs.groups) < 2 {
+	if len(groups) < 2 {
 		return 0, nil, false, false
 	}
 	c, per, ok := numbered(r, false)
@@ -241,7 +307,7 @@ func (l *lister) padRest(r *krange) (est float64, sp *span, wait, ok bool) {
 		}
 	}
 	var next []string
-	for _, g := range gs.groups[sort.SearchStrings(gs.groups, r.cursor):] {
+	for _, g := range groups[sort.SearchStrings(groups, r.cursor):] {
 		if !r.open && g >= r.hi {
 			break
 		}

@@ -148,6 +148,29 @@ func TestNeededGroupProbe(t *testing.T) {
 		{"no separator", "", "fruit/user", nil, ""},
 		{"delimited listing", "", "fruit/apple-", func(l *lister) { l.opt.Delimiter = "/" }, ""},
 		{"budget spent", "", "fruit/apple-", func(l *lister) { l.discovery.Store(8) }, ""},
+		{"a group inside a found one", "", "img/red_apple_", func(l *lister) {
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+		}, "img/red__"},
+		{"found", "", "img/red_apple_", func(l *lister) {
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_fig_"}}
+		}, ""},
+		{"no group holds it", "", "img/blue_fig_", func(l *lister) {
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+		}, ""},
+		{"one group is no level", "", "img/big_blue_fig_", func(l *lister) {
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/big_", "img/red_"}}
+			l.groupSets["img/big_"] = &groupSet{groups: []string{"img/big_blue_"}}
+		}, "img/big_blue__"},
+		{"third level", "", "img/red_jelly_roll_", func(l *lister) {
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_jelly_"}}
+		}, ""},
+		{"group probes over a sixteenth of pages", "", "img/red_apple_", func(l *lister) {
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+			l.pages, l.planned = 40, 40
+			l.discovery.Store(4)
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := testLister()
@@ -164,6 +187,31 @@ func TestNeededGroupProbe(t *testing.T) {
 				t.Errorf("group probe %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestGroupsOf: the groups of a folder are the finest its probes found,
+// a group replaced by the groups inside it once probed.
+func TestGroupsOf(t *testing.T) {
+	l := testLister()
+	if g, probing := l.groupsOf("img/"); g != nil || probing {
+		t.Fatalf("unprobed folder: %q, %v", g, probing)
+	}
+	l.groupSets["img/"] = &groupSet{probing: true}
+	if _, probing := l.groupsOf("img/"); !probing {
+		t.Fatal("folder's probe out: not probing")
+	}
+	l.groupSets["img/"] = &groupSet{groups: []string{"img/big_", "img/green_", "img/red_"}}
+	l.groupSets["img/big_"] = &groupSet{groups: []string{"img/big_blue_"}}
+	l.groupSets["img/big_blue_"] = &groupSet{groups: []string{"img/big_blue_apple_", "img/big_blue_fig_"}}
+	l.groupSets["img/green_"] = &groupSet{probing: true}
+	l.groupSets["img/red_"] = &groupSet{} // names numbered right after the word
+	want := []string{"img/big_blue_apple_", "img/big_blue_fig_", "img/green_", "img/red_"}
+	if got, _ := l.groupsOf("img/"); !slices.Equal(got, want) {
+		t.Errorf("groups %q, want %q", got, want)
+	}
+	if got := l.groupEnd("img/big_blue_fig_"); got != "img/big_blue_apple_"+maxRune {
+		t.Errorf("groupEnd inside a group: %q", got)
 	}
 }
 
