@@ -133,6 +133,8 @@ func TestGroupRest(t *testing.T) {
 // which delimiter: once a folder, for a group longer than the listing
 // prefix, not for a text every name of another folder began with.
 func TestNeededGroupProbe(t *testing.T) {
+	// words: img/'s probe found two words (img/green_, img/red_).
+	words := func(l *lister) { l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}} }
 	for _, tc := range []struct {
 		name   string
 		prefix string
@@ -148,26 +150,22 @@ func TestNeededGroupProbe(t *testing.T) {
 		{"no separator", "", "fruit/user", nil, ""},
 		{"delimited listing", "", "fruit/apple-", func(l *lister) { l.opt.Delimiter = "/" }, ""},
 		{"budget spent", "", "fruit/apple-", func(l *lister) { l.discovery.Store(8) }, ""},
-		{"a group inside a found one", "", "img/red_apple_", func(l *lister) {
-			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
-		}, "img/red__"},
+		{"a group inside a found one", "", "img/red_apple_", words, "img/red__"},
 		{"found", "", "img/red_apple_", func(l *lister) {
-			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+			words(l)
 			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_fig_"}}
 		}, ""},
-		{"no group holds it", "", "img/blue_fig_", func(l *lister) {
-			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
-		}, ""},
+		{"no group holds it", "", "img/blue_fig_", words, ""},
 		{"one group is no level", "", "img/big_blue_fig_", func(l *lister) {
 			l.groupSets["img/"] = &groupSet{groups: []string{"img/big_", "img/red_"}}
 			l.groupSets["img/big_"] = &groupSet{groups: []string{"img/big_blue_"}}
 		}, "img/big_blue__"},
 		{"third level", "", "img/red_jelly_roll_", func(l *lister) {
-			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+			words(l)
 			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_jelly_"}}
 		}, ""},
 		{"group probes over a sixteenth of pages", "", "img/red_apple_", func(l *lister) {
-			l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}}
+			words(l)
 			l.pages, l.planned = 40, 40
 			l.discovery.Store(4)
 		}, ""},
