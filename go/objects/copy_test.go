@@ -183,6 +183,17 @@ func TestCopyBatch(t *testing.T) {
 	}
 }
 
+// wantClasses fails t for each item whose error is not of its class in
+// want (s3err.OK for none).
+func wantClasses(t *testing.T, errs []error, want ...s3err.Code) {
+	t.Helper()
+	for i, w := range want {
+		if got := s3err.Classify(errs[i]); got != w {
+			t.Errorf("item %d: %v, want class %v", i, errs[i], w)
+		}
+	}
+}
+
 // TestCopyTwinDestinations: two sources copied to one object in a batch;
 // the later is refused before any request (each used to succeed, and the
 // object kept whichever copy landed last); a repeated copy is not.
@@ -196,11 +207,7 @@ func TestCopyTwinDestinations(t *testing.T) {
 		{Src: p(bucket, "copytwin/b"), Dst: p(bucket, "copytwin/dst2")},
 	}
 	_, errs, reqs := Copy(context.Background(), client.S3, items, Options{Concurrency: 4})
-	for i, want := range []s3err.Code{s3err.OK, s3err.Invalid, s3err.OK, s3err.OK} {
-		if got := s3err.Classify(errs[i]); got != want {
-			t.Errorf("item %d: %v, want class %v", i, errs[i], want)
-		}
-	}
+	wantClasses(t, errs, s3err.OK, s3err.Invalid, s3err.OK, s3err.OK)
 	mustContain(t, errs[1], "s3://"+bucket+"/copytwin/dst", "also the destination of item 0", "copytwin/a")
 	if reqs != 3 {
 		t.Errorf("requests = %d, want 3", reqs)
@@ -222,11 +229,7 @@ func TestCopyChains(t *testing.T) {
 		{Src: p(bucket, "copychain/a"), Dst: p(bucket, "copychain/e")},
 	}
 	_, errs, reqs := Copy(context.Background(), client.S3, items, Options{Concurrency: 4})
-	for i, want := range []s3err.Code{s3err.Invalid, s3err.OK, s3err.OK} {
-		if got := s3err.Classify(errs[i]); got != want {
-			t.Errorf("item %d: %v, want class %v", i, errs[i], want)
-		}
-	}
+	wantClasses(t, errs, s3err.Invalid, s3err.OK, s3err.OK)
 	mustContain(t, errs[0], "s3://"+bucket+"/copychain/b", "destination of item 1", "copychain/a", "two batches")
 	if reqs != 2 {
 		t.Errorf("requests = %d, want 2", reqs)
