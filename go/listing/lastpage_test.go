@@ -173,3 +173,45 @@ func TestHashScalePositions(t *testing.T) {
 		t.Errorf("position(u/80000000-0000) = %v, want 0.5", got)
 	}
 }
+
+// TestApplyMergesEnds: a point that moves to the end of the folder (or
+// group) before it, when the point before is already that end (a folder
+// of hashes' end, see splitPoints), is the same cut and makes no range:
+// kept, the range between held no key and cost a request that listed a
+// page of the next range's names only to drop them.
+func TestApplyMergesEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cursor string
+		points []string
+		want   []string // each range as (start hi] folder hiFolder
+	}{
+		{"group", "img/a_0042", []string{"img/a_" + maxRune, "img/b_", "img/c_"}, []string{
+			fmt.Sprintf("(%q %q] %q %q", "", "img/a_"+maxRune, "", ""),
+			fmt.Sprintf("(%q %q] %q %q", "img/a_"+maxRune, "img/b_"+maxRune, "", ""),
+			fmt.Sprintf("(%q %q] %q %q", "img/b_"+maxRune, "", "", ""),
+		}},
+		{"folder", "d/a/0005", []string{"d/a/" + maxRune, "d/b/", "d/e/"}, []string{
+			fmt.Sprintf("(%q %q] %q %q", "", "d/a/"+maxRune, "", "d/b/"),
+			fmt.Sprintf("(%q %q] %q %q", "d/a/"+maxRune, "d/c/"+maxRune, "d/b/", "d/e/"),
+			fmt.Sprintf("(%q %q] %q %q", "d/c/"+maxRune, "", "d/e/", ""),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			l.cond = sync.NewCond(&l.mu)
+			l.dirs["d/"] = &dirInfo{folders: []string{"d/a/", "d/b/", "d/c/", "d/e/"}}
+			l.groupSets["img/"] = &groupSet{groups: []string{"img/a_", "img/b_", "img/c_"}}
+			v := &krange{cursor: tc.cursor, open: true}
+			l.ranges = []*krange{v}
+			l.apply(v, tc.points)
+			var got []string
+			for _, r := range l.ranges {
+				got = append(got, fmt.Sprintf("(%q %q] %q %q", r.start, r.hi, r.folder, r.hiFolder))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("ranges\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}

@@ -492,14 +492,32 @@ func (l *lister) apply(v *krange, points []string) *krange {
 			break
 		}
 	}
-	folders := make([]string, len(ok))
-	for j, m := range ok {
-		if e := l.folderEnd(m); e != "" && e > v.cursor && (j == 0 || e > ok[j-1]) {
-			ok[j], folders[j] = e, m
-		} else if e := l.groupEnd(m); e != "" && e > v.cursor && (j == 0 || e > ok[j-1]) {
-			ok[j] = e
+	// A point moved to the end of the folder (or group) before it may
+	// land on the point before it, the end of a folder of hashes placed
+	// there (see splitPoints): the two are one cut. Kept apart, the range
+	// between held no key and still cost a request, which listed a page of
+	// the next range's names only to drop them.
+	cuts := ok[:0]
+	folders := make([]string, 0, len(ok))
+	for _, m := range ok {
+		prev, folder := "", ""
+		if len(cuts) > 0 {
+			prev = cuts[len(cuts)-1]
 		}
+		if e := l.folderEnd(m); e != "" && e > v.cursor && e >= prev {
+			m, folder = e, m
+		} else if e := l.groupEnd(m); e != "" && e > v.cursor && e >= prev {
+			m = e
+		}
+		if m == prev {
+			if folder != "" {
+				folders[len(folders)-1] = folder
+			}
+			continue
+		}
+		cuts, folders = append(cuts, m), append(folders, folder)
 	}
+	ok = cuts
 	newRanges := make([]*krange, 0, len(ok))
 	for j, m := range ok {
 		nr := &krange{start: m, cursor: m, hi: v.hi, hiFolder: v.hiFolder, open: v.open, folder: folders[j]}
