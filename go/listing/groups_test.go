@@ -169,6 +169,25 @@ func TestNeededGroupProbe(t *testing.T) {
 			l.pages, l.planned = 40, 40
 			l.discovery.Store(4)
 		}, ""},
+		{"over the budget, a word's labels listed one after another", "", "img/red_apple_", func(l *lister) {
+			words(l)
+			l.pages, l.planned = 40, 40
+			l.discovery.Store(4)
+			l.ranges[1].first = "img/red_ant_1.jpg"
+		}, "img/red__"},
+		{"over the budget, the range's first label", "", "img/red_apple_", func(l *lister) {
+			words(l)
+			l.pages, l.planned = 40, 40
+			l.discovery.Store(4)
+			l.ranges[1].first = "img/red_apple_1.jpg"
+		}, ""},
+		{"over the budget, a third level", "", "img/red_jelly_roll_", func(l *lister) {
+			words(l)
+			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_jelly_"}}
+			l.pages, l.planned = 40, 40
+			l.discovery.Store(4)
+			l.ranges[1].first = "img/red_apple_1.jpg"
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := testLister()
@@ -210,6 +229,34 @@ func TestGroupsOf(t *testing.T) {
 	}
 	if got := l.groupEnd("img/big_blue_fig_"); got != "img/big_blue_apple_"+maxRune {
 		t.Errorf("groupEnd inside a group: %q", got)
+	}
+}
+
+// TestWeighedGroups: a group no probe split counts as many groups as its
+// split siblings hold on average (first words of two-word labels), and
+// as one when no sibling was split into more than one.
+func TestWeighedGroups(t *testing.T) {
+	l := testLister()
+	l.groupSets["img/"] = &groupSet{groups: []string{"img/big_", "img/fried_", "img/green_", "img/red_"}}
+	l.groupSets["img/big_"] = &groupSet{groups: []string{"img/big_blue_"}} // one group: text goes on
+	l.groupSets["img/big_blue_"] = &groupSet{groups: []string{"img/big_blue_apple_", "img/big_blue_cat_", "img/big_blue_fig_", "img/big_blue_owl_"}}
+	l.groupSets["img/fried_"] = &groupSet{groups: []string{"img/fried_apple_", "img/fried_cat_"}}
+	groups, weights, _ := l.weighedGroups("img/")
+	want := []string{"img/big_blue_apple_", "img/big_blue_cat_", "img/big_blue_fig_", "img/big_blue_owl_", "img/fried_apple_", "img/fried_cat_", "img/green_", "img/red_"}
+	if !slices.Equal(groups, want) || !slices.Equal(weights, []float64{1, 1, 1, 1, 1, 1, 3, 3}) {
+		t.Errorf("groups %q weights %v; want %q and green_, red_ at 3 (6 labels in 2 first words)", groups, weights, want)
+	}
+	// Labels of one word each (fried_ holds one group): each counts one.
+	l.groupSets["img/big_blue_"].groups = []string{"img/big_blue_apple_"}
+	l.groupSets["img/fried_"].groups = []string{"img/fried_apple_"}
+	if _, weights, _ := l.weighedGroups("img/"); !slices.Equal(weights, []float64{1, 1, 1, 1}) {
+		t.Errorf("weights %v, want all 1", weights)
+	}
+	// Nothing split: the folder probe's groups, one each.
+	l = testLister()
+	l.groupSets["img/"] = &groupSet{groups: []string{"img/apple-", "img/banana-"}}
+	if _, weights, _ := l.weighedGroups("img/"); !slices.Equal(weights, []float64{1, 1}) {
+		t.Errorf("weights %v, want 1 1", weights)
 	}
 }
 
@@ -314,6 +361,13 @@ func TestPadRest(t *testing.T) {
 	if e := l.groupEnd("images/beagle_"); e != "images/american_"+maxRune {
 		t.Errorf("groupEnd = %q", e)
 	}
+	// A first word no probe split, beside one split into three labels:
+	// beagle_ is taken to hold three words as large as the range's.
+	l.groupSets["images/abyssinian_"] = &groupSet{groups: []string{"images/abyssinian_a_", "images/abyssinian_b_", "images/abyssinian_c_"}}
+	if est, sp, _, _ := l.padRest(r); est != 4 || sp.ahead != 3 {
+		t.Errorf("beside split words: est %v, ahead %v; want 4 and 3", est, sp.ahead)
+	}
+	delete(l.groupSets, "images/abyssinian_")
 	// Alone in its folder as far as the range knows: no group probe.
 	if !r.otherWords() {
 		t.Errorf("otherWords: the range listed another word first")

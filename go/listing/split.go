@@ -1076,8 +1076,11 @@ type span struct {
 	// next: for a group of names (dir), the groups after it inside the
 	// range that a probe found (see groupSet); for a dense folder (dir)
 	// a range is still inside the first of, the folders after it inside
-	// the range (see byFolders). Each is assumed to hold each pages.
-	next []string
+	// the range (see byFolders). Each is assumed to hold each pages, or
+	// all of them ahead pages when set (groups of labels: see
+	// weighedGroups).
+	next  []string
+	ahead float64
 }
 
 // estCache is a range's last estimate and what it was computed from. An
@@ -1736,6 +1739,9 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			// Pieces in proportion: the groups after it hold as many
 			// pages each as it does.
 			all := sp.dense + float64(len(sp.next))*sp.each
+			if sp.ahead > 0 {
+				all = sp.dense + sp.ahead
+			}
 			inside = max(1, int(math.Round(float64(pieces)*sp.dense/all)))
 		}
 		step := max(1, sp.dense/float64(inside))
