@@ -243,18 +243,24 @@ func (l *lister) groupRest(r *krange) (est float64, sp *span, ok bool) {
 	if !ok {
 		return 0, nil, false
 	}
-	est = sp.dense
 	if groups, weights, _ := l.weighedGroups(leafDir(r.group)); groups != nil {
-		i := sort.SearchStrings(groups, r.group+maxRune)
-		for j, g := range groups[i:] {
-			if !r.open && g >= r.hi {
-				break
-			}
-			sp.next = append(sp.next, g)
-			sp.ahead += weights[i+j] * sp.each
-		}
+		sp.next, sp.ahead = groupsAhead(r, groups, weights, sort.SearchStrings(groups, r.group+maxRune), sp.each)
 	}
-	return est + sp.ahead, sp, true
+	return sp.dense + sp.ahead, sp, true
+}
+
+// groupsAhead returns the groups from groups[i] on that lie inside r's
+// bound, and the pages they hold: each weighed (see weighedGroups) times
+// each, the pages of one group.
+func groupsAhead(r *krange, groups []string, weights []float64, i int, each float64) (next []string, ahead float64) {
+	for j, g := range groups[i:] {
+		if !r.open && g >= r.hi {
+			break
+		}
+		next = append(next, g)
+		ahead += weights[i+j] * each
+	}
+	return next, ahead
 }
 
 // digits is the alphabet a group of numbered names is read in.
@@ -342,16 +348,7 @@ func (l *lister) padRest(r *krange) (est float64, sp *span, wait, ok bool) {
 			rest = max(0, nh-float64(c.cur)) / per // cut inside the word
 		}
 	}
-	var next []string
-	ahead := 0.0
-	i := sort.SearchStrings(groups, r.cursor)
-	for j, g := range groups[i:] {
-		if !r.open && g >= r.hi {
-			break
-		}
-		next = append(next, g)
-		ahead += weights[i+j] * listed
-	}
+	next, ahead := groupsAhead(r, groups, weights, sort.SearchStrings(groups, r.cursor), listed)
 	return rest + ahead, &span{dir: r.padGroup, dense: rest, each: listed, next: next, ahead: ahead}, false, true
 }
 

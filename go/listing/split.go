@@ -1076,10 +1076,11 @@ type span struct {
 	// next: for a group of names (dir), the groups after it inside the
 	// range that a probe found (see groupSet); for a dense folder (dir)
 	// a range is still inside the first of, the folders after it inside
-	// the range (see byFolders). Each is assumed to hold each pages, or
-	// all of them ahead pages when set (groups of labels: see
+	// the range (see byFolders).
+	next []string
+	// ahead: the pages next holds, each of its entries each pages, or for
+	// groups of labels as many times that as it is weighed (see
 	// weighedGroups).
-	next  []string
 	ahead float64
 }
 
@@ -1333,7 +1334,8 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 				next = next[:sort.SearchStrings(next, r.bound())]
 			}
 			if len(next) > 0 {
-				return dense * float64(1+len(next)), false, &span{dir: leaf, dense: dense, next: next, each: dense}, measured
+				ahead := dense * float64(len(next)) // each as large
+				return dense + ahead, false, &span{dir: leaf, dense: dense, next: next, ahead: ahead}, measured
 			}
 		}
 		return dense + rest, false, &span{dir: leaf, dense: dense}, measured
@@ -1736,12 +1738,9 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		// (apply drops cuts outside the range.)
 		inside := pieces // pieces inside the folder (or group)
 		if len(sp.next) > 0 {
-			// Pieces in proportion: the groups after it hold as many
-			// pages each as it does.
-			all := sp.dense + float64(len(sp.next))*sp.each
-			if sp.ahead > 0 {
-				all = sp.dense + sp.ahead
-			}
+			// Pieces in proportion to the pages of it and of the groups
+			// (or folders) after it.
+			all := sp.dense + sp.ahead
 			inside = max(1, int(math.Round(float64(pieces)*sp.dense/all)))
 		}
 		step := max(1, sp.dense/float64(inside))
