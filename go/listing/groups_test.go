@@ -135,6 +135,12 @@ func TestGroupRest(t *testing.T) {
 func TestNeededGroupProbe(t *testing.T) {
 	// words: img/'s probe found two words (img/green_, img/red_).
 	words := func(l *lister) { l.groupSets["img/"] = &groupSet{groups: []string{"img/green_", "img/red_"}} }
+	// overBudget: words, and the probe budget spent (4 probes at 40 pages).
+	overBudget := func(l *lister) {
+		words(l)
+		l.pages, l.planned = 40, 40
+		l.discovery.Store(4)
+	}
 	for _, tc := range []struct {
 		name   string
 		prefix string
@@ -164,28 +170,18 @@ func TestNeededGroupProbe(t *testing.T) {
 			words(l)
 			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_jelly_"}}
 		}, ""},
-		{"group probes over a sixteenth of pages", "", "img/red_apple_", func(l *lister) {
-			words(l)
-			l.pages, l.planned = 40, 40
-			l.discovery.Store(4)
-		}, ""},
+		{"group probes over a sixteenth of pages", "", "img/red_apple_", overBudget, ""},
 		{"over the budget, a word's labels listed one after another", "", "img/red_apple_", func(l *lister) {
-			words(l)
-			l.pages, l.planned = 40, 40
-			l.discovery.Store(4)
+			overBudget(l)
 			l.ranges[1].first = "img/red_ant_1.jpg"
 		}, "img/red__"},
 		{"over the budget, the range's first label", "", "img/red_apple_", func(l *lister) {
-			words(l)
-			l.pages, l.planned = 40, 40
-			l.discovery.Store(4)
+			overBudget(l)
 			l.ranges[1].first = "img/red_apple_1.jpg"
 		}, ""},
 		{"over the budget, a third level", "", "img/red_jelly_roll_", func(l *lister) {
-			words(l)
+			overBudget(l)
 			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_jelly_"}}
-			l.pages, l.planned = 40, 40
-			l.discovery.Store(4)
 			l.ranges[1].first = "img/red_apple_1.jpg"
 		}, ""},
 	} {
