@@ -145,6 +145,27 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		"frames": func() []string { // video frames numbered from 1, unpadded: 300 000 needs six digits, 3..9 only five
+			var k []string
+			for i := 1; i <= 300_000; i++ {
+				k = append(k, fmt.Sprintf("frames/frame_%d.png", i))
+			}
+			return k
+		},
+		"unpadded1m": func() []string {
+			var k []string
+			for i := 0; i < 1_000_000; i++ {
+				k = append(k, fmt.Sprintf("data/%d.json", i))
+			}
+			return k
+		},
+		"padded1m": func() []string {
+			var k []string
+			for i := 0; i < 1_000_000; i++ {
+				k = append(k, fmt.Sprintf("data/%07d.json", i))
+			}
+			return k
+		},
 		"imagenet": func() []string {
 			r := rng()
 			var k []string

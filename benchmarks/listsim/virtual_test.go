@@ -335,6 +335,11 @@ func TestVirtualNumberedFolder(t *testing.T) {
 //     keeping every folder after it and again inside its first one, so
 //     the folders were found one by one: 105 round trips (the oracle 8).
 //     17-19 when set.
+//   - 1 M unpadded numbers in one folder (data/0.json ... data/999999.json):
+//     the 8 pieces of a second round trip galloped 2, 4, ... 128 pages on,
+//     256 pages of 1 000, and the open rest galloped again for two more
+//     round trips: 25-28 (the oracle 16). 20-21 with cuts that reach the
+//     counter's end (see gallopRatio); bound 23.
 //
 // Bounds are loose: they catch the failure, not noise.
 func TestVirtualShapes(t *testing.T) {
@@ -356,6 +361,7 @@ func TestVirtualShapes(t *testing.T) {
 		{"catsdogs", 24, 1.45},
 		{"words", 14, 1.4},   // 23-29 and 1.8-2.1x before groups of names
 		{"classes", 16, 1.3}, // 14-19 before, 11-14 now
+		{"unpadded1m", 23, 1.15},
 	} {
 		t.Run(tc.shape, func(t *testing.T) { guardKeys(t, tc.shape, shapeKeys(tc.shape), tc.maxRounds, tc.maxPerMin) })
 	}

@@ -432,7 +432,7 @@ func TestNumberedFromFirst(t *testing.T) {
 		l.learn(part(i))
 	}
 	got := l.splitPoints(r, 4, nil)
-	want := []string{"part-32968", "part-34937", "part-38874"} // 2, 4 and 8 pages on, less 1/64
+	want := []string{"part-32968", "part-38874", "part-62499"} // 2, 8 and 32 pages on, less 1/64 (see gallopRatio)
 	if !slices.Equal(got, want) {
 		t.Fatalf("gallop %q, want %q", got, want)
 	}
@@ -698,7 +698,7 @@ func TestStuckRanges(t *testing.T) {
 			t.Fatalf("measure = %v, %v, %+v; want +Inf untrusted, galloping on the counter", est, trusted, sp)
 		}
 		got := l.splitPoints(r, 4, sp)
-		want := []string{"shards/001197", "shards/001296", "shards/001493"} // 2, 4, 8 pages of 50 folders, less 1/64
+		want := []string{"shards/001197", "shards/001493", "shards/002674"} // 2, 8, 32 pages of 50 folders, less 1/64
 		if !slices.Equal(got, want) {
 			t.Fatalf("cuts %q, want %q", got, want)
 		}
@@ -759,5 +759,60 @@ func TestHashLike(t *testing.T) {
 		if got := hashLike(alpha, tc.shared); got != tc.want {
 			t.Errorf("hashLike(%q, %q) = %v, want %v", alpha, tc.shared, got, tc.want)
 		}
+	}
+}
+
+// TestGallopRatio checks how far a gallop's cuts go: far enough that the
+// last reaches the counter's end, no less than doubling and no more than
+// four times as far each. Doubling over 8 pieces reached 256 pages, and a
+// folder of 1 M unpadded numbers galloped three round trips in a row.
+func TestGallopRatio(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		reach         float64
+		pieces        int
+		want          float64
+		wantLastPages float64 // the last cut, in pages ahead (0: not checked)
+	}{
+		{"two pieces double", 1e6, 2, 2, 0},
+		{"small reach doubles", 10, 8, 2, 0},
+		{"reach under one cut", 1.5, 8, 2, 0},
+		{"spans a 6-digit counter", 1000, 8, math.Pow(500, 1.0/6), 1000},
+		{"capped at 4", 1e4, 8, 4, 2 * 4096},
+		{"three pieces reach", 32, 3, 4, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := gallopRatio(tc.reach, tc.pieces)
+			if math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("gallopRatio(%v, %d) = %v, want %v", tc.reach, tc.pieces, got, tc.want)
+			}
+			if tc.wantLastPages > 0 {
+				if last := 2 * math.Pow(got, float64(tc.pieces-2)); math.Abs(last-tc.wantLastPages) > 1e-6 {
+					t.Fatalf("last cut %v pages ahead, want %v", last, tc.wantLastPages)
+				}
+			}
+		})
+	}
+}
+
+// TestGallopSpansCounter checks a flat folder of unpadded numbers, open
+// after its second page: the 8 pieces a second round trip may cut reach
+// the end of the counter's width (data/999999), not 256 pages on.
+func TestGallopSpansCounter(t *testing.T) {
+	name := func(i int) string { return fmt.Sprintf("data/%d.json", i) }
+	r := &krange{first: name(0), prev: name(100896), cursor: name(101796), seen: 2000, pages: 2, open: true}
+	c, per, ok := numbered(r, false)
+	if !ok || c.width != 6 || per != 900 {
+		t.Fatalf("numbered = %+v, %v, %v; want a 6-digit counter, 900 a page", c, per, ok)
+	}
+	got := c.gallop(r.cursor, per, 8)
+	if len(got) != 7 {
+		t.Fatalf("gallop %q: want 7 cuts", got)
+	}
+	if !slices.IsSorted(got) || got[0] <= "data/101796" {
+		t.Fatalf("gallop %q: cuts must be sorted, after the cursor", got)
+	}
+	if last := got[len(got)-1]; last < "data/900000" {
+		t.Fatalf("last cut %q: want it near the counter's end, data/999999", last)
 	}
 }
