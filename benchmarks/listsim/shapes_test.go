@@ -42,24 +42,12 @@ func shapes() map[string]func() []string {
 		return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	}
 	return map[string]func() []string{
-		"logs7": func() []string {
-			var k []string
-			for i := 0; i < 100_000; i++ {
-				k = append(k, fmt.Sprintf("logs/%07d.json", i))
-			}
-			return k
-		},
-		"logsnoext": func() []string {
-			var k []string
-			for i := 0; i < 100_000; i++ {
-				k = append(k, fmt.Sprintf("logs/%07d", i))
-			}
-			return k
-		},
-		"uuidroot": func() []string { return uuidNames(rng(), uuid, 200_000, "", ".json") },
-		"uuiddirs": func() []string { return uuidNames(rng(), uuid, 200_000, "blobs/", "") },
-		"uuidext":  func() []string { return uuidNames(rng(), uuid, 200_000, "blobs/", ".jpg") },
-		"uuid1m":   func() []string { return uuidNames(rng(), uuid, 1_000_000, "blobs/", ".jpg") },
+		"logs7":     func() []string { return numberedNames("logs/%07d.json", 0, 100_000) },
+		"logsnoext": func() []string { return numberedNames("logs/%07d", 0, 100_000) },
+		"uuidroot":  func() []string { return uuidNames(rng(), uuid, 200_000, "", ".json") },
+		"uuiddirs":  func() []string { return uuidNames(rng(), uuid, 200_000, "blobs/", "") },
+		"uuidext":   func() []string { return uuidNames(rng(), uuid, 200_000, "blobs/", ".jpg") },
+		"uuid1m":    func() []string { return uuidNames(rng(), uuid, 1_000_000, "blobs/", ".jpg") },
 		"hotext": func() []string {
 			r := rng()
 			var k []string
@@ -131,41 +119,13 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
-		"root7": func() []string {
-			var k []string
-			for i := 0; i < 100_000; i++ {
-				k = append(k, fmt.Sprintf("%07d.json", i))
-			}
-			return k
-		},
-		"unpadded": func() []string {
-			var k []string
-			for i := 0; i < 200_000; i++ {
-				k = append(k, fmt.Sprintf("img/%d.jpg", i))
-			}
-			return k
-		},
-		"frames": func() []string { // video frames numbered from 1, unpadded: 300 000 needs six digits, 3..9 only five
-			var k []string
-			for i := 1; i <= 300_000; i++ {
-				k = append(k, fmt.Sprintf("frames/frame_%d.png", i))
-			}
-			return k
-		},
-		"unpadded1m": func() []string {
-			var k []string
-			for i := 0; i < 1_000_000; i++ {
-				k = append(k, fmt.Sprintf("data/%d.json", i))
-			}
-			return k
-		},
-		"padded1m": func() []string {
-			var k []string
-			for i := 0; i < 1_000_000; i++ {
-				k = append(k, fmt.Sprintf("data/%07d.json", i))
-			}
-			return k
-		},
+		"root7":    func() []string { return numberedNames("%07d.json", 0, 100_000) },
+		"unpadded": func() []string { return numberedNames("img/%d.jpg", 0, 200_000) },
+		// Video frames numbered from 1, unpadded: 300 000 needs six digits,
+		// and names starting 3..9 have five at most.
+		"frames":     func() []string { return numberedNames("frames/frame_%d.png", 1, 300_001) },
+		"unpadded1m": func() []string { return numberedNames("data/%d.json", 0, 1_000_000) },
+		"padded1m":   func() []string { return numberedNames("data/%07d.json", 0, 1_000_000) },
 		"imagenet": func() []string {
 			r := rng()
 			var k []string
@@ -291,6 +251,16 @@ func TestVirtualSurvey(t *testing.T) {
 			printTimeline(os.Stdout, r.Calls, latency)
 		}
 	}
+}
+
+// numberedNames is format applied to each number from lo up to (not
+// including) hi: a folder of numbered names.
+func numberedNames(format string, lo, hi int) []string {
+	k := make([]string, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		k = append(k, fmt.Sprintf(format, i))
+	}
+	return k
 }
 
 // uuidNames is n names pre + a UUID (uuid's, drawn from r) + ext.
