@@ -1682,8 +1682,9 @@ func (c counter) cuts(name string, perPage float64, pages []float64) []string {
 // later.
 func (c counter) gallop(name string, perPage float64, pieces int) []string {
 	var pages []float64
-	ratio := gallopRatio((math.Pow10(c.width)-float64(c.cur))/perPage, pieces)
-	for d := 2.0; len(pages) < pieces-1 && d*perPage < math.Pow10(c.width); d *= ratio {
+	end := math.Pow10(c.width) // past the counter's last number
+	ratio := gallopRatio((end-float64(c.cur))/perPage, pieces)
+	for d := 2.0; len(pages) < pieces-1 && d*perPage < end; d *= ratio {
 		pages = append(pages, d)
 	}
 	return c.cuts(name, perPage, pages)
