@@ -77,6 +77,15 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		"wordfolders": func() []string { // unicode's shape in ASCII: 7 folders of <word>-<hex>-<n> names
+			r := rng()
+			words := []string{"ete", "uber", "nihongo", "dannye", "nandu", "smile", "naive", "tokyo", "omega", "facade"}
+			var k []string
+			for i := 0; i < 200_000; i++ {
+				k = append(k, fmt.Sprintf("data/%s/%s-%s-%05d.txt", words[i%7], words[r.Intn(len(words))], uuid(r)[:6], i))
+			}
+			return k
+		},
 		"words": func() []string { // ASCII words before random hex: unicode's shape without multi-byte bytes
 			r := rng()
 			words := []string{"apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "plum", "kiwi", "lime"}
