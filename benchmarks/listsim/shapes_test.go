@@ -18,6 +18,17 @@ import (
 	"github.com/s3turbo/s3turbo/go/listing"
 )
 
+// wordFolderNames are 200 000 names in 7 folders named by words[:7] under
+// root, each <word>-<6 hex>-<n>.txt with a word drawn from words and the
+// hex from uuid.
+func wordFolderNames(r *rand.Rand, uuid func(*rand.Rand) string, root string, words []string) []string {
+	var k []string
+	for i := 0; i < 200_000; i++ {
+		k = append(k, fmt.Sprintf("%s%s/%s-%s-%05d.txt", root, words[i%7], words[r.Intn(len(words))], uuid(r)[:6], i))
+	}
+	return k
+}
+
 // shapes generates bucket shapes the benchmark's four layouts do not have,
 // by name, for TestVirtualShapes and TestVirtualSurvey: numbered folders
 // and names, UUIDs and hashes under long paths or with extensions,
@@ -62,13 +73,7 @@ func shapes() map[string]func() []string {
 			return k
 		},
 		"unicode": func() []string { // multi-byte names: positions and cuts must stay valid UTF-8
-			r := rng()
-			words := []string{"été", "über", "日本語", "данные", "ñandú", "😀", "naïve", "東京", "Ωmega", "façade"}
-			var k []string
-			for i := 0; i < 200_000; i++ {
-				k = append(k, fmt.Sprintf("données/%s/%s-%s-%05d.txt", words[i%7], words[r.Intn(len(words))], uuid(r)[:6], i))
-			}
-			return k
+			return wordFolderNames(rng(), uuid, "données/", []string{"été", "über", "日本語", "данные", "ñandú", "😀", "naïve", "東京", "Ωmega", "façade"})
 		},
 		"catsdogs": func() []string { // Kaggle's dogs vs cats: unpadded numbers after a word
 			var k []string
@@ -77,14 +82,8 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
-		"wordfolders": func() []string { // unicode's shape in ASCII: 7 folders of <word>-<hex>-<n> names
-			r := rng()
-			words := []string{"ete", "uber", "nihongo", "dannye", "nandu", "smile", "naive", "tokyo", "omega", "facade"}
-			var k []string
-			for i := 0; i < 200_000; i++ {
-				k = append(k, fmt.Sprintf("data/%s/%s-%s-%05d.txt", words[i%7], words[r.Intn(len(words))], uuid(r)[:6], i))
-			}
-			return k
+		"wordfolders": func() []string { // unicode's shape in ASCII
+			return wordFolderNames(rng(), uuid, "data/", []string{"ete", "uber", "nihongo", "dannye", "nandu", "smile", "naive", "tokyo", "omega", "facade"})
 		},
 		"words": func() []string { // ASCII words before random hex: unicode's shape without multi-byte bytes
 			r := rng()
