@@ -1521,7 +1521,7 @@ func (l *lister) victim() (*krange, int, *span) {
 		minimum := listed + total
 		over := float64(l.counter.Requests.Load()) - listed
 		slack := float64(l.opt.Workers) / 4
-		if !(over < minimum/12+slack || over+float64(l.liveRanges()) < minimum/8) {
+		if !(over < minimum/12+slack || over+float64(live) < minimum/8) {
 			minSplit = float64(l.opt.MinSplitPages)
 			if bestEst < minSplit {
 				return nil, 0, nil
@@ -1750,17 +1750,6 @@ func wordBefore(s string, a int) bool {
 // hexLetter reports whether s[i] exists and is a letter a-f or A-F.
 func hexLetter(s string, i int) bool {
 	return i >= 0 && i < len(s) && (s[i] >= 'a' && s[i] <= 'f' || s[i] >= 'A' && s[i] <= 'F')
-}
-
-// liveRanges counts the ranges not finished yet; caller holds mu.
-func (l *lister) liveRanges() int {
-	n := 0
-	for _, r := range l.ranges {
-		if !r.done {
-			n++
-		}
-	}
-	return n
 }
 
 // splitPoints finds up to pieces-1 strings strictly inside v's remaining
