@@ -3,6 +3,8 @@ package listing
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand"
 	"slices"
 	"strings"
 	"sync"
@@ -376,5 +378,60 @@ func TestPadRest(t *testing.T) {
 	l.groupSets["images/"].probing = true
 	if _, _, wait, _ := l.padRest(r); !wait {
 		t.Errorf("padRest did not wait for the group probe")
+	}
+}
+
+// TestReadPage checks what a full page's names are read as: hashes past
+// their folder, a group of names (a word before hashes or numbers), a
+// word's zero-padded counter, or nothing. A word spelt in hexadecimal
+// letters (facade-<hex>) is a group, not hashes from the folder on: read
+// so, the range's rest was interpolated over hexadecimal from facade- to
+// naive- as 50 M pages.
+func TestReadPage(t *testing.T) {
+	page := func(name func(i int) string) []Entry {
+		e := make([]Entry, MaxKeys)
+		for i := range e {
+			e[i].Key = name(i)
+		}
+		slices.SortFunc(e, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+		return e
+	}
+	r := rand.New(rand.NewSource(1))
+	hex := func(_, n int) string { // n random hexadecimal digits
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "0123456789abcdef"[r.Intn(16)]
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name     string
+		entries  []Entry
+		hashes   bool
+		group    string
+		groupHex string // the group's bytes, when a group
+		padGroup string
+	}{
+		{"hashes", page(func(i int) string { return "hot/" + hex(i, 12) }), true, "", "", ""},
+		{"word of hex letters", page(func(i int) string { return fmt.Sprintf("data/x/facade-%s-%05d.txt", hex(i, 6), i*37%100000) }),
+			false, "data/x/facade-", "0123456789abcdef", ""},
+		{"word", page(func(i int) string { return "fruit/mango-" + hex(i, 8) + ".txt" }), false, "fruit/mango-", "0123456789abcdef", ""},
+		{"numbered word", page(func(i int) string { return fmt.Sprintf("img/cat_%d.jpg", i+1) }), false, "img/cat_", "0123456789", ""},
+		{"padded word", page(func(i int) string { return fmt.Sprintf("img/cat_%05d.jpg", i) }), false, "", "", "img/cat_"},
+		{"two folders", page(func(i int) string { return fmt.Sprintf("d%d/%s", i/500, hex(i, 12)) }), false, "", "", ""},
+		{"short page", page(func(i int) string { return "hot/" + hex(i, 12) })[:1], false, "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := readPage(tc.entries)
+			if (pr.hashes != nil) != tc.hashes {
+				t.Errorf("hashes = %q, want hashes %v", pr.hashes, tc.hashes)
+			}
+			if pr.group != tc.group || string(pr.groupHashes) != tc.groupHex {
+				t.Errorf("group = %q in %q, want %q in %q", pr.group, pr.groupHashes, tc.group, tc.groupHex)
+			}
+			if pr.padGroup != tc.padGroup {
+				t.Errorf("padGroup = %q, want %q", pr.padGroup, tc.padGroup)
+			}
+		})
 	}
 }

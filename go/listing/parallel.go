@@ -669,33 +669,11 @@ func (l *lister) listRange(r *krange) error {
 			// Objects and common prefixes come as two sorted lists: merge.
 			sort.SliceStable(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 		}
-		// Whether a full page in one folder holds hashes (see hashNames),
-		// from a sample, before taking mu.
-		var pageHashes, groupHashes []byte
-		var group, padGroup string
-		if len(entries) == MaxKeys && leafDir(entries[0].Key) == leafDir(entries[MaxKeys-1].Key) {
-			sample := make([]string, 0, MaxKeys/25)
-			for i := 0; i < MaxKeys; i += 25 {
-				sample = append(sample, entries[i].Key)
-			}
-			leaf := leafDir(entries[0].Key)
-			pageHashes = hashNames(sample, leaf)
-			if g := hashGroup(entries[0].Key, entries[MaxKeys-1].Key, leaf); pageHashes == nil && g != "" {
-				if a := hashNames(sample, g); a != nil {
-					group, groupHashes = g, a
-				} else if numbers, padded := numberNames(sample, g); numbers && !padded {
-					// A word's numbered names (label_<n>.jpg): measured as
-					// a group of names in digits, and the folder's other
-					// words found by a group probe, instead of the word's
-					// density read over the empty key space between words.
-					group, groupHashes = g, []byte(digits)
-				} else if numbers {
-					// A word's names numbered with leading zeros
-					// (label_00042.jpg): the counter measures the word,
-					// a group probe finds the folder's other words.
-					padGroup = g
-				}
-			}
+		// Whether a full page in one folder holds hashes or a group of
+		// names (see readPage), from a sample, before taking mu.
+		var pr pageRead
+		if len(entries) == MaxKeys {
+			pr = readPage(entries)
 		}
 		l.mu.Lock()
 		if len(entries) == MaxKeys {
@@ -735,19 +713,19 @@ func (l *lister) listRange(r *krange) error {
 			}
 			r.leafHashes = nil
 			r.group, r.groupFrom, r.groupHashes = "", "", nil
-			if group != "" && cut == MaxKeys {
-				r.group, r.groupFrom, r.groupHashes = strings.Clone(group), strings.Clone(kept[0].Key), groupHashes
+			if pr.group != "" && cut == MaxKeys {
+				r.group, r.groupFrom, r.groupHashes = strings.Clone(pr.group), strings.Clone(kept[0].Key), pr.groupHashes
 			}
 			r.padGroup, r.padFrom = "", ""
-			if padGroup != "" && cut == MaxKeys {
-				r.padGroup, r.padFrom = strings.Clone(padGroup), strings.Clone(kept[0].Key)
+			if pr.padGroup != "" && cut == MaxKeys {
+				r.padGroup, r.padFrom = strings.Clone(pr.padGroup), strings.Clone(kept[0].Key)
 			}
 			if n == MaxKeys {
 				if d := l.dirs[leaf]; d == nil || d.probing || !d.interpolable(leaf) {
-					r.leafHashes = pageHashes
+					r.leafHashes = pr.hashes
 				}
-				if pageHashes != nil && l.hashLeaves[leaf] == nil {
-					l.hashLeaves[strings.Clone(leaf)] = pageHashes
+				if pr.hashes != nil && l.hashLeaves[leaf] == nil {
+					l.hashLeaves[strings.Clone(leaf)] = pr.hashes
 					l.alphaGen++ // estimates under leaf change scale
 				}
 			}
@@ -812,6 +790,68 @@ func (l *lister) listRange(r *krange) error {
 			return nil // the probe's failure is the listing's (see runProbe)
 		}
 	}
+}
+
+// pageRead is what a full page all in one flat folder showed of its
+// names (see readPage).
+type pageRead struct {
+	// hashes: the bytes of the names past their folder, when they look
+	// like hashes (see hashNames); nil when not.
+	hashes []byte
+	// group: the text every name began with past its folder, when the
+	// names past it look like hashes, read in groupHashes (see hashGroup),
+	// or like numbers of more than one width (read in digits); "" when
+	// not.
+	group       string
+	groupHashes []byte
+	// padGroup: that text, when zero-padded numbers follow it (see
+	// numberNames); "" when not.
+	padGroup string
+}
+
+// readPage reads entries, a full page, from a sample of every 25th name:
+// the zero pageRead unless they all lie in one flat folder.
+func readPage(entries []Entry) (pr pageRead) {
+	if len(entries) < 2 || leafDir(entries[0].Key) != leafDir(entries[len(entries)-1].Key) {
+		return pr
+	}
+	sample := make([]string, 0, len(entries)/25+1)
+	for i := 0; i < len(entries); i += 25 {
+		sample = append(sample, entries[i].Key)
+	}
+	leaf := leafDir(entries[0].Key)
+	// A group of names first: a word spelt in hexadecimal letters
+	// (facade-<hex>, cafe-<hex>) made the page's names read as hashes past
+	// the folder, and the range's rest, interpolated over hexadecimal from
+	// facade- to naive-, as 50 M pages (a folder of ten such words: 1.7x
+	// the minimum requests, its ranges cut into dozens of empty pieces).
+	// Hashes past the folder do not share a text ending every name of a
+	// page.
+	g := hashGroup(entries[0].Key, entries[len(entries)-1].Key, leaf)
+	if g == "" {
+		pr.hashes = hashNames(sample, leaf)
+		return pr
+	}
+	if a := hashNames(sample, g); a != nil {
+		pr.group, pr.groupHashes = g, a
+		return pr
+	}
+	if pr.hashes = hashNames(sample, leaf); pr.hashes != nil {
+		return pr
+	}
+	if numbers, padded := numberNames(sample, g); numbers && !padded {
+		// A word's numbered names (label_<n>.jpg): measured as a group
+		// of names in digits, and the folder's other words found by a
+		// group probe, instead of the word's density read over the empty
+		// key space between words.
+		pr.group, pr.groupHashes = g, []byte(digits)
+	} else if numbers {
+		// A word's names numbered with leading zeros (label_00042.jpg):
+		// the counter measures the word, a group probe finds the
+		// folder's other words.
+		pr.padGroup = g
+	}
+	return pr
 }
 
 // countPath returns pathKeys (see krange) updated for a page, kept (not
