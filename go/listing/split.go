@@ -1309,10 +1309,30 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		// the folder is unknown: assume twice as much as listed in
 		// it (a wrong guess costs a request or two, an unsplit dense
 		// folder a round trip per page).
-		if d := l.dirs[leaf]; d == nil || !d.probing {
+		if ld := l.dirs[leaf]; ld == nil || !ld.probing {
 			// (A folder being probed is left to its probe: the root's
 			// probe places what follows it better than one range can.)
 			if est, sp, ok := l.leafRest(r, leaf); ok {
+				if pc <= p0 {
+					// Still in its first folder, with folders of d0 after
+					// it in the range: each counted as large as this one
+					// (see folderPages), when that is large enough to be
+					// split, and cut at once (see splitPoints). Measured on
+					// its folder's rest alone, the range kept the folders
+					// after it until it crossed into the next, a page a
+					// round trip: seven folders of ten word-<hex> groups
+					// (28 pages each) took 16-17 round trips, the oracle 4.
+					// Smaller folders are crossed in a page or two, and
+					// their positions then measure every folder after
+					// (100 folders of 2 pages counted so took 10 round
+					// trips, not 7: each piece sat in its first folder).
+					if next := foldersAfter(d, pc, r); len(next) > 0 {
+						if per := l.folderPages(r, leaf, sp); per >= float64(l.opt.MinSplitPages) {
+							sp = sp.withNext(next, per)
+							return est + per*float64(len(next)), true, sp, measured
+						}
+					}
+				}
 				return est + rest, true, sp, measured
 			}
 		}
@@ -1328,12 +1348,7 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 			// of a chain of ranges: 20 folders of 15 pages after 200 000
 			// hashes took 105 round trips (the oracle 8), and skewed's 50
 			// folders after hot/ at 10 M keys filled its last 25.
-			i, _ := d.index(pc)
-			next := d.folders[min(i+1, len(d.folders)):] // shared: spans are not modified
-			if !r.open {
-				next = next[:sort.SearchStrings(next, r.bound())]
-			}
-			if len(next) > 0 {
+			if next := foldersAfter(d, pc, r); len(next) > 0 {
 				ahead := dense * float64(len(next)) // each as large
 				return dense + ahead, false, &span{dir: leaf, dense: dense, next: next, ahead: ahead}, measured
 			}
@@ -1350,6 +1365,45 @@ func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float
 		return -1, false, nil, waiting
 	}
 	return r.atDensity(ph-pc, pc-p0), trusted, &span{dir: d0, pc: pc, ph: ph}, measured
+}
+
+// foldersAfter returns the folders of d (a probed directory) after the
+// one at position pc that lie inside r. The slice is shared: spans are not
+// modified.
+func foldersAfter(d *dirInfo, pc float64, r *krange) []string {
+	i, _ := d.index(pc)
+	next := d.folders[min(i+1, len(d.folders)):]
+	if !r.open {
+		next = next[:sort.SearchStrings(next, r.bound())]
+	}
+	return next
+}
+
+// folderPages is the pages flat folder leaf holds in all, as measured by
+// sp, r's span inside it (see leafRest): a folder of hashes' extent, or
+// the group of names' times the folder's groups when a group probe found
+// them, else what r listed there and the rest sp measured.
+func (l *lister) folderPages(r *krange, leaf string, sp *span) float64 {
+	if sp.dir == leaf && sp.each > 0 {
+		return sp.each
+	}
+	if _, weights, _ := l.weighedGroups(leaf); len(weights) > 0 && sp.each > 0 {
+		n := 0.0
+		for _, w := range weights {
+			n += w
+		}
+		return n * sp.each
+	}
+	return float64(r.leafKeys)/MaxKeys + sp.dense + sp.ahead
+}
+
+// withNext is a copy of sp with folders (after its own, each of per
+// pages) added to what lies ahead of it.
+func (sp *span) withNext(folders []string, per float64) *span {
+	c := *sp
+	c.next = append(slices.Clip(sp.next), folders...)
+	c.ahead += per * float64(len(folders))
+	return &c
 }
 
 // hashRest measures the rest of flat folder leaf, which r is listing,
@@ -1785,7 +1839,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 				pages = append(pages, float64(j)*step)
 			}
 			// The folders after it (see byFolders' dense leaf).
-			return appendNext(c.cuts(v.cursor, per, pages), sp.next, pieces)
+			return appendNext(c.cuts(v.cursor, per, pages), sp, pieces)
 		}
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
@@ -1807,7 +1861,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			// (50 folders after 9 M hashes, listed by one range).
 			points = append(points, end)
 		}
-		return appendNext(points, sp.next, pieces)
+		return appendNext(points, sp, pieces)
 	}
 	if sp != nil {
 		var points []string
@@ -1884,10 +1938,14 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 }
 
 // appendNext adds to points (cuts inside a span's dir) a cut at each of
-// next, the groups or folders after dir (see span.next), each starting a
-// range of its own listed from its first name; every k-th one when there
-// are more than pieces leaves room for.
-func appendNext(points, next []string, pieces int) []string {
+// sp.next, the groups or folders after dir, each starting a range of its
+// own listed from its first name; every k-th one when there are more than
+// pieces leaves room for. (At even shares of their pages instead, seven
+// folders of ten word-<hex> groups took 12-14 round trips, not 11-13:
+// the folders' pieces each wait for a page or two in their first folder
+// before they are measured, the groups' are measured at once.)
+func appendNext(points []string, sp *span, pieces int) []string {
+	next := sp.next
 	n := min(pieces-1-len(points), len(next))
 	for k := 0; k < n; k++ {
 		points = append(points, next[k*len(next)/n])
