@@ -1839,7 +1839,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 				pages = append(pages, float64(j)*step)
 			}
 			// The folders after it (see byFolders' dense leaf).
-			return appendNext(c.cuts(v.cursor, per, pages), sp, pieces)
+			return appendNext(c.cuts(v.cursor, per, pages), sp.next, pieces)
 		}
 		base := commonPrefix(v.prev, v.cursor)
 		alpha = l.alphaFor(sp.dir)
@@ -1861,7 +1861,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 			// (50 folders after 9 M hashes, listed by one range).
 			points = append(points, end)
 		}
-		return appendNext(points, sp, pieces)
+		return appendNext(points, sp.next, pieces)
 	}
 	if sp != nil {
 		var points []string
@@ -1938,14 +1938,13 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 }
 
 // appendNext adds to points (cuts inside a span's dir) a cut at each of
-// sp.next, the groups or folders after dir, each starting a range of its
-// own listed from its first name; every k-th one when there are more than
+// next, the groups or folders after dir (see span.next), each starting a
+// range of its own listed from its first name; every k-th one when there are more than
 // pieces leaves room for. (At even shares of their pages instead, seven
 // folders of ten word-<hex> groups took 12-14 round trips, not 11-13:
 // the folders' pieces each wait for a page or two in their first folder
 // before they are measured, the groups' are measured at once.)
-func appendNext(points []string, sp *span, pieces int) []string {
-	next := sp.next
+func appendNext(points, next []string, pieces int) []string {
 	n := min(pieces-1-len(points), len(next))
 	for k := 0; k < n; k++ {
 		points = append(points, next[k*len(next)/n])
