@@ -145,6 +145,23 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// ImageNet's train set as published: 1 000 class folders of 732 to
+		// 1 300 images (most 1 300), 1.28 M keys.
+		"imagenet1m": func() []string {
+			r := rng()
+			var k []string
+			for c := 0; c < 1000; c++ {
+				cls := 1440764 + c*7919
+				n := 1300
+				if c%8 == 0 {
+					n = 732 + r.Intn(568)
+				}
+				for _, i := range r.Perm(50000)[:n] {
+					k = append(k, fmt.Sprintf("train/n%08d/n%08d_%d.JPEG", cls, cls, i))
+				}
+			}
+			return k
+		},
 		"cas": func() []string {
 			var k []string
 			for i := 0; i < 200_000; i++ {

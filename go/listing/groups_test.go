@@ -154,6 +154,11 @@ func TestNeededGroupProbe(t *testing.T) {
 		{"underscore", "img", "img/cls_", nil, "img/_"},
 		{"probed", "", "fruit/apple-", func(l *lister) { l.groupSets["fruit/"] = &groupSet{probing: true} }, ""},
 		{"lone text elsewhere", "", "dt=2/part-", func(l *lister) { l.loneGroups["part-"] = true }, ""},
+		{"lone folder name elsewhere", "", "train/n02/n02_", func(l *lister) { l.loneGroups["/_"] = true }, ""},
+		{"lone folder name, another separator", "", "train/n02/n02-", func(l *lister) { l.loneGroups["/_"] = true }, "train/n02/-"},
+		{"a folder name that is not its own", "", "train/n02/n01_", func(l *lister) { l.loneGroups["/_"] = true }, "train/n02/_"},
+		{"a probe out for a folder name", "", "train/n02/n02_", func(l *lister) { l.groupsAsked["/_"] = 1 }, ""},
+		{"a probe out for a folder name, another separator", "", "train/n02/n02-", func(l *lister) { l.groupsAsked["/_"] = 1 }, "train/n02/-"},
 		{"group within the prefix", "fruit/apple-", "fruit/apple-", nil, ""},
 		{"no separator", "", "fruit/user", nil, ""},
 		{"delimited listing", "", "fruit/apple-", func(l *lister) { l.opt.Delimiter = "/" }, ""},
@@ -195,8 +200,8 @@ func TestNeededGroupProbe(t *testing.T) {
 				tc.setup(l)
 			}
 			got := ""
-			if dir, sep, ok := l.neededGroupProbe(); ok {
-				got = dir + string(sep)
+			if a, ok := l.neededGroupProbe(); ok {
+				got = a.at + string(a.sep)
 			}
 			if got != tc.want {
 				t.Errorf("group probe %q, want %q", got, tc.want)
@@ -274,6 +279,7 @@ func TestRunGroupProbe(t *testing.T) {
 		{"groups", "", []string{"fruit/apple-", "fruit/banana-", "fruit/sub/x-", "other/z-"}, nil, []string{"fruit/apple-", "fruit/banana-"}, ""},
 		{"under a longer prefix", "fruit/b", []string{"fruit/banana-", "fruit/blue-"}, nil, []string{"fruit/banana-", "fruit/blue-"}, ""},
 		{"one group", "", []string{"fruit/part-"}, nil, []string{"fruit/part-"}, "part-"},
+		{"the folder's own name", "", []string{"fruit/fruit-"}, nil, []string{"fruit/fruit-"}, "/-"},
 		{"refused", "", nil, refused, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -285,7 +291,10 @@ func TestRunGroupProbe(t *testing.T) {
 			l.api, l.bucket, l.counter = api, "bkt", &Counter{}
 			l.cond = sync.NewCond(&l.mu)
 			l.mu.Lock()
-			ok := l.runGroupProbe("fruit/", '-')
+			ok := l.runGroupProbe(groupAsk{at: "fruit/", sep: '-', text: "fruit-"})
+			if len(l.groupsAsked) != 0 {
+				t.Errorf("asked texts %v after the probe, want none", l.groupsAsked)
+			}
 			l.mu.Unlock()
 			if want := max(tc.prefix, "fruit/"); len(api.prefixes) != 1 || api.prefixes[0] != want {
 				t.Fatalf("listings of %q, want one of %q", api.prefixes, want)

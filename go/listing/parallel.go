@@ -135,7 +135,10 @@ type lister struct {
 	// loneGroups: texts past their folder that a group probe found to be
 	// its folder's only group (guarded by mu; see runGroupProbe)
 	loneGroups map[string]bool
-	levels     map[int]*levelInfo // directory depth → what its probes found (guarded by mu)
+	// groupsAsked: group probes of folders out for a text that is the
+	// folder's own name, by its loneKey (guarded by mu; see runGroupProbe)
+	groupsAsked map[string]int
+	levels      map[int]*levelInfo // directory depth → what its probes found (guarded by mu)
 	// hashLeaves: flat folder → the bytes of the hashes a full page of
 	// names inside it showed (see hashNames), for interpolating in it
 	// before (or without) a probe of it (guarded by mu; see alphaFor)
@@ -202,6 +205,7 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.sibling = map[string]string{}
 	l.groupSets = map[string]*groupSet{}
 	l.loneGroups = map[string]bool{}
+	l.groupsAsked = map[string]int{}
 	l.levels = map[int]*levelInfo{}
 	l.hashLeaves = map[string][]byte{}
 	l.unevenAt = map[int]bool{}

@@ -13,7 +13,7 @@ import (
 // bucket, for exercising the splitter's bookkeeping directly.
 func testLister() *lister {
 	return &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-		sibling: map[string]string{}, levels: map[int]*levelInfo{}, groupSets: map[string]*groupSet{}, loneGroups: map[string]bool{}}
+		sibling: map[string]string{}, levels: map[int]*levelInfo{}, groupSets: map[string]*groupSet{}, loneGroups: map[string]bool{}, groupsAsked: map[string]int{}}
 }
 
 // probeDir records a complete probe of dir that found folders.

@@ -329,8 +329,8 @@ func (l *lister) take() *krange {
 					}
 					continue
 				}
-				if dir, sep, ok := l.neededGroupProbe(); ok {
-					if !l.runGroupProbe(dir, sep) {
+				if a, ok := l.neededGroupProbe(); ok {
+					if !l.runGroupProbe(a) {
 						return nil
 					}
 					continue
@@ -490,8 +490,8 @@ func (l *lister) probeBetweenPages() bool {
 	if dir, ok := l.neededProbe(); ok {
 		return l.runProbe(dir)
 	}
-	if dir, sep, ok := l.neededGroupProbe(); ok {
-		return l.runGroupProbe(dir, sep)
+	if a, ok := l.neededGroupProbe(); ok {
+		return l.runGroupProbe(a)
 	}
 	return true
 }
