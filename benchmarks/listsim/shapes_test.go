@@ -188,6 +188,31 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// CloudTrail over three years in 16 regions: four busy ones (a
+		// file every 7 minutes) and twelve quiet (5-15 a day), 0.9 M keys.
+		"cloudtrail1m": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+			regions := []string{"ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+				"ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
+				"us-east-1", "us-east-2", "us-west-1", "us-west-2"}
+			for _, reg := range regions {
+				busy := reg == "eu-west-1" || reg == "us-east-1" || reg == "us-east-2" || reg == "us-west-2"
+				for d := 0; d < 1096; d++ {
+					day := t0.AddDate(0, 0, d)
+					n := 5 + r.Intn(11)
+					if busy {
+						n = 180 + r.Intn(40)
+					}
+					for i := 0; i < n; i++ {
+						ts := day.Add(time.Duration(i) * 24 * time.Hour / time.Duration(n))
+						k = append(k, fmt.Sprintf("AWSLogs/123456789012/CloudTrail/%s/%s/123456789012_CloudTrail_%s_%s_%08X.json.gz", reg, day.Format("2006/01/02"), reg, ts.Format("20060102T1504Z"), r.Uint32()))
+					}
+				}
+			}
+			return k
+		},
 		"b64": func() []string {
 			r := rng()
 			var k []string

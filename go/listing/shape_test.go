@@ -73,6 +73,22 @@ func TestAssumedShapes(t *testing.T) {
 		{"a sibling under the parent first", func(l *lister) {
 			stemView(l, "year=2022/month=02/", "year=2023/month=01/")
 		}, "year=2023/month=02/", "year=2023/month=01/", days("year=2023/month=02/")},
+		// CloudTrail's AWSLogs/<account>/CloudTrail/<region>/<year>/...:
+		// each region's years probed, one year's months. Waiting for a
+		// second probe at the months' level left every region's range
+		// unmeasured for 5 round trips (48 of 64 workers idle).
+		{"same name under an aunt, one probe at its level", func(l *lister) {
+			probeDir(l, "", "ap/", "us/")
+			probeDir(l, "ap/", "ap/2022/", "ap/2023/")
+			probeDir(l, "us/", "us/2022/", "us/2023/")
+			probeDir(l, "ap/2022/", months("ap/2022/")...)
+		}, "us/2022/", "ap/2022/", months("us/2022/")},
+		{"another name, one probe at its level", func(l *lister) {
+			probeDir(l, "", "ap/", "us/")
+			probeDir(l, "ap/", "ap/2022/", "ap/2023/")
+			probeDir(l, "us/", "us/2022/", "us/2023/")
+			probeDir(l, "ap/2022/", months("ap/2022/")...)
+		}, "us/2023/", "", nil},
 		{"irregular level", func(l *lister) {
 			probeDir(l, "", "a/", "b/", "c/")
 			probeDir(l, "a/", "a/1/", "a/2/")

@@ -793,23 +793,34 @@ func (l *lister) parentDir(dir string) (parent string, ok bool) {
 // one structure, so a folder nobody probed can be cut (and measured) like
 // its sibling instead of costing a round trip to learn. ok is false when
 // nothing fits. Caller holds mu.
+//
+// A level's shape is assumed once two of its folders were probed alike
+// (see probed), except from a folder of the same name under another
+// folder of P's parent, which one probe is enough for: CloudTrail's
+// <region>/2022/ as another region's 2022/. Waiting for a second probe
+// there left each region's range unmeasured (its position inside its
+// region unknown) for 5 round trips, 48 of 64 workers idle: 1 M keys over
+// 16 regions took 29-30 round trips against the oracle's 16 (23-26 now).
 func (l *lister) source(dir string, depth int) (src string, ok bool) {
 	if d := l.dirs[dir]; d != nil {
 		return dir, !d.probing
 	}
 	parent, ok := l.parentDir(dir)
-	if lv := l.levels[l.level(dir)]; !ok || depth > 8 || lv == nil || lv.irregular || lv.probes < 2 {
+	lv := l.levels[l.level(dir)]
+	if !ok || depth > 8 || lv == nil || lv.irregular {
 		return "", false
 	}
 	ps, ok := l.source(parent, depth+1)
 	if !ok {
 		return "", false
 	}
-	if d := l.dirs[ps+dir[len(parent):]]; d != nil && !d.probing {
-		return ps + dir[len(parent):], true
-	}
-	if sib, ok := l.sibling[ps]; ok {
-		return sib, true
+	if lv.probes >= 2 {
+		if d := l.dirs[ps+dir[len(parent):]]; d != nil && !d.probing {
+			return ps + dir[len(parent):], true
+		}
+		if sib, ok := l.sibling[ps]; ok {
+			return sib, true
+		}
 	}
 	return l.cousin(dir, parent, ps, depth)
 }
