@@ -213,6 +213,18 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// S3 server access logs: logs/YYYY-mm-DD-HH-MM-SS-<16 hex>, a
+		// few files a minute over 60 days.
+		"accesslogs": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+			for i := 0; i < 200_000; i++ {
+				ts := t0.Add(time.Duration(i) * 26 * time.Second)
+				k = append(k, fmt.Sprintf("logs/%s-%016X", ts.Format("2006-01-02-15-04-05"), r.Uint64()))
+			}
+			return k
+		},
 		"b64": func() []string {
 			r := rng()
 			var k []string
