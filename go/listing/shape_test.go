@@ -44,6 +44,13 @@ func TestAssumedShapes(t *testing.T) {
 			probeDir(l, m, days(m)...)
 		}
 	}
+	// regions: two region folders' years probed, one year's months.
+	regions := func(l *lister) {
+		probeDir(l, "", "ap/", "us/")
+		probeDir(l, "ap/", "ap/2022/", "ap/2023/")
+		probeDir(l, "us/", "us/2022/", "us/2023/")
+		probeDir(l, "ap/2022/", months("ap/2022/")...)
+	}
 	tests := []struct {
 		name  string
 		setup func(*lister)
@@ -77,18 +84,8 @@ func TestAssumedShapes(t *testing.T) {
 		// each region's years probed, one year's months. Waiting for a
 		// second probe at the months' level left every region's range
 		// unmeasured for 5 round trips (48 of 64 workers idle).
-		{"same name under an aunt, one probe at its level", func(l *lister) {
-			probeDir(l, "", "ap/", "us/")
-			probeDir(l, "ap/", "ap/2022/", "ap/2023/")
-			probeDir(l, "us/", "us/2022/", "us/2023/")
-			probeDir(l, "ap/2022/", months("ap/2022/")...)
-		}, "us/2022/", "ap/2022/", months("us/2022/")},
-		{"another name, one probe at its level", func(l *lister) {
-			probeDir(l, "", "ap/", "us/")
-			probeDir(l, "ap/", "ap/2022/", "ap/2023/")
-			probeDir(l, "us/", "us/2022/", "us/2023/")
-			probeDir(l, "ap/2022/", months("ap/2022/")...)
-		}, "us/2023/", "", nil},
+		{"same name under an aunt, one probe at its level", regions, "us/2022/", "ap/2022/", months("us/2022/")},
+		{"another name, one probe at its level", regions, "us/2023/", "", nil},
 		{"irregular level", func(l *lister) {
 			probeDir(l, "", "a/", "b/", "c/")
 			probeDir(l, "a/", "a/1/", "a/2/")
