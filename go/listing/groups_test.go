@@ -319,6 +319,31 @@ func TestRunGroupProbe(t *testing.T) {
 	}
 }
 
+// TestNumberedField: which texts shared by a page's names are one value of
+// a numbered field, whose values a probe with their separator lists.
+func TestNumberedField(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		group string
+		names []string
+		want  bool
+	}{
+		{"an hour of timestamps", "events/2024-01-01T00:", []string{"events/2024-01-01T00:00:01.500Z-3f.json", "events/2024-01-01T00:24:58.500Z-0a.json"}, true},
+		{"the separator also follows the year", "logs/2024-03-01-05-", []string{"logs/2024-03-01-05-00-17-AB", "logs/2024-03-01-05-59-40-CD"}, false},
+		{"a word's counter", "dt=1/part-", []string{"dt=1/part-00000-ab.parquet", "dt=1/part-00999-cd.parquet"}, false},
+		{"no digit after it", "events/2024-01-01T00:", []string{"events/2024-01-01T00:x", "events/2024-01-01T00:y"}, false},
+		{"no separator", "img/cat7", []string{"img/cat70", "img/cat71"}, false},
+		{"nothing past the folder", "a/7:", []string{"a/7:1", "a/7:2"}, true},
+		{"the folder's own text", "a/:", []string{"a/:1", "a/:2"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := numberedField(tc.names, tc.group, leafDir(tc.group)); got != tc.want {
+				t.Errorf("numberedField(%q) = %v, want %v", tc.group, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestPaddedNames checks which samples of a page are a word's zero-padded
 // numbers: digits only, all names of one width.
 func TestPaddedNames(t *testing.T) {
@@ -427,6 +452,10 @@ func TestReadPage(t *testing.T) {
 		{"word", page(func(i int) string { return "fruit/mango-" + hex(i, 8) + ".txt" }), false, "fruit/mango-", "0123456789abcdef", ""},
 		{"numbered word", page(func(i int) string { return fmt.Sprintf("img/cat_%d.jpg", i+1) }), false, "img/cat_", "0123456789", ""},
 		{"padded word", page(func(i int) string { return fmt.Sprintf("img/cat_%05d.jpg", i) }), false, "", "", "img/cat_"},
+		{"timestamps", page(func(i int) string {
+			return fmt.Sprintf("events/2024-01-01T00:%02d:%02d.%03dZ-%s.json", i*3/2/60, i*3/2%60, i%2*500, hex(i, 6))
+		}), false, "events/2024-01-01T00:", "0123456789", ""},
+		{"a word's counter", page(func(i int) string { return fmt.Sprintf("dt=1/part-%05d-%s.parquet", i, hex(i, 8)) }), false, "", "", ""},
 		{"two folders", page(func(i int) string { return fmt.Sprintf("d%d/%s", i/500, hex(i, 12)) }), false, "", "", ""},
 		{"short page", page(func(i int) string { return "hot/" + hex(i, 12) })[:1], false, "", "", ""},
 	} {

@@ -854,9 +854,42 @@ func readPage(entries []Entry) (pr pageRead) {
 		// the counter measures the word, a group probe finds the
 		// folder's other words.
 		pr.padGroup = g
+	} else if numberedField(sample, g, leaf) {
+		// One value of a numbered field (an hour of timestamps,
+		// events/2024-01-01T00:): a group probe lists the folder's
+		// values (its hours), each then cut at at once. Read over their
+		// bytes, 1 M names 1.5 s apart were galloped through in pieces,
+		// 4-5 round trips of one page to 26 before every worker was busy
+		// (23-25 round trips, the oracle 16).
+		pr.group, pr.groupHashes = g, []byte(digits)
 	}
 	return pr
 }
+
+// numberedField reports whether the page whose names (sorted, in folder
+// leaf) all begin with group g is inside one value of a numbered field:
+// g ends in a separator (see groupSep) that follows a digit and that
+// appears nowhere earlier past the folder, and every name goes on with a
+// digit (events/2024-01-01T00:, then 24:58.500Z-3f09a1.json). A probe
+// with that separator as the delimiter then lists exactly the values at
+// g's level. Not so for logs/2024-03-01-05- (the separator also follows
+// the year: the probe lists logs/2024- alone), nor for a word's counter
+// (part-00042-<hex>: no digit before the separator).
+func numberedField(names []string, g, leaf string) bool {
+	sep, ok := groupSep(g)
+	if !ok || len(g) < len(leaf)+2 || !isDigit(g[len(g)-2]) || strings.IndexByte(g[len(leaf):len(g)-1], sep) >= 0 {
+		return false
+	}
+	for _, n := range names {
+		if len(n) <= len(g) || !isDigit(n[len(g)]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDigit reports whether b is an ASCII decimal digit.
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // countPath returns pathKeys (see krange) updated for a page, kept (not
 // empty), listed after cursor: for each folder on the path of the page's

@@ -1632,6 +1632,15 @@ func (l *lister) victim() (*krange, int, *span) {
 		pieces = min(pieces, max(4, 4*pages)-live+1)
 	case bestEst < float64(4*workers):
 		pieces = min(pieces, max(8, 8*pages)-live+1)
+	case bestSpan != nil && bestEst >= float64(16*workers):
+		// Measured over folders or groups at 16 pages a worker or more:
+		// every worker from the first page on. At 32 after one page, an
+		// hour-by-hour split of 1 M timestamps (417 hours, 1 700 pages)
+		// made 32 ranges of 14 hours, each cut again in small steps at
+		// hour ends as workers came free, every cut a partial page: 23-24
+		// round trips at 1.14-1.19x the minimum requests, against 20 at
+		// 1.11x when its second page came before the hours' probe.
+		pieces = min(pieces, max(workers, 32*pages)-live+1)
 	case bestSpan != nil:
 		pieces = min(pieces, max(32, 32*pages)-live+1)
 	}
