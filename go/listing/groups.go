@@ -97,7 +97,7 @@ type groupAsk struct {
 // past folder dir: the text itself (part-), or "/" and its separator when
 // it is the folder's own name and a separator (train/n01440764/ holding
 // n01440764_<n>.JPEG): then every class folder of ImageNet's has the same
-// key. ("/" ends no text past a folder.)
+// key. (No text past a folder holds a "/".)
 func loneKey(text, dir string) string {
 	if n := len(text) - 1; n > 0 && text[:n] == folderName(dir) {
 		return "/" + text[n:]
@@ -268,7 +268,7 @@ func (l *lister) runGroupProbe(a groupAsk) bool {
 		// nor, when it is the folder's own name, are folders whose names
 		// begin with theirs (see loneKey: 1 000 class folders of 732 to
 		// 1 300 images took 28-29 round trips at 1.20x the minimum
-		// requests, each probed; 24-25 at 1.06-1.09x now).
+		// requests, each probed; 24-25 at 1.05x now).
 		l.loneGroups[loneKey(gs.groups[0][len(dir):], dir)] = true
 	}
 	gs.probing = false
