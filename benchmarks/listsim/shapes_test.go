@@ -189,7 +189,7 @@ func shapes() map[string]func() []string {
 			return k
 		},
 		// CloudTrail over three years in 16 regions: four busy ones (a
-		// file every 7 minutes) and twelve quiet (5-15 a day), 0.9 M keys.
+		// file every 7 minutes) and twelve quiet (5-15 a day), 1 M keys.
 		"cloudtrail1m": func() []string {
 			r := rng()
 			var k []string

@@ -339,7 +339,7 @@ func numberNames(names []string, group string) (numbers, padded bool) {
 			return false, false
 		}
 		for i := len(group); i < len(n)-len(suf); i++ {
-			if n[i] < '0' || n[i] > '9' {
+			if !isDigit(n[i]) {
 				return false, false
 			}
 		}

@@ -355,9 +355,9 @@ func (l *lister) upper(r *krange, alpha scale) (hi string, trusted bool) {
 	g := []byte(r.cursor)
 	for i := len(root); i < len(g); i++ {
 		switch {
-		case hexOnly && (g[i] >= '0' && g[i] <= '9' || g[i] >= 'a' && g[i] <= 'f'):
+		case hexOnly && (isDigit(g[i]) || g[i] >= 'a' && g[i] <= 'f'):
 			g[i] = 'f'
-		case g[i] >= '0' && g[i] <= '9':
+		case isDigit(g[i]):
 			g[i] = '9'
 		}
 	}

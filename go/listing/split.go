@@ -1675,7 +1675,6 @@ type counter struct {
 // interpolating their bytes: digits interpolated as bytes of a larger
 // alphabet carry at the wrong place (part-05/99).
 func counterOf(prev, cursor string) (c counter, ok bool) {
-	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	i := len(commonPrefix(prev, cursor))
 	if i >= len(prev) || i >= len(cursor) || !isDigit(prev[i]) || !isDigit(cursor[i]) {
 		return counter{}, false
@@ -1712,7 +1711,7 @@ func (c counter) bound(s, name string) (float64, bool) {
 		return 0, false
 	}
 	v, k := 0.0, 0
-	for k < c.width && c.at+k < len(s) && s[c.at+k] >= '0' && s[c.at+k] <= '9' {
+	for k < c.width && c.at+k < len(s) && isDigit(s[c.at+k]) {
 		v = v*10 + float64(s[c.at+k]-'0')
 		k++
 	}
@@ -1819,7 +1818,7 @@ func wordBefore(s string, a int) bool {
 	for h > 0 && hexLetter(s, h-1) {
 		h--
 	}
-	return h == 0 || s[h-1] < '0' || s[h-1] > '9'
+	return h == 0 || !isDigit(s[h-1])
 }
 
 // hexLetter reports whether s[i] exists and is a letter a-f or A-F.
@@ -1960,8 +1959,8 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 
 // appendNext adds to points (cuts inside a span's dir) a cut at each of
 // next, the groups or folders after dir (see span.next), each starting a
-// range of its own listed from its first name; every k-th one when there are more than
-// pieces leaves room for. (At even shares of their pages instead, seven
+// range of its own listed from its first name; every k-th one when there
+// are more than pieces leaves room for. (At even shares of their pages instead, seven
 // folders of ten word-<hex> groups took 12-14 round trips, not 11-13:
 // the folders' pieces each wait for a page or two in their first folder
 // before they are measured, the groups' are measured at once.)
