@@ -225,6 +225,19 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// A year of them at 1 M keys (one every 31.6 s, 2.7 pages a
+		// day): the first page's month is probed for its days, the
+		// other eleven are assumed alike (see assumeNumbered).
+		"accesslogs1m": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := 0; i < 1_000_000; i++ {
+				ts := t0.Add(time.Duration(i) * 31622 * time.Millisecond)
+				k = append(k, fmt.Sprintf("logs/%s-%016X", ts.Format("2006-01-02-15-04-05"), r.Uint64()))
+			}
+			return k
+		},
 		"b64": func() []string {
 			r := rng()
 			var k []string

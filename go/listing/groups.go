@@ -36,6 +36,9 @@ func hashGroup(first, last, leaf string) string {
 type groupSet struct {
 	probing bool
 	groups  []string // sorted
+	// assumed: not probed, its groups copied from a probed level of
+	// numbers (see assumeNumbered).
+	assumed bool
 }
 
 // groupSep returns the byte group ends with when it is punctuation that
@@ -122,6 +125,18 @@ func folderName(dir string) string {
 // Caller holds mu.
 func (l *lister) groupProbeFor(group, first string) (pre string, ok bool) {
 	pre = leafDir(group)
+	if sep, ok := groupSep(group); ok {
+		// Numbers parted by the separator (logs/2024-03-01-): every
+		// level above the group's is probed at once, not a round trip
+		// after the level above it answered.
+		for _, at := range numberedLevels(group, pre, sep) {
+			// (A level inside the listing's prefix lists the prefix:
+			// the folder's probe does that, see runGroupProbe.)
+			if l.groupSets[at] == nil && (at == pre || len(at) > len(l.prefix)) {
+				return at, true
+			}
+		}
+	}
 	if key := loneKey(group[len(pre):], pre); l.loneGroups[key] || l.groupsAsked[key] > 0 {
 		// Its folder's only text, or a probe of a folder whose names
 		// begin with its own name too is out, whose answer will tell:
@@ -156,6 +171,111 @@ func (l *lister) groupProbeFor(group, first string) (pre string, ok bool) {
 		pre = gs.groups[i]
 	}
 }
+
+// numberedLevels returns the levels above group (a text past folder dir
+// ending in sep) when what lies between dir and group's end is numbers
+// parted by sep, two or more: the folder, then each number's text
+// (logs/2024-03-01- gives logs/, logs/2024-, logs/2024-03-). A probe of
+// each lists the numbers on that level: the years, the year's months, the
+// month's days. nil for other texts (apple-, part-00042-, 2024-), and
+// past maxNumberedLevels numbers.
+func numberedLevels(group, dir string, sep byte) []string {
+	if d := numberedDepth(group, dir, sep); d < 2 || d > maxNumberedLevels {
+		return nil
+	}
+	levels := []string{dir}
+	for i := len(dir); i < len(group)-1; i++ {
+		if group[i] == sep {
+			levels = append(levels, group[:i+1])
+		}
+	}
+	return levels
+}
+
+// assumeNumbered gives each level of numbered groups in folder dir that
+// no probe listed (logs/2024-04-, its month not probed) the groups of a
+// probed level as deep (logs/2024-03-'s days, logs/2024-04-01- ... then):
+// access logs of March and April, March's days probed, listed April as
+// one range until a range met April's first names and probed it, two
+// round trips later. A day a month lacks is an empty piece or none.
+// Caller holds mu.
+func (l *lister) assumeNumbered(dir string, sep byte) {
+	models := map[int]string{} // depth (numbers past dir) → a probed level
+	for at, gs := range l.groupSets {
+		if at == dir || gs.probing || gs.assumed || len(gs.groups) == 0 || leafDir(at) != dir {
+			continue
+		}
+		if d := numberedDepth(at, dir, sep); d > 0 {
+			if m, ok := models[d]; !ok || at < m {
+				models[d] = at
+			}
+		}
+	}
+	if len(models) == 0 {
+		return
+	}
+	budget := maxAssumedGroups
+	var walk func(at string, d int)
+	walk = func(at string, d int) {
+		gs := l.groupSets[at]
+		if gs == nil || gs.probing {
+			return
+		}
+		for _, g := range gs.groups {
+			if numberedDepth(g, dir, sep) != d+1 {
+				continue // not a number (a word's group)
+			}
+			if l.groupSets[g] == nil {
+				m, ok := models[d+1]
+				if !ok || budget < len(l.groupSets[m].groups) {
+					continue
+				}
+				mg := l.groupSets[m].groups
+				t := make([]string, len(mg))
+				for i, x := range mg {
+					t[i] = g + x[len(m):]
+				}
+				budget -= len(t)
+				l.groupSets[g] = &groupSet{groups: t, assumed: true}
+			}
+			walk(g, d+1)
+		}
+	}
+	walk(dir, 0)
+}
+
+// maxAssumedGroups bounds the groups one assumeNumbered call copies: ten
+// years of access logs probed down to an hour would otherwise copy every
+// hour's minutes.
+const maxAssumedGroups = 1 << 14
+
+// numberedDepth is how many numbers parted by sep a text past folder dir
+// holds, each followed by sep (logs/2024-03- under logs/: 2); 0 when
+// it holds anything else.
+func numberedDepth(text, dir string, sep byte) int {
+	rest := text[len(dir):]
+	if rest == "" || rest[len(rest)-1] != sep {
+		return 0
+	}
+	n := 0
+	for _, f := range strings.Split(rest[:len(rest)-1], string(sep)) {
+		if f == "" {
+			return 0
+		}
+		for i := 0; i < len(f); i++ {
+			if !isDigit(f[i]) {
+				return 0
+			}
+		}
+		n++
+	}
+	return n
+}
+
+// maxNumberedLevels is the most numbers numberedLevels probes the levels
+// above: a page of access logs in one minute (2024-03-01-05-17-) probes
+// five.
+const maxNumberedLevels = 5
 
 // maxGroupLevels is how many levels of groups group probes look for: a
 // folder's groups and the groups inside each (adjective_noun_<n>.jpg
@@ -261,6 +381,8 @@ func (l *lister) runGroupProbe(a groupAsk) bool {
 		}
 	}
 	sort.Strings(gs.groups)
+	gs.probing = false
+	l.assumeNumbered(dir, a.sep)
 	if len(gs.groups) == 1 && at == dir {
 		// Every name of the folder begins with one text (part-<uuid>):
 		// folders whose names begin with it too are not probed for
@@ -271,10 +393,34 @@ func (l *lister) runGroupProbe(a groupAsk) bool {
 		// requests, each probed; 24-25 at 1.05x now).
 		l.loneGroups[loneKey(gs.groups[0][len(dir):], dir)] = true
 	}
-	gs.probing = false
 	l.gen++
 	l.wake()
 	return true
+}
+
+// groupsPending reports whether r's last page lay in one value of a
+// numbered field (see numberedField) whose levels' group probes are out
+// or due: measured before they answer, the range is only that value's
+// rest (a day of access logs), and cut on it alone the rest of the
+// listing waited a round trip in one piece.
+// Caller holds mu.
+func (l *lister) groupsPending(r *krange) bool {
+	if !r.groupCols || l.opt.Delimiter != "" || len(r.group) <= len(l.prefix) {
+		return false // (no group probe is sent for these, see neededGroupProbe)
+	}
+	dir := leafDir(r.group)
+	sep, _ := groupSep(r.group)
+	levels := numberedLevels(r.group, dir, sep)
+	if levels == nil {
+		levels = []string{dir} // one number (an hour of timestamps)
+	}
+	for _, at := range levels {
+		if gs := l.groupSets[at]; gs != nil && gs.probing {
+			return true
+		}
+	}
+	_, due := l.groupProbeFor(r.group, r.first)
+	return due && !l.probesSpent()
 }
 
 // groupRest measures the rest of the group of names r's last page lay in
@@ -290,7 +436,11 @@ func (l *lister) groupRest(r *krange) (est float64, sp *span, ok bool) {
 	if r.group == "" || leafDir(r.groupFrom) != leafDir(r.cursor) {
 		return 0, nil, false
 	}
-	sp, ok = restFrom(r, r.group, r.groupFrom, r.groupHashes)
+	var cols *[colSlots]colAlpha
+	if r.groupCols {
+		cols = &l.cols.list
+	}
+	sp, ok = restFrom(r, r.group, r.groupFrom, r.groupHashes, cols)
 	if !ok {
 		return 0, nil, false
 	}

@@ -186,6 +186,34 @@ func TestNeededGroupProbe(t *testing.T) {
 			overBudget(l)
 			l.ranges[1].first = "img/red_apple_1.jpg"
 		}, ""},
+		// S3's access logs (logs/2024-03-01-05-17-42-<hex>): every level
+		// above the range's is probed at once, the folder first.
+		{"numbered levels: the folder", "", "logs/2024-03-01-", nil, "logs/-"},
+		{"numbered levels: the years, while the folder's probe is out", "", "logs/2024-03-01-", func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{probing: true}
+		}, "logs/2024--"},
+		{"numbered levels: the year's months", "", "logs/2024-03-01-", func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{probing: true}
+			l.groupSets["logs/2024-"] = &groupSet{probing: true}
+		}, "logs/2024-03--"},
+		{"numbered levels: inside the prefix, the folder", "logs/2024-03-", "logs/2024-03-01-", nil, "logs/-"},
+		{"numbered levels: inside the prefix, the folder probed", "logs/2024-03-", "logs/2024-03-01-", func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{probing: true}
+		}, ""},
+		{"numbered levels: a level past the prefix", "logs/2024-0", "logs/2024-03-01-", func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{probing: true}
+		}, "logs/2024-03--"},
+		{"numbered levels: the probe budget spent", "", "logs/2024-03-01-", func(l *lister) { l.discovery.Store(8) }, ""},
+		{"numbered levels: all out", "", "logs/2024-03-01-", func(l *lister) {
+			for _, at := range []string{"logs/", "logs/2024-", "logs/2024-03-"} {
+				l.groupSets[at] = &groupSet{probing: true}
+			}
+		}, ""},
+		{"numbered levels: all found", "", "logs/2024-03-01-", func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{groups: []string{"logs/2024-"}}
+			l.groupSets["logs/2024-"] = &groupSet{groups: []string{"logs/2024-03-"}}
+			l.groupSets["logs/2024-03-"] = &groupSet{groups: []string{"logs/2024-03-01-", "logs/2024-03-02-"}}
+		}, ""},
 		{"over the budget, a third level", "", "img/red_jelly_roll_", func(l *lister) {
 			overBudget(l)
 			l.groupSets["img/red_"] = &groupSet{groups: []string{"img/red_apple_", "img/red_jelly_"}}
@@ -205,6 +233,115 @@ func TestNeededGroupProbe(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("group probe %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNumberedLevels: the levels above a value of numbers parted by its
+// separator, each of which a group probe lists.
+func TestNumberedLevels(t *testing.T) {
+	for _, tc := range []struct {
+		group string
+		want  []string
+	}{
+		{"logs/2024-03-01-", []string{"logs/", "logs/2024-", "logs/2024-03-"}},
+		{"2024-03-", []string{"", "2024-"}},
+		{"logs/2024-", nil},                             // one number: its folder's probe lists it
+		{"logs/2024-03-01-05-17-42-", nil},              // past maxNumberedLevels
+		{"logs/web-2024-", nil},                         // a word
+		{"logs/part-00042-", nil},                       // a word's counter
+		{"logs/2024--01-", nil},                         // an empty field
+		{"a/b/2024-03-", []string{"a/b/", "a/b/2024-"}}, // past its folder only
+	} {
+		t.Run(tc.group, func(t *testing.T) {
+			if got := numberedLevels(tc.group, leafDir(tc.group), '-'); !slices.Equal(got, tc.want) {
+				t.Errorf("numberedLevels(%q) = %q, want %q", tc.group, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAssumeNumbered: a level of numbers no probe listed takes the groups
+// of one probed as deep (April's days from March's), down every level;
+// words and levels being probed are left alone.
+func TestAssumeNumbered(t *testing.T) {
+	l := testLister()
+	l.groupSets["logs/"] = &groupSet{groups: []string{"logs/2023-", "logs/2024-", "logs/web-"}}
+	l.groupSets["logs/2024-"] = &groupSet{groups: []string{"logs/2024-03-", "logs/2024-04-", "logs/2024-05-"}}
+	l.groupSets["logs/2024-03-"] = &groupSet{groups: []string{"logs/2024-03-01-", "logs/2024-03-02-"}}
+	l.groupSets["logs/2024-05-"] = &groupSet{probing: true}
+	l.assumeNumbered("logs/", '-')
+	for at, want := range map[string][]string{
+		"logs/2024-04-": {"logs/2024-04-01-", "logs/2024-04-02-"},
+		"logs/2023-":    {"logs/2023-03-", "logs/2023-04-", "logs/2023-05-"},
+		"logs/2023-03-": {"logs/2023-03-01-", "logs/2023-03-02-"},
+		"logs/2023-05-": {"logs/2023-05-01-", "logs/2023-05-02-"},
+	} {
+		gs := l.groupSets[at]
+		if gs == nil || !gs.assumed || !slices.Equal(gs.groups, want) {
+			t.Errorf("%s: %+v, want assumed %q", at, gs, want)
+		}
+	}
+	if gs := l.groupSets["logs/2024-05-"]; !gs.probing || gs.assumed {
+		t.Errorf("a level being probed: %+v", gs)
+	}
+	if gs := l.groupSets["logs/web-"]; gs != nil {
+		t.Errorf("a word: %+v, want none", gs)
+	}
+	if gs := l.groupSets["logs/2024-03-"]; gs.assumed {
+		t.Error("the probed level marked assumed")
+	}
+	// Found by their own probe, assumed levels are what a range waits on
+	// no longer: April's first day is known.
+	if at, ok := l.groupProbeFor("logs/2024-04-01-", "logs/2024-04-01-00-00-01-AB"); ok {
+		t.Errorf("group probe of %q for an assumed day", at)
+	}
+	if got := len(l.groupSets); got != 9 {
+		t.Errorf("%d group sets, want 9", got)
+	}
+}
+
+// TestGroupsPending: a range in one value of a numbered field is measured
+// once its levels' group probes answered, not on the value alone.
+func TestGroupsPending(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		group string
+		cols  bool
+		setup func(l *lister)
+		want  bool
+	}{
+		{"a probe due", "logs/2024-03-01-", true, nil, true},
+		{"a level's probe out", "logs/2024-03-01-", true, func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{groups: []string{"logs/2024-"}}
+			l.groupSets["logs/2024-"] = &groupSet{groups: []string{"logs/2024-03-"}}
+			l.groupSets["logs/2024-03-"] = &groupSet{probing: true}
+		}, true},
+		{"answered", "logs/2024-03-01-", true, func(l *lister) {
+			l.groupSets["logs/"] = &groupSet{groups: []string{"logs/2024-"}}
+			l.groupSets["logs/2024-"] = &groupSet{groups: []string{"logs/2024-03-"}}
+			l.groupSets["logs/2024-03-"] = &groupSet{groups: []string{"logs/2024-03-01-"}}
+		}, false},
+		{"an hour of timestamps, the folder's probe out", "ev/2024-01-01T00:", true, func(l *lister) {
+			l.groupSets["ev/"] = &groupSet{probing: true}
+		}, true},
+		{"a word's group", "fruit/apple-", false, nil, false},
+		{"the listing's prefix", "logs/2024-03-01-", true, func(l *lister) { l.prefix = "logs/2024-03-01-" }, false},
+		{"inside the prefix, answered", "logs/2024-03-01-", true, func(l *lister) {
+			l.prefix = "logs/2024-03-"
+			l.groupSets["logs/"] = &groupSet{groups: []string{"logs/2024-03-01-", "logs/2024-03-02-"}}
+		}, false},
+		{"a delimited listing", "logs/2024-03-01-", true, func(l *lister) { l.opt.Delimiter = "/" }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			if tc.setup != nil {
+				tc.setup(l)
+			}
+			r := &krange{active: true, group: tc.group, groupCols: tc.cols, first: tc.group + "00"}
+			if got := l.groupsPending(r); got != tc.want {
+				t.Errorf("groupsPending = %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -329,7 +466,9 @@ func TestNumberedField(t *testing.T) {
 		want  bool
 	}{
 		{"an hour of timestamps", "events/2024-01-01T00:", []string{"events/2024-01-01T00:00:01.500Z-3f.json", "events/2024-01-01T00:24:58.500Z-0a.json"}, true},
-		{"the separator also follows the year", "logs/2024-03-01-05-", []string{"logs/2024-03-01-05-00-17-AB", "logs/2024-03-01-05-59-40-CD"}, false},
+		{"numbers parted by the separator", "logs/2024-03-01-05-", []string{"logs/2024-03-01-05-00-17-AB", "logs/2024-03-01-05-59-40-CD"}, true},
+		{"a word, then numbers parted by the separator", "logs/web-2024-03-", []string{"logs/web-2024-03-01-AB", "logs/web-2024-03-09-CD"}, false},
+		{"numbers, then a word", "logs/2024-x1-", []string{"logs/2024-x1-01", "logs/2024-x1-02"}, false},
 		{"a word's counter", "dt=1/part-", []string{"dt=1/part-00000-ab.parquet", "dt=1/part-00999-cd.parquet"}, false},
 		{"no digit after it", "events/2024-01-01T00:", []string{"events/2024-01-01T00:x", "events/2024-01-01T00:y"}, false},
 		{"no separator", "img/cat7", []string{"img/cat70", "img/cat71"}, false},

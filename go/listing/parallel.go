@@ -73,6 +73,9 @@ type krange struct {
 	// first name ("" when not).
 	group, groupFrom string
 	groupHashes      []byte
+	// groupCols: the group is one value of a numbered field (see
+	// numberedField), its rest read in the listing's known columns.
+	groupCols bool
 	// padGroup: the text the names of the range's last page all began
 	// with, past its folder, when they held a zero-padded number past it
 	// (see numberNames): a word's counter, whose other words a group
@@ -716,9 +719,10 @@ func (l *lister) listRange(r *krange) error {
 				r.leafKeys = n
 			}
 			r.leafHashes = nil
-			r.group, r.groupFrom, r.groupHashes = "", "", nil
+			r.group, r.groupFrom, r.groupHashes, r.groupCols = "", "", nil, false
 			if pr.group != "" && cut == MaxKeys {
 				r.group, r.groupFrom, r.groupHashes = strings.Clone(pr.group), strings.Clone(kept[0].Key), pr.groupHashes
+				r.groupCols = pr.groupCols
 			}
 			r.padGroup, r.padFrom = "", ""
 			if pr.padGroup != "" && cut == MaxKeys {
@@ -808,6 +812,10 @@ type pageRead struct {
 	// not.
 	group       string
 	groupHashes []byte
+	// groupCols: group is one value of a numbered field (see
+	// numberedField), whose rest is read in the listing's known columns
+	// and in digits elsewhere.
+	groupCols bool
 	// padGroup: that text, when zero-padded numbers follow it (see
 	// numberNames); "" when not.
 	padGroup string
@@ -861,23 +869,27 @@ func readPage(entries []Entry) (pr pageRead) {
 		// bytes, 1 M names 1.5 s apart were galloped through in pieces,
 		// 4-5 round trips of one page to 26 before every worker was busy
 		// (23-25 round trips, the oracle 16).
-		pr.group, pr.groupHashes = g, []byte(digits)
+		pr.group, pr.groupHashes, pr.groupCols = g, []byte(digits), true
 	}
 	return pr
 }
 
 // numberedField reports whether the page whose names (sorted, in folder
-// leaf) all begin with group g is inside one value of a numbered field:
-// g ends in a separator (see groupSep) that follows a digit and that
-// appears nowhere earlier past the folder, and every name goes on with a
-// digit (events/2024-01-01T00:, then 24:58.500Z-3f09a1.json). A probe
-// with that separator as the delimiter then lists exactly the values at
-// g's level. Not so for logs/2024-03-01-05- (the separator also follows
-// the year: the probe lists logs/2024- alone), nor for a word's counter
-// (part-00042-<hex>: no digit before the separator).
+// leaf) all begin with group g is inside one value of a numbered field,
+// and every name goes on with a digit: g ends in a separator (see
+// groupSep) that follows a digit and either appears nowhere earlier past
+// the folder (events/2024-01-01T00:, then 24:58.500Z-3f09a1.json: a probe
+// with it as the delimiter lists the folder's hours), or parts only
+// numbers there (S3's access logs, logs/2024-03-01-05-, then
+// 17-42-<hex>: probes of the numbers' levels list the years, the year's
+// months and the month's days, see numberedLevels). Not so for a word's
+// counter (part-00042-<hex>: no digit before the separator).
 func numberedField(names []string, g, leaf string) bool {
 	sep, ok := groupSep(g)
-	if !ok || len(g) < len(leaf)+2 || !isDigit(g[len(g)-2]) || strings.IndexByte(g[len(leaf):len(g)-1], sep) >= 0 {
+	if !ok || len(g) < len(leaf)+2 || !isDigit(g[len(g)-2]) {
+		return false
+	}
+	if strings.IndexByte(g[len(leaf):len(g)-1], sep) >= 0 && numberedLevels(g, leaf, sep) == nil {
 		return false
 	}
 	for _, n := range names {

@@ -1072,6 +1072,9 @@ type span struct {
 	// (see hashNames, hashRest): dense was measured from the range's last
 	// page, and cuts are placed under dir.
 	hashes []byte
+	// cols: with hashes, the column alphabets known columns are read in
+	// (see scale); nil: hashes everywhere.
+	cols *[colSlots]colAlpha
 	// across: the range is measured (dense > 0) or galloped (dense 0) on
 	// a counter its names share across folders (see byFolders' stuck).
 	across bool
@@ -1199,6 +1202,9 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 			// p49/), and the range was cut into 43 empty pieces.
 			return math.Inf(1), false, &span{dir: top, gallop: true}
 		}
+	}
+	if l.groupsPending(r) {
+		return -1, false, nil // the group probes will tell
 	}
 	if est, sp, ok := l.groupRest(r); ok {
 		// Hashes behind a text the range's last page shared (a word):
@@ -1427,7 +1433,7 @@ func hashRest(r *krange, leaf string, hashes []byte) (*span, bool) {
 	if r.prev == "" || leafDir(r.prev) != leaf {
 		return nil, false
 	}
-	return restFrom(r, leaf, r.prev, hashes)
+	return restFrom(r, leaf, r.prev, hashes, nil)
 }
 
 // leafRest measures the rest of flat folder leaf, which r is listing,
@@ -1455,7 +1461,7 @@ func (l *lister) firstLeafRest(r *krange) (float64, *span, bool) {
 	}
 	sp, ok := hashRest(r, leaf, r.leafHashes)
 	if !ok {
-		sp, ok = restFrom(r, leaf, r.first, r.leafHashes)
+		sp, ok = restFrom(r, leaf, r.first, r.leafHashes, nil)
 	}
 	if !ok {
 		return 0, nil, false
@@ -1466,12 +1472,17 @@ func (l *lister) firstLeafRest(r *krange) (float64, *span, bool) {
 // restFrom is the span of the rest of dir (a folder, or a group of names
 // sharing a text) that r is listing, its names being hashes read in the
 // bytes hashes: its pages from the extent between from and r's cursor,
-// both in dir, up to dir's end or r's bound inside it.
-func restFrom(r *krange, dir, from string, hashes []byte) (*span, bool) {
+// both in dir, up to dir's end or r's bound inside it. With cols (the
+// listing's column alphabets, for one value of a numbered field), known
+// columns are read in their own bytes: a day of access logs read in
+// digits alone spans hours 00-99, its rest 4x too large, and its pieces
+// past hour 23 were empty.
+func restFrom(r *krange, dir, from string, hashes []byte, cols *[colSlots]colAlpha) (*span, bool) {
 	if hashes == nil || !strings.HasPrefix(from, dir) || !strings.HasPrefix(r.cursor, dir) {
 		return nil, false
 	}
 	sc := hashScale(hashes)
+	sc.cols = cols
 	pp, pl, end := position(from, dir, sc), position(r.cursor, dir, sc), 1.0
 	if !r.open && strings.HasPrefix(r.bound(), dir) {
 		end = position(r.bound(), dir, sc) // a piece cut inside it
@@ -1479,7 +1490,7 @@ func restFrom(r *krange, dir, from string, hashes []byte) (*span, bool) {
 	if pl <= pp {
 		return nil, false
 	}
-	return &span{dir: dir, dense: max(0, end-pl) / (pl - pp), each: 1 / (pl - pp), hashes: hashes, from: from}, true
+	return &span{dir: dir, dense: max(0, end-pl) / (pl - pp), each: 1 / (pl - pp), hashes: hashes, cols: cols, from: from}, true
 }
 
 // denseLeaf reports whether r's last two pages or more lay in one flat
@@ -1633,7 +1644,7 @@ func (l *lister) victim() (*krange, int, *span) {
 		pieces = min(pieces, max(4, 4*pages)-live+1)
 	case bestEst < float64(4*workers):
 		pieces = min(pieces, max(8, 8*pages)-live+1)
-	case bestSpan != nil && bestEst >= float64(16*workers):
+	case bestSpan != nil && (bestEst >= float64(16*workers) || bestSpan.cols != nil && len(bestSpan.next) > 0):
 		// Measured over folders or groups at 16 pages a worker or more:
 		// every worker from the first page on. At 32 after one page, an
 		// hour-by-hour split of 1 M timestamps (417 hours, 1 700 pages)
@@ -1641,6 +1652,14 @@ func (l *lister) victim() (*krange, int, *span) {
 		// hour ends as workers came free, every cut a partial page: 23-24
 		// round trips at 1.14-1.19x the minimum requests, against 20 at
 		// 1.11x when its second page came before the hours' probe.
+		//
+		// So are a numbered field's values a probe listed (see
+		// groupsPending), at four pages a worker or more: 61 days of
+		// access logs (3.3 pages each) cut 32 ways after one page were
+		// ranges of two days, 6.6 pages, too small to split before the
+		// endgame (MinSplitPages), and 32 workers idled for 5 round
+		// trips: 9 round trips, against 6 when the second page came
+		// first.
 		pieces = min(pieces, max(workers, 32*pages)-live+1)
 	case bestSpan != nil:
 		pieces = min(pieces, max(32, 32*pages)-live+1)
@@ -1865,6 +1884,7 @@ func (l *lister) splitPoints(v *krange, pieces int, sp *span) []string {
 		alpha = l.alphaFor(sp.dir)
 		if sp.hashes != nil {
 			base, alpha = sp.dir, hashScale(sp.hashes)
+			alpha.cols = sp.cols
 		}
 		from := v.prev
 		if sp.from != "" {
