@@ -238,6 +238,20 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// CloudFront's standard logs: <distribution>.YYYY-mm-DD-HH.<8 hex>.gz,
+		// a file every 26 s over 60 days, the distribution's name before
+		// the date.
+		"cloudfront": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+			for i := 0; i < 200_000; i++ {
+				ts := t0.Add(time.Duration(i) * 26 * time.Second)
+				k = append(k, fmt.Sprintf("cf/E2QWRUHAPOMQZL.%s.%08x.gz", ts.Format("2006-01-02-15"), r.Uint32()))
+			}
+			sort.Strings(k)
+			return k
+		},
 		"b64": func() []string {
 			r := rng()
 			var k []string

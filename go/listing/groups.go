@@ -205,6 +205,9 @@ func (l *lister) assumeNumbered(dir string, sep byte) {
 		if at == dir || gs.probing || gs.assumed || len(gs.groups) == 0 || leafDir(at) != dir {
 			continue
 		}
+		if !numbers(gs.groups[0][len(at):], sep) {
+			continue // words inside it (red_ holding red_apple_): no model
+		}
 		if d := numberedDepth(at, dir, sep); d > 0 {
 			if m, ok := models[d]; !ok || at < m {
 				models[d] = at
@@ -249,27 +252,48 @@ func (l *lister) assumeNumbered(dir string, sep byte) {
 // hour's minutes.
 const maxAssumedGroups = 1 << 14
 
-// numberedDepth is how many numbers parted by sep a text past folder dir
-// holds, each followed by sep (logs/2024-03- under logs/: 2); 0 when
-// it holds anything else.
+// numberedDepth is how many fields ending in sep a text past folder dir
+// holds when every field past the first is a number, and the first ends
+// in a digit (logs/2024-03- under logs/: 2; cf/E2QWRUHAPOMQZL.2024-03-,
+// CloudFront's distribution before the year: 2) or is a word followed by
+// two numbers or more (logs/web-2024-03-: 3). 0 for anything else: a
+// word (apple-, red_apple_), a word's counter (part-00042-).
 func numberedDepth(text, dir string, sep byte) int {
 	rest := text[len(dir):]
-	if rest == "" || rest[len(rest)-1] != sep {
+	i := strings.IndexByte(rest, sep)
+	if i <= 0 || strings.IndexByte(rest[:i], '/') >= 0 {
 		return 0
 	}
 	n := 0
-	for _, f := range strings.Split(rest[:len(rest)-1], string(sep)) {
-		if f == "" {
+	if i < len(rest)-1 {
+		if !numbers(rest[i+1:], sep) {
 			return 0
+		}
+		n = strings.Count(rest[i+1:], string(sep))
+	}
+	if !isDigit(rest[i-1]) && n < 2 {
+		return 0
+	}
+	return n + 1
+}
+
+// numbers reports whether s is one or more numbers, each followed by sep
+// (03-01-).
+func numbers(s string, sep byte) bool {
+	if s == "" || s[len(s)-1] != sep {
+		return false
+	}
+	for _, f := range strings.Split(s[:len(s)-1], string(sep)) {
+		if f == "" {
+			return false
 		}
 		for i := 0; i < len(f); i++ {
 			if !isDigit(f[i]) {
-				return 0
+				return false
 			}
 		}
-		n++
 	}
-	return n
+	return true
 }
 
 // maxNumberedLevels is the most numbers numberedLevels probes the levels

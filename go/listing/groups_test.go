@@ -247,9 +247,11 @@ func TestNumberedLevels(t *testing.T) {
 	}{
 		{"logs/2024-03-01-", []string{"logs/", "logs/2024-", "logs/2024-03-"}},
 		{"2024-03-", []string{"", "2024-"}},
-		{"logs/2024-", nil},                             // one number: its folder's probe lists it
-		{"logs/2024-03-01-05-17-42-", nil},              // past maxNumberedLevels
-		{"logs/web-2024-", nil},                         // a word
+		{"logs/2024-", nil},                // one number: its folder's probe lists it
+		{"logs/2024-03-01-05-17-42-", nil}, // past maxNumberedLevels
+		{"logs/web-2024-", nil},            // a word and one number
+		{"logs/web-2024-03-", []string{"logs/", "logs/web-", "logs/web-2024-"}},
+		{"cf/E2Q.2024-03-01-", []string{"cf/", "cf/E2Q.2024-", "cf/E2Q.2024-03-"}},
 		{"logs/part-00042-", nil},                       // a word's counter
 		{"logs/2024--01-", nil},                         // an empty field
 		{"a/b/2024-03-", []string{"a/b/", "a/b/2024-"}}, // past its folder only
@@ -467,7 +469,9 @@ func TestNumberedField(t *testing.T) {
 	}{
 		{"an hour of timestamps", "events/2024-01-01T00:", []string{"events/2024-01-01T00:00:01.500Z-3f.json", "events/2024-01-01T00:24:58.500Z-0a.json"}, true},
 		{"numbers parted by the separator", "logs/2024-03-01-05-", []string{"logs/2024-03-01-05-00-17-AB", "logs/2024-03-01-05-59-40-CD"}, true},
-		{"a word, then numbers parted by the separator", "logs/web-2024-03-", []string{"logs/web-2024-03-01-AB", "logs/web-2024-03-09-CD"}, false},
+		{"a word, then numbers parted by the separator", "logs/web-2024-03-", []string{"logs/web-2024-03-01-AB", "logs/web-2024-03-09-CD"}, true},
+		{"a word, then one number", "logs/web-2024-", []string{"logs/web-2024-01-AB", "logs/web-2024-02-CD"}, false},
+		{"CloudFront's distribution, then the date", "cf/E2Q.2024-03-01-", []string{"cf/E2Q.2024-03-01-05.a1b2.gz", "cf/E2Q.2024-03-01-09.c3d4.gz"}, true},
 		{"numbers, then a word", "logs/2024-x1-", []string{"logs/2024-x1-01", "logs/2024-x1-02"}, false},
 		{"a word's counter", "dt=1/part-", []string{"dt=1/part-00000-ab.parquet", "dt=1/part-00999-cd.parquet"}, false},
 		{"no digit after it", "events/2024-01-01T00:", []string{"events/2024-01-01T00:x", "events/2024-01-01T00:y"}, false},

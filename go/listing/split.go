@@ -1627,6 +1627,15 @@ func (l *lister) victim() (*krange, int, *span) {
 		}
 		pieces = min(pieces, int(math.Ceil(bestEst/share)))
 	}
+	if bestSpan != nil && bestSpan.cols != nil && len(bestSpan.next) < workers {
+		// A numbered field's values a probe listed, fewer than the
+		// workers: one range each, though not every worker is idle yet
+		// (the probes' own are about to be). Cut 60 ways, 61 days of
+		// CloudFront's logs were cut evenly 59 times past the first, so
+		// that 31 March and 1 April were one range of 6.6 pages: 8-9
+		// round trips, against 6 when each day had its own.
+		pieces = max(pieces, min(len(bestSpan.next)+1, workers-live+1))
+	}
 	// Grow the number of ranges with evidence of size and of speed: at
 	// most max(4, 4 x pages listed so far) live ranges on a guess, 8 x on
 	// a measured estimate, so a listing of a few pages never pays for many
