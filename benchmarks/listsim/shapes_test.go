@@ -252,6 +252,34 @@ func shapes() map[string]func() []string {
 			sort.Strings(k)
 			return k
 		},
+		// COCO's train2017: 118 287 images named by sparse ids padded to
+		// 12 digits (000000000009.jpg ... 000000581929.jpg).
+		"coco": func() []string {
+			r := rng()
+			seen := map[int]bool{}
+			var k []string
+			for len(k) < 118_287 {
+				id := r.Intn(581_930)
+				if !seen[id] {
+					seen[id] = true
+					k = append(k, fmt.Sprintf("train2017/%012d.jpg", id))
+				}
+			}
+			sort.Strings(k)
+			return k
+		},
+		// Events named by their epoch milliseconds and a hash, a few a
+		// second over 3 days (1709251200123-<8 hex>.json).
+		"epochms": func() []string {
+			r := rng()
+			var k []string
+			t := int64(1_709_251_200_000)
+			for i := 0; i < 200_000; i++ {
+				t += 1 + r.Int63n(2600)
+				k = append(k, fmt.Sprintf("events/%d-%08x.json", t, r.Uint32()))
+			}
+			return k
+		},
 		"b64": func() []string {
 			r := rng()
 			var k []string
