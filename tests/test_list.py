@@ -202,6 +202,40 @@ def test_whole_bucket(client: s3turbo.Client, data: Data) -> None:
     assert_entries_equal(list(client.list(data.bucket)), expected)
 
 
+def log_names() -> dict[str, int]:
+    """key → size: S3 server access logs and CloudFront logs over three days,
+    1 100 a day (a page of names lies inside one day: its numbered levels,
+    years, months and days, are probed with '-' and '.' in the names)."""
+    rnd = random.Random("s3turbo-logs")
+    keys = []
+    for day in (1, 2, 3):
+        for i in range(1100):
+            t = i * 78  # seconds into the day
+            stamp = f"2024-03-{day:02d}-{t // 3600:02d}-{t // 60 % 60:02d}-{t % 60:02d}"
+            keys.append(f"logs/{stamp}-{rnd.getrandbits(64):016X}")
+            keys.append(f"cf/E2QWRUHAPOMQZL.{stamp[:13]}.{rnd.getrandbits(32):08x}.gz")
+    return {k: rnd.randrange(0, 5000) for k in keys}
+
+
+@pytest.mark.parametrize("prefix", ["", "logs/", "logs/2024-03-", "logs/2024-03-0", "cf/E2QWRUHAPOMQZL.2024-"])
+def test_log_layouts(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str, prefix: str) -> None:
+    """Log names whose numbers a separator parts (S3's access logs, and
+    CloudFront's after the distribution's name), under listing prefixes that
+    end inside a level: the parallel lister, which probes those levels with
+    '-' as the delimiter, lists every key once, as boto3 does, and du agrees."""
+    sizes = log_names()
+    populate(s3, endpoint.root, bucket, sizes)
+    try:
+        expected = boto3_list(s3, bucket, prefix)
+        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 1000
+        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
+        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
+        du = client.du(f"{bucket}/{prefix}")
+        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
+    finally:
+        unpopulate(endpoint.root, bucket, sizes)
+
+
 @pytest.mark.parametrize("points", ["exact", "messy"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_split_after(client: s3turbo.Client, data: Data, layout: str, points: str) -> None:
