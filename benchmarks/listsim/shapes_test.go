@@ -216,41 +216,25 @@ func shapes() map[string]func() []string {
 		// S3 server access logs: logs/YYYY-mm-DD-HH-MM-SS-<16 hex>, a
 		// few files a minute over 60 days.
 		"accesslogs": func() []string {
-			r := rng()
-			var k []string
-			t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < 200_000; i++ {
-				ts := t0.Add(time.Duration(i) * 26 * time.Second)
-				k = append(k, fmt.Sprintf("logs/%s-%016X", ts.Format("2006-01-02-15-04-05"), r.Uint64()))
-			}
-			return k
+			return logNames(rng(), 200_000, "2024-03-01", 26*time.Second, func(r *rand.Rand, ts time.Time) string {
+				return fmt.Sprintf("logs/%s-%016X", ts.Format("2006-01-02-15-04-05"), r.Uint64())
+			})
 		},
 		// A year of them at 1 M keys (one every 31.6 s, 2.7 pages a
 		// day): the first page's month is probed for its days, the
 		// other eleven are assumed alike (see assumeNumbered).
 		"accesslogs1m": func() []string {
-			r := rng()
-			var k []string
-			t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < 1_000_000; i++ {
-				ts := t0.Add(time.Duration(i) * 31622 * time.Millisecond)
-				k = append(k, fmt.Sprintf("logs/%s-%016X", ts.Format("2006-01-02-15-04-05"), r.Uint64()))
-			}
-			return k
+			return logNames(rng(), 1_000_000, "2024-01-01", 31622*time.Millisecond, func(r *rand.Rand, ts time.Time) string {
+				return fmt.Sprintf("logs/%s-%016X", ts.Format("2006-01-02-15-04-05"), r.Uint64())
+			})
 		},
 		// CloudFront's standard logs: <distribution>.YYYY-mm-DD-HH.<8 hex>.gz,
 		// a file every 26 s over 60 days, the distribution's name before
 		// the date.
 		"cloudfront": func() []string {
-			r := rng()
-			var k []string
-			t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < 200_000; i++ {
-				ts := t0.Add(time.Duration(i) * 26 * time.Second)
-				k = append(k, fmt.Sprintf("cf/E2QWRUHAPOMQZL.%s.%08x.gz", ts.Format("2006-01-02-15"), r.Uint32()))
-			}
-			sort.Strings(k)
-			return k
+			return logNames(rng(), 200_000, "2024-03-01", 26*time.Second, func(r *rand.Rand, ts time.Time) string {
+				return fmt.Sprintf("cf/E2QWRUHAPOMQZL.%s.%08x.gz", ts.Format("2006-01-02-15"), r.Uint32())
+			})
 		},
 		// COCO's train2017: 118 287 images named by sparse ids padded to
 		// 12 digits (000000000009.jpg ... 000000581929.jpg).
@@ -386,6 +370,21 @@ func uuidNames(r *rand.Rand, uuid func(*rand.Rand) string, n int, pre, ext strin
 	for i := 0; i < n; i++ {
 		k = append(k, pre+uuid(r)+ext)
 	}
+	return k
+}
+
+// logNames returns n log names, sorted, one every step from day on:
+// name(r, t) for each time t.
+func logNames(r *rand.Rand, n int, day string, step time.Duration, name func(r *rand.Rand, t time.Time) string) []string {
+	t0, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		panic(err)
+	}
+	k := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		k = append(k, name(r, t0.Add(time.Duration(i)*step)))
+	}
+	sort.Strings(k)
 	return k
 }
 
