@@ -879,11 +879,12 @@ func readPage(entries []Entry) (pr pageRead) {
 // and every name goes on with a digit: g ends in a separator (see
 // groupSep) that follows a digit and either appears nowhere earlier past
 // the folder (events/2024-01-01T00:, then 24:58.500Z-3f09a1.json: a probe
-// with it as the delimiter lists the folder's hours), or parts only
-// numbers there (S3's access logs, logs/2024-03-01-05-, then
-// 17-42-<hex>: probes of the numbers' levels list the years, the year's
-// months and the month's days, see numberedLevels). Not so for a word's
-// counter (part-00042-<hex>: no digit before the separator).
+// with it as the delimiter lists the folder's hours), or parts numbers
+// there (S3's access logs, logs/2024-03-01-05-, then 17-42-<hex>; after
+// CloudFront's distribution, cf/E2QWRUHAPOMQZL.2024-03-01-: probes of
+// the levels list the years, the year's months and the month's days, see
+// numberedLevels). Not so for a word's counter (part-00042-<hex>: a word
+// and one number).
 func numberedField(names []string, g, leaf string) bool {
 	sep, ok := groupSep(g)
 	if !ok || len(g) < len(leaf)+2 || !isDigit(g[len(g)-2]) {
