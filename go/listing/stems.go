@@ -53,6 +53,14 @@ func (l *lister) learnStems(keys []Entry) {
 	}
 	var stems []string
 	bad := map[int]bool{}
+	// A stem followed by a word, not a number, is kept only when two
+	// names share it: one folder's name (CloudTrail's ap-northeast-1/,
+	// the only region a first page reaches) says nothing of its siblings
+	// (eu-west-1/), and a probe with delimiter "/ap-" rolled up that one
+	// region and answered 1 000 keys of the others, after which the
+	// listing waited a round trip for the "/" probe it had not sent.
+	first := map[int]string{}
+	many, word := map[int]bool{}, map[int]bool{}
 	for _, e := range keys {
 		if e.IsDir || !strings.HasPrefix(e.Key, l.prefix) {
 			continue
@@ -69,6 +77,14 @@ func (l *lister) learnStems(keys []Entry) {
 			for len(stems) <= j {
 				stems = append(stems, "")
 			}
+			if f, ok := first[j]; !ok {
+				first[j] = name
+			} else if f != name {
+				many[j] = true
+			}
+			if s != "" && !isDigit(name[len(s)]) {
+				word[j] = true
+			}
 			switch {
 			case bad[j]:
 			case s == "":
@@ -81,7 +97,7 @@ func (l *lister) learnStems(keys []Entry) {
 		}
 	}
 	for j := range stems {
-		if bad[j] {
+		if bad[j] || word[j] && !many[j] {
 			stems[j] = ""
 		}
 	}

@@ -61,6 +61,15 @@ func TestLearnStems(t *testing.T) {
 			return fmt.Sprintf("a-1/trial-%d/x-%d", i, i)
 		}), []string{"a-", "", "x-", ""}},
 		{"hashes", "", page(func(i int) string { return fmt.Sprintf("%08x/obj-%d", i*2654435761, i) }), []string{"", "obj-", ""}},
+		// One folder named by a word (CloudTrail's region): its stem
+		// says nothing of the folders beside it (eu-west-1/).
+		{"one word", "", page(func(i int) string { return fmt.Sprintf("ap-northeast-1/2022/day-%02d/f-%d", i/100, i) }),
+			[]string{"", "", "day-", "f-", ""}},
+		{"two words", "", page(func(i int) string {
+			return fmt.Sprintf("%s/2022/day-%02d/f-%d", []string{"ap-northeast-1", "ap-south-1"}[i/500], i%500/50, i)
+		}), []string{"ap-", "", "day-", "f-", ""}},
+		{"one numbered folder", "", page(func(i int) string { return fmt.Sprintf("org-3/run-%d/f-%d", i/100, i) }),
+			[]string{"org-", "run-", "f-", ""}},
 		{"short-page", "", page(func(i int) string { return "a-1/b-2" })[:MaxKeys/2-1], nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
