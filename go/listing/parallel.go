@@ -132,6 +132,10 @@ type lister struct {
 	dirs    map[string]*dirInfo // directory → its folders, from a delimiter probe (guarded by mu)
 	shapes  map[string]*dirInfo // directory → its shape assumed from a sibling's (guarded by mu; see shape)
 	sibling map[string]string   // directory → its first probed folder (guarded by mu)
+	// calendar: directory depth → the first directory probed there whose
+	// folders are a calendar's (months, days, hours; see calendarRun)
+	// (guarded by mu).
+	calendar map[int]string
 	// groupSets: flat folder → the groups of names a probe with their
 	// separator as the delimiter found in it (guarded by mu; see groupSet)
 	groupSets map[string]*groupSet
@@ -206,6 +210,7 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	l.dirs = map[string]*dirInfo{}
 	l.shapes = map[string]*dirInfo{}
 	l.sibling = map[string]string{}
+	l.calendar = map[int]string{}
 	l.groupSets = map[string]*groupSet{}
 	l.loneGroups = map[string]bool{}
 	l.groupsAsked = map[string]int{}

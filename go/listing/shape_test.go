@@ -13,13 +13,56 @@ import (
 // bucket, for exercising the splitter's bookkeeping directly.
 func testLister() *lister {
 	return &lister{prefix: "", opt: Options{MinSplitPages: 8}, dirs: map[string]*dirInfo{}, shapes: map[string]*dirInfo{},
-		sibling: map[string]string{}, levels: map[int]*levelInfo{}, groupSets: map[string]*groupSet{}, loneGroups: map[string]bool{}, groupsAsked: map[string]int{}}
+		sibling: map[string]string{}, calendar: map[int]string{}, levels: map[int]*levelInfo{}, groupSets: map[string]*groupSet{}, loneGroups: map[string]bool{}, groupsAsked: map[string]int{}}
 }
 
 // probeDir records a complete probe of dir that found folders.
 func probeDir(l *lister, dir string, folders ...string) {
 	l.dirs[dir] = &dirInfo{probing: true}
 	l.probed(dir, &dirInfo{folders: folders})
+}
+
+// calendar returns dir's folders numbered from..to, two digits each.
+func calendar(dir string, from, to int) []string {
+	var f []string
+	for i := from; i <= to; i++ {
+		f = append(f, fmt.Sprintf("%s%02d/", dir, i))
+	}
+	return f
+}
+
+// TestCalendarRun: folders counting up from 0 or 1 without a gap, as
+// many as a calendar unit holds, named alike.
+func TestCalendarRun(t *testing.T) {
+	stem := func(dir, s string, n int) []string {
+		var f []string
+		for i := 1; i <= n; i++ {
+			f = append(f, fmt.Sprintf("%s%s%02d/", dir, s, i))
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name, dir string
+		folders   []string
+		want      bool
+	}{
+		{"months", "y/2024/", calendar("y/2024/", 1, 12), true},
+		{"days of February", "y/2024/02/", calendar("y/2024/02/", 1, 29), true},
+		{"days of a long month", "y/2024/03/", calendar("y/2024/03/", 1, 31), true},
+		{"hours", "d/", calendar("d/", 0, 23), true},
+		{"months with a stem", "year=2024/", stem("year=2024/", "month=", 12), true},
+		{"a partial year", "y/2024/", calendar("y/2024/", 1, 6), false},
+		{"a gap", "y/2024/", append(calendar("y/2024/", 1, 11), "y/2024/13/"), false},
+		{"from 2", "y/2024/", calendar("y/2024/", 2, 13), false},
+		{"mixed stems", "d/", append(stem("d/", "a-", 11), "d/b-12/"), false},
+		{"years", "r/", []string{"r/2022/", "r/2023/", "r/2024/"}, false},
+		{"wide numbers", "s/", stem("s/", "0", 12), false}, // 001 ... 012: a shard counter
+		{"words", "x/", []string{"x/a/", "x/b/"}, false},
+	} {
+		if got := calendarRun(tc.dir, tc.folders); got != tc.want {
+			t.Errorf("%s: calendarRun = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 // TestAssumedShapes checks which probed directory an unprobed folder's
@@ -86,6 +129,21 @@ func TestAssumedShapes(t *testing.T) {
 		// unmeasured for 5 round trips (48 of 64 workers idle).
 		{"same name under an aunt, one probe at its level", regions, "us/2022/", "ap/2022/", months("us/2022/")},
 		{"another name, one probe at its level", regions, "us/2023/", "", nil},
+		// A year's twelve months (or a month's days) are a calendar's:
+		// one probe tells every year's. Left unassumed, a busy region's
+		// 2023 and 2024 were each one range of 73 pages after the split.
+		{"another name, one calendar probe at its level", func(l *lister) {
+			probeDir(l, "", "ap/", "us/")
+			probeDir(l, "ap/", "ap/2022/", "ap/2023/")
+			probeDir(l, "us/", "us/2022/", "us/2023/")
+			probeDir(l, "ap/2022/", calendar("ap/2022/", 1, 12)...)
+		}, "us/2023/", "ap/2022/", calendar("us/2023/", 1, 12)},
+		{"a calendar level, a name that is no number", func(l *lister) {
+			probeDir(l, "", "ap/", "us/")
+			probeDir(l, "ap/", "ap/2022/", "ap/latest/")
+			probeDir(l, "us/", "us/2022/", "us/latest/")
+			probeDir(l, "ap/2022/", calendar("ap/2022/", 1, 12)...)
+		}, "us/latest/", "", nil},
 		{"irregular level", func(l *lister) {
 			probeDir(l, "", "a/", "b/", "c/")
 			probeDir(l, "a/", "a/1/", "a/2/")

@@ -792,7 +792,9 @@ func (l *lister) parentDir(dir string) (parent string, ok bool) {
 // Partitions by date, numbered shards, per-run folders and the like repeat
 // one structure, so a folder nobody probed can be cut (and measured) like
 // its sibling instead of costing a round trip to learn. ok is false when
-// nothing fits. Caller holds mu.
+// nothing fits; last, any probed folder at dir's depth whose folders are
+// a calendar's, when dir's name is a number (see calendarRun). Caller
+// holds mu.
 //
 // A level's shape is assumed once two of its folders were probed alike
 // (see probed), except from a folder of the same name under another
@@ -800,8 +802,13 @@ func (l *lister) parentDir(dir string) (parent string, ok bool) {
 // <region>/2022/ as another region's 2022/. Waiting for a second probe
 // there left each region's range unmeasured (its position inside its
 // region unknown) for 5 round trips, 48 of 64 workers idle: 1 M keys over
-// 16 regions took 29-30 round trips against the oracle's 16 (22-32 now,
-// 24-26 on average).
+// 16 regions took 29-30 round trips against the oracle's 16 (22-31 then).
+//
+// A calendar level is assumed from one probe anywhere at its depth:
+// CloudTrail's regions were cut at the days of the one year whose months
+// a probe had seen, and at whole years after it (a busy region's 2023 and
+// 2024 were 73 pages each), while every region's months were probed one
+// by one (70 probes at 1 M keys).
 func (l *lister) source(dir string, depth int) (src string, ok bool) {
 	if d := l.dirs[dir]; d != nil {
 		return dir, !d.probing
@@ -823,7 +830,58 @@ func (l *lister) source(dir string, depth int) (src string, ok bool) {
 			return sib, true
 		}
 	}
-	return l.cousin(dir, parent, ps, depth)
+	if src, ok := l.cousin(dir, parent, ps, depth); ok {
+		return src, true
+	}
+	if cal, ok := l.calendar[l.level(dir)]; ok && numberedName(dir[len(parent):]) {
+		return cal, true
+	}
+	return "", false
+}
+
+// calendarRun reports whether folders (d's sorted folders) are a
+// calendar's: a month's days, a year's months, a day's hours or an hour's
+// minutes, each named by its number (07/, month=07/, day-07/) counting up
+// from 0 or 1 without a gap. Every year holds the same months and every
+// month about the same days, so one probed folder of such a level tells
+// the shape of all its siblings and cousins (see source). Folders merely
+// numbered in turn (a tree's team-00/ ... team-07/, 2 to 20 of them) do
+// not qualify: their counts differ from folder to folder.
+func calendarRun(dir string, folders []string) bool {
+	switch len(folders) {
+	case 12, 24, 28, 29, 30, 31, 60:
+	default:
+		return false
+	}
+	var stem string
+	base := 0
+	for i, f := range folders {
+		name := strings.TrimSuffix(strings.TrimPrefix(f, dir), "/")
+		j := len(name)
+		for j > 0 && isDigit(name[j-1]) {
+			j--
+		}
+		if j == len(name) || len(name)-j > 2 {
+			return false // no number, or wider than a calendar's
+		}
+		n, _ := strconv.Atoi(name[j:])
+		if i == 0 {
+			stem, base = name[:j], n
+			if base > 1 {
+				return false
+			}
+		} else if name[:j] != stem || n != base+i {
+			return false
+		}
+	}
+	return true
+}
+
+// numberedName reports whether a folder's name (with its "/") ends in a
+// number: 2023/, year=2023/, 07/.
+func numberedName(name string) bool {
+	name = strings.TrimSuffix(name, "/")
+	return name != "" && isDigit(name[len(name)-1])
 }
 
 // maxAunts bounds how many folders of a grandparent cousin looks in.
@@ -954,6 +1012,9 @@ func (l *lister) probed(dir string, d *dirInfo) {
 		if m := lv.folders; 4*abs(n-m) > max(n, m) {
 			lv.irregular = true
 		}
+	}
+	if _, ok := l.calendar[l.level(dir)]; !ok && d.upto == "" && calendarRun(dir, d.folders) {
+		l.calendar[l.level(dir)] = dir
 	}
 	if p, ok := l.parentDir(dir); ok && l.sibling[p] == "" && (len(d.folders) > 0 || d.first != "") {
 		l.sibling[p] = dir
