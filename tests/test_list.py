@@ -236,6 +236,46 @@ def test_log_layouts(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str
         unpopulate(endpoint.root, bucket, sizes)
 
 
+def cloudtrail_names() -> dict[str, int]:
+    """key → size: CloudTrail's AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
+    over 2023-2024 in three regions, two quiet (one file a day) and one busy
+    (twelve a day): a calendar of months and days under every region and year,
+    and ranges that cross from a quiet region into the busy one."""
+    import datetime
+
+    rnd = random.Random("s3turbo-cloudtrail")
+    keys = {}
+    day0 = datetime.date(2023, 1, 1)
+    for region, per_day in (("ap-south-1", 1), ("eu-west-1", 1), ("us-east-1", 12)):
+        for d in range(731):
+            day = day0 + datetime.timedelta(days=d)
+            for i in range(per_day):
+                stamp = f"{day:%Y%m%d}T{i * 2:02d}{rnd.randrange(60):02d}Z"
+                name = f"123456789012_CloudTrail_{region}_{stamp}_{rnd.getrandbits(32):08X}.json.gz"
+                keys[f"AWSLogs/123456789012/CloudTrail/{region}/{day:%Y/%m/%d}/{name}"] = rnd.randrange(0, 5000)
+    return keys
+
+
+@pytest.mark.parametrize("prefix", ["", "AWSLogs/123456789012/CloudTrail/", "AWSLogs/123456789012/CloudTrail/us-east-1/2024/"])
+def test_cloudtrail_layout(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str, prefix: str) -> None:
+    """CloudTrail's date folders under region folders, where one probed
+    year's months or month's days stand for every other's (a calendar): the
+    parallel lister lists every key once, as boto3 does, and du agrees, by
+    region too."""
+    sizes = cloudtrail_names()
+    populate(s3, endpoint.root, bucket, sizes)
+    try:
+        expected = boto3_list(s3, bucket, prefix)
+        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 4000
+        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
+        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
+        du = client.du(f"{bucket}/{prefix}", depth=1)
+        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
+        assert du.by_prefix == client.du(f"{bucket}/{prefix}", depth=1, parallel=False).by_prefix
+    finally:
+        unpopulate(endpoint.root, bucket, sizes)
+
+
 @pytest.mark.parametrize("points", ["exact", "messy"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_split_after(client: s3turbo.Client, data: Data, layout: str, points: str) -> None:
