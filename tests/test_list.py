@@ -276,6 +276,30 @@ def test_cloudtrail_layout(client: s3turbo.Client, s3: Any, endpoint: Any, bucke
         unpopulate(endpoint.root, bucket, sizes)
 
 
+@pytest.mark.parametrize("prefix", ["", "events/", "events/dt=2024-"])
+def test_more_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str, prefix: str) -> None:
+    """1 100 Hive partitions by date in one folder, more than one delimiter
+    page lists: the parallel lister pages through the folder's probe and lists
+    every key once, as boto3 does; du's per-partition counts agree."""
+    import datetime
+
+    rnd = random.Random("s3turbo-hivedt")
+    day0 = datetime.date(2022, 1, 1)
+    sizes = {f"events/dt={day0 + datetime.timedelta(days=d)}/part-{i:05d}.parquet": rnd.randrange(0, 5000)
+             for d in range(1100) for i in range(3)}
+    populate(s3, endpoint.root, bucket, sizes)
+    try:
+        expected = boto3_list(s3, bucket, prefix)
+        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 1000
+        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
+        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
+        du = client.du(f"{bucket}/{prefix}", depth=2)
+        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
+        assert du.by_prefix == client.du(f"{bucket}/{prefix}", depth=2, parallel=False).by_prefix
+    finally:
+        unpopulate(endpoint.root, bucket, sizes)
+
+
 @pytest.mark.parametrize("points", ["exact", "messy"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_split_after(client: s3turbo.Client, data: Data, layout: str, points: str) -> None:

@@ -302,6 +302,34 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// Kinesis Firehose's delivery to S3: YYYY/MM/DD/HH/ folders of
+		// <stream>-<version>-<timestamp>-<uuid> files, a file every 95 s
+		// over three years (1 M keys, 11 an hour).
+		"firehose": func() []string {
+			return logNames(rng(), 1_000_000, "2022-01-01", 95*time.Second, func(r *rand.Rand, ts time.Time) string {
+				return fmt.Sprintf("firehose/%s/clicks-1-%s-%s", ts.Format("2006/01/02/15"), ts.Format("2006-01-02-15-04-05"), uuid(r))
+			})
+		},
+		// Hive partitions by date in one level (dt=2022-01-01/), 1 096 of
+		// them, more than a probe's page: 900 Spark parts a day on average,
+		// busier on weekdays.
+		"hivedt": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+			for d := 0; d < 1096; d++ {
+				day := t0.AddDate(0, 0, d)
+				n := 1000 + r.Intn(200)
+				if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+					n = 400 + r.Intn(200)
+				}
+				id := uuid(r)
+				for i := 0; i < n; i++ {
+					k = append(k, fmt.Sprintf("events/dt=%s/part-%05d-%s.c000.snappy.parquet", day.Format(time.DateOnly), i, id))
+				}
+			}
+			return k
+		},
 		"mixed": func() []string { // a few big dense folders among many tiny ones
 			r := rng()
 			var k []string

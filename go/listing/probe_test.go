@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -202,5 +204,102 @@ func TestProbeClearsRetry(t *testing.T) {
 	}
 	if waiting.retryAt != 0 || other.retryAt != 5 {
 		t.Fatalf("retryAt after probing a/: waiting %d (want 0), other %d (want 5)", waiting.retryAt, other.retryAt)
+	}
+}
+
+// folderAPI answers delimiter listings of its folders as S3 does: a
+// common prefix is listed when a key inside it comes after StartAfter
+// (its own name does), at most MaxKeys of them a page. It records each
+// request's StartAfter.
+type folderAPI struct {
+	mu      sync.Mutex
+	folders []string // sorted, each ending in "/"
+	afters  []string
+}
+
+func (f *folderAPI) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	after := aws.ToString(in.StartAfter)
+	f.afters = append(f.afters, after)
+	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
+	for _, p := range f.folders {
+		if !strings.HasPrefix(p, aws.ToString(in.Prefix)) || p+"key" <= after {
+			continue
+		}
+		if len(out.CommonPrefixes) == int(aws.ToInt32(in.MaxKeys)) {
+			out.IsTruncated = aws.Bool(true)
+			break
+		}
+		out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(p)})
+	}
+	return out, nil
+}
+
+func (f *folderAPI) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, errors.New("not used")
+}
+
+// TestProbeContinues: a directory of more folders than a probe's page
+// (1 096 dt=YYYY-MM-DD/ partitions) is probed again from the first
+// page's last folder, past that folder's keys, until the pages have
+// listed every folder once; a range reaching past the first page's folders
+// asks for that, one that is a counter across folders (shards/000123/)
+// does not.
+func TestProbeContinues(t *testing.T) {
+	var dates []string
+	for d := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC); len(dates) < 2500; d = d.AddDate(0, 0, 1) {
+		dates = append(dates, "events/dt="+d.Format(time.DateOnly)+"/")
+	}
+	api := &folderAPI{folders: dates}
+	l := testLister()
+	l.prefix = "events/"
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	defer l.cancel()
+	l.api, l.bucket, l.counter = api, "bkt", &Counter{}
+	l.cond = sync.NewCond(&l.mu)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.runProbe("events/") {
+		t.Fatal(l.err)
+	}
+	d := l.dirs["events/"]
+	if len(d.folders) != MaxKeys || d.upto != dates[MaxKeys-1] {
+		t.Fatalf("first page: %d folders up to %q", len(d.folders), d.upto)
+	}
+	for _, tc := range []struct {
+		name   string
+		r      *krange
+		wanted bool
+	}{
+		{"past the page", &krange{start: "events/", first: dates[0] + "part-0", cursor: dates[2] + "part-9", prev: dates[1] + "part-9", open: true, seen: 3000, pages: 3, active: true}, true},
+		{"inside the page", &krange{start: "events/", first: dates[0] + "part-0", cursor: dates[2] + "part-9", prev: dates[1] + "part-9", hi: dates[500], seen: 3000, pages: 3, active: true}, false},
+		{"a counter across folders", &krange{start: "events/", first: "events/s/000000/a", cursor: "events/s/000040/a", prev: "events/s/000020/a", open: true, seen: 3000, pages: 3, active: true}, false},
+	} {
+		l.ranges = []*krange{tc.r}
+		got, ok := l.neededProbe()
+		if ok && got == "events/" != tc.wanted || !ok && tc.wanted {
+			t.Errorf("%s: neededProbe = %q, %v; want the next page of events/: %v", tc.name, got, ok, tc.wanted)
+		}
+	}
+	l.ranges = nil
+	for d.upto != "" {
+		if len(api.afters) > 5 {
+			t.Fatalf("probed %d times", len(api.afters))
+		}
+		if !continues(d) || !l.runProbe("events/") {
+			t.Fatalf("no next page: %+v, %v", d.upto, l.err)
+		}
+		d = l.dirs["events/"]
+	}
+	if !slices.Equal(d.folders, dates) {
+		t.Fatalf("folders after %d probes: %d, want %d", len(api.afters), len(d.folders), len(dates))
+	}
+	want := []string{"", dates[999] + maxRune, dates[1999] + maxRune}
+	if !slices.Equal(api.afters, want) {
+		t.Fatalf("probed after %q, want %q", api.afters, want)
+	}
+	if lv := l.levels[l.level("events/")]; lv == nil || lv.probes != 1 || lv.total != len(dates) {
+		t.Fatalf("level counted as %+v, want one probe of %d folders", lv, len(dates))
 	}
 }

@@ -37,6 +37,9 @@ type dirInfo struct {
 	light bool
 	// uneven: its folders' weights (cum) differ widely (see sweepProbe).
 	uneven bool
+	// more: the next page of a truncated probe's entries is on its way
+	// (see runProbe); what the pages before it found stays in use.
+	more bool
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -409,6 +412,25 @@ func (l *lister) split(v *krange, pieces int, sp *span) {
 // request; false when the probe failed (the listing is then cancelled
 // with its error). Caller holds mu.
 func (l *lister) runProbe(dir string) bool {
+	if old := l.dirs[dir]; continues(old) {
+		// The next page of a probe that ran out of page: dir holds more
+		// folders than one answer lists (1 096 dt=YYYY-MM-DD/ partitions).
+		// Past the first 1 000 the ranges were stuck (see byFolders) and
+		// cut over key bytes, at dt=2029-13-04/ and dt=2024-10-32/: 31-33
+		// round trips at 1.5x the minimum requests, the oracle 16.
+		old.more = true
+		l.mu.Unlock()
+		found, err := l.probeFrom(dir, old)
+		l.mu.Lock()
+		old.more = false
+		if err != nil {
+			l.failLocked(err)
+			return false
+		}
+		l.probed(dir, found)
+		l.wake()
+		return true
+	}
 	if old := l.dirs[dir]; old != nil && old.light && len(old.folders) > 0 && old.upto == "" {
 		// Counted at its level when a stem probe above found it: this
 		// probe counts it again.
@@ -463,6 +485,13 @@ func (l *lister) runProbe(dir string) bool {
 	}
 	l.wake()
 	return true
+}
+
+// continues reports whether d is a finished probe that ran out of page
+// (and was not weighed by a stem probe), so that a probe of its directory
+// lists the next page of its entries.
+func continues(d *dirInfo) bool {
+	return d != nil && !d.probing && !d.more && d.upto != "" && d.cum == nil
 }
 
 // probeBetweenPages sends a wanted probe from a worker listing a range
@@ -549,15 +578,36 @@ func (l *lister) outgrown(r *krange) bool {
 
 // probe lists dir's folders with one delimiter request from its start.
 // Called without mu.
-func (l *lister) probe(dir string) (*dirInfo, error) {
-	entries, out, err := l.discover(dir, "/")
+func (l *lister) probe(dir string) (*dirInfo, error) { return l.probeFrom(dir, nil) }
+
+// probeFrom is probe, or with old (a probe of dir that ran out of page,
+// old.upto its last entry) the next page of dir's entries, merged with
+// old's. Called without mu; old is read only.
+func (l *lister) probeFrom(dir string, old *dirInfo) (*dirInfo, error) {
+	after := ""
+	if old != nil {
+		after = old.upto
+		if strings.HasSuffix(after, "/") {
+			after += maxRune // past the folder's keys, which roll up into it again
+		}
+	}
+	entries, out, err := l.discover(dir, "/", after)
 	if err != nil {
 		return nil, err
 	}
 	d := &dirInfo{}
 	var seen [256]bool
+	if old != nil {
+		d.folders, d.first, d.last = slices.Clone(old.folders), old.first, old.last
+		for _, b := range old.alpha {
+			seen[b] = true
+		}
+	}
 	var names []string // the entries that are not folders
 	for _, e := range entries {
+		if old != nil && e.Key <= old.upto {
+			continue
+		}
 		if e.IsDir {
 			d.folders = append(d.folders, e.Key)
 		} else {
@@ -567,13 +617,15 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 	}
 	d.alpha = setBytes(&seen)
 	pre := dir // what the names begin with: all of it, when the probe saw them all
-	if !aws.ToBool(out.IsTruncated) && len(names) > 0 {
+	if !aws.ToBool(out.IsTruncated) && len(names) > 0 && old == nil {
 		pre = commonPrefix(names[0], names[len(names)-1])
 	}
-	if a := hashNames(names, pre); a != nil {
+	if a := hashNames(names, pre); a != nil && (old == nil || old.hashes) {
 		// Interpolate in the hashes' bytes: their extension's (.jpg)
 		// would leave most of the number line empty.
 		d.hashes, d.alpha = true, a
+	} else if old != nil && old.hashes && len(names) == 0 {
+		d.hashes, d.alpha = true, old.alpha
 	}
 	if aws.ToBool(out.IsTruncated) {
 		d.upto = d.last
@@ -585,14 +637,18 @@ func (l *lister) probe(dir string) (*dirInfo, error) {
 // discover sends one LIST of prefix with delim as the delimiter, a page of
 // keys and common prefixes only, counted as a request and as discovery.
 // Called without mu.
-func (l *lister) discover(prefix, delim string) ([]Entry, *s3.ListObjectsV2Output, error) {
-	entries, out, err := page(l.ctx, l.api, &s3.ListObjectsV2Input{
+func (l *lister) discover(prefix, delim string, after ...string) ([]Entry, *s3.ListObjectsV2Output, error) {
+	in := &s3.ListObjectsV2Input{
 		Bucket:       aws.String(l.bucket),
 		Prefix:       aws.String(prefix),
 		Delimiter:    aws.String(delim),
 		EncodingType: types.EncodingTypeUrl,
 		MaxKeys:      aws.Int32(MaxKeys),
-	}, ETag|Mtime) // discovery looks at keys only
+	}
+	if len(after) > 0 && after[0] != "" {
+		in.StartAfter = aws.String(after[0])
+	}
+	entries, out, err := page(l.ctx, l.api, in, ETag|Mtime) // discovery looks at keys only
 	l.counter.Requests.Add(1)
 	l.discovery.Add(1)
 	if err != nil {
@@ -700,6 +756,16 @@ func (l *lister) neededProbe() (string, bool) {
 			return r.needDir, true
 		}
 		d0 := l.topDir(r)
+		if d := l.dirs[d0]; continues(d) && len(d.folders) > 0 && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) && earned(r, d0) {
+			// The range reaches past what d0's probe listed, and its
+			// names are no counter across folders (shards/000123/),
+			// which measures a stuck range well (see measure): 10 000
+			// such folders took 19 round trips when their probe's pages
+			// were listed one by one, 11 without.
+			if _, _, ok := numbered(r, true); !ok {
+				return d0, true
+			}
+		}
 		if !nested(r.cursor, d0) {
 			continue // flat below d0: interpolation over key bytes does
 		}
