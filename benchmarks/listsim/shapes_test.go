@@ -330,6 +330,23 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// The same by date and hour (dt=2022-01-01/hour=07/), 38 parts an
+		// hour on average: 26 304 hour folders under 1 096 dates.
+		"hivehour": func() []string {
+			r := rng()
+			var k []string
+			t0 := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+			for d := 0; d < 1096; d++ {
+				day := t0.AddDate(0, 0, d)
+				for h := 0; h < 24; h++ {
+					n := 20 + r.Intn(37)
+					for i := 0; i < n; i++ {
+						k = append(k, fmt.Sprintf("events/dt=%s/hour=%02d/part-%05d-%s.c000.snappy.parquet", day.Format(time.DateOnly), h, i, uuid(r)[:8]))
+					}
+				}
+			}
+			return k
+		},
 		"mixed": func() []string { // a few big dense folders among many tiny ones
 			r := rng()
 			var k []string

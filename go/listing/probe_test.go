@@ -274,6 +274,7 @@ func TestProbeContinues(t *testing.T) {
 	}{
 		{"past the page", &krange{start: "events/", first: dates[0] + "part-0", cursor: dates[2] + "part-9", prev: dates[1] + "part-9", open: true, seen: 3000, pages: 3, active: true}, true},
 		{"inside the page", &krange{start: "events/", first: dates[0] + "part-0", cursor: dates[2] + "part-9", prev: dates[1] + "part-9", hi: dates[500], seen: 3000, pages: 3, active: true}, false},
+		{"a counter in a folder's names", &krange{start: "events/", first: dates[0] + "part-00000", cursor: dates[2] + "part-01057", prev: dates[2] + "part-00057", open: true, seen: 3000, pages: 3, active: true}, true},
 		{"a counter across folders", &krange{start: "events/", first: "events/s/000000/a", cursor: "events/s/000040/a", prev: "events/s/000020/a", open: true, seen: 3000, pages: 3, active: true}, false},
 	} {
 		l.ranges = []*krange{tc.r}

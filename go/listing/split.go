@@ -487,6 +487,30 @@ func (l *lister) runProbe(dir string) bool {
 	return true
 }
 
+// moreFolders returns a directory on r's cursor path from d0 down whose
+// probe ran out of page before the end of r: the next page of its folders
+// is wanted. Not when r's names are a counter across folders
+// (shards/000123/), which measures a range past the probe well (see
+// measure): 10 000 such folders took 19 round trips when their probe's
+// pages were listed one by one, 11 without. The whole path, not d0
+// alone: the first range's top directory is the prefix until the
+// prefix's own probe is back, and a round trip passed before the next
+// page of events/ (1 096 dt=YYYY-MM-DD/ partitions) was asked for.
+// Caller holds mu.
+func (l *lister) moreFolders(r *krange, d0 string) (string, bool) {
+	for dir := d0; ; dir = subfolder(r.cursor, dir) {
+		if d := l.dirs[dir]; continues(d) && len(d.folders) > 0 && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) {
+			if c, _, ok := numbered(r, true); !ok || c.at > strings.LastIndexByte(r.cursor, '/') {
+				return dir, true // (a counter in the names inside a folder is no help)
+			}
+			return "", false
+		}
+		if !nested(r.cursor, dir) {
+			return "", false
+		}
+	}
+}
+
 // continues reports whether d is a finished probe that ran out of page
 // (and was not weighed by a stem probe), so that a probe of its directory
 // lists the next page of its entries.
@@ -756,15 +780,8 @@ func (l *lister) neededProbe() (string, bool) {
 			return r.needDir, true
 		}
 		d0 := l.topDir(r)
-		if d := l.dirs[d0]; continues(d) && len(d.folders) > 0 && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) && earned(r, d0) {
-			// The range reaches past what d0's probe listed, and its
-			// names are no counter across folders (shards/000123/),
-			// which measures a stuck range well (see measure): 10 000
-			// such folders took 19 round trips when their probe's pages
-			// were listed one by one, 11 without.
-			if _, _, ok := numbered(r, true); !ok {
-				return d0, true
-			}
+		if dir, ok := l.moreFolders(r, d0); ok && earned(r, dir) {
+			return dir, true
 		}
 		if !nested(r.cursor, d0) {
 			continue // flat below d0: interpolation over key bytes does
