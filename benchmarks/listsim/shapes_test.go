@@ -347,6 +347,35 @@ func shapes() map[string]func() []string {
 			}
 			return k
 		},
+		// A folder per user, named by a UUID, of ten files each: 100 000
+		// folders, a hundred times a probe's page.
+		"userdirs": func() []string {
+			r := rng()
+			var k []string
+			for u := 0; u < 100_000; u++ {
+				id := uuid(r)
+				for i := 0; i < 10; i++ {
+					k = append(k, fmt.Sprintf("users/%s/%d.jpg", id, i))
+				}
+			}
+			return k
+		},
+		// The same named by login (lowercase letters, no hash): paged
+		// through up to maxProbePages, then measured past them as before.
+		"logins": func() []string {
+			r := rng()
+			var k []string
+			for u := 0; u < 100_000; u++ {
+				b := make([]byte, 5+r.Intn(6))
+				for i := range b {
+					b[i] = byte('a' + r.Intn(26))
+				}
+				for i := 0; i < 10; i++ {
+					k = append(k, fmt.Sprintf("users/%s/%d.jpg", b, i))
+				}
+			}
+			return k
+		},
 		"mixed": func() []string { // a few big dense folders among many tiny ones
 			r := rng()
 			var k []string

@@ -304,3 +304,29 @@ func TestProbeContinues(t *testing.T) {
 		t.Fatalf("level counted as %+v, want one probe of %d folders", lv, len(dates))
 	}
 }
+
+// TestContinues: only a truncated probe of folders named by dates pages
+// on, and only up to maxProbePages.
+func TestContinues(t *testing.T) {
+	dated := []string{"e/dt=2022-01-01/", "e/dt=2022-01-02/", "e/dt=2024-09-26/"}
+	for _, tc := range []struct {
+		name string
+		d    *dirInfo
+		want bool
+	}{
+		{"dates", &dirInfo{folders: dated, upto: dated[2], pages: 1, dated: datedFolders(dated)}, true},
+		{"hours", &dirInfo{folders: []string{"l/2024-03-01T05/", "l/2024-03-01T06/"}, upto: "x", pages: 1,
+			dated: datedFolders([]string{"l/2024-03-01T05/", "l/2024-03-01T06/"})}, true},
+		{"complete", &dirInfo{folders: dated, pages: 1, dated: true}, false},
+		{"the last page allowed", &dirInfo{folders: dated, upto: dated[2], pages: maxProbePages, dated: true}, false},
+		{"next page on its way", &dirInfo{folders: dated, upto: dated[2], pages: 1, dated: true, more: true}, false},
+		{"weighed by a stem probe", &dirInfo{folders: dated, upto: dated[2], pages: 1, dated: true, cum: []float64{0, 1, 2}}, false},
+		{"uuids", &dirInfo{upto: "x", pages: 1, dated: datedFolders([]string{"u/0b5f3c1e-77aa-4e4c-9d1e-2f0c6a1b9e11/", "u/9c0d2e4f-1a2b-4c3d-8e9f-0a1b2c3d4e5f/"})}, false},
+		{"logins", &dirInfo{upto: "x", pages: 1, dated: datedFolders([]string{"u/alice/", "u/bob/"})}, false},
+		{"nil", nil, false},
+	} {
+		if got := continues(tc.d); got != tc.want {
+			t.Errorf("%s: continues = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

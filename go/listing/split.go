@@ -40,6 +40,11 @@ type dirInfo struct {
 	// more: the next page of a truncated probe's entries is on its way
 	// (see runProbe); what the pages before it found stays in use.
 	more bool
+	// pages: how many pages of dir's entries the probe has listed;
+	// dated: its folders are named by dates or other numbers (see
+	// continues).
+	pages int
+	dated bool
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -511,11 +516,20 @@ func (l *lister) moreFolders(r *krange, d0 string) (string, bool) {
 	}
 }
 
+// maxProbePages bounds the pages of one directory's entries a probe
+// lists (see continues): 4 000 folders, ten years of daily partitions.
+const maxProbePages = 4
+
 // continues reports whether d is a finished probe that ran out of page
 // (and was not weighed by a stem probe), so that a probe of its directory
-// lists the next page of its entries.
+// lists the next page of its entries: only for folders named by dates
+// (see datedFolders), and up to maxProbePages. Folders named otherwise
+// are measured past the first page by interpolating their names' bytes,
+// which reads hashes and words well: 100 000 users/<uuid>/ folders paged
+// one by one, each page a round trip a range waited for, took 46-205
+// round trips against 25, and folders named by logins 33-38 against 30-36.
 func continues(d *dirInfo) bool {
-	return d != nil && !d.probing && !d.more && d.upto != "" && d.cum == nil
+	return d != nil && !d.probing && !d.more && d.upto != "" && d.cum == nil && d.dated && d.pages < maxProbePages
 }
 
 // probeBetweenPages sends a wanted probe from a worker listing a range
@@ -655,7 +669,35 @@ func (l *lister) probeFrom(dir string, old *dirInfo) (*dirInfo, error) {
 		d.upto = d.last
 	}
 	sort.Strings(d.folders)
+	d.pages = 1
+	if old != nil {
+		d.pages, d.dated = old.pages+1, old.dated
+	} else {
+		d.dated = datedFolders(d.folders)
+	}
 	return d, nil
+}
+
+// datedFolders reports whether sorted folders differ only in digits and
+// the punctuation of dates and times (dt=2022-01-01/, 2024-03-01T05/):
+// numbers whose carries (month 12 to 01, day 31 to 01) byte positions
+// read as empty stretches.
+func datedFolders(folders []string) bool {
+	if len(folders) < 2 {
+		return false
+	}
+	pre := len(commonPrefix(folders[0], folders[len(folders)-1]))
+	for _, f := range folders {
+		if len(f) <= pre {
+			return false
+		}
+		for i := pre; i < len(f)-1; i++ {
+			if c := f[i]; !isDigit(c) && strings.IndexByte("-_.:T", c) < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // discover sends one LIST of prefix with delim as the delimiter, a page of
