@@ -300,6 +300,29 @@ def test_more_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any
         unpopulate(endpoint.root, bucket, sizes)
 
 
+@pytest.mark.parametrize("prefix", ["", "users/", "users/8"])
+def test_more_uuid_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str,
+                                       prefix: str) -> None:
+    """1 500 folders named by UUIDs, more than one delimiter page lists: past
+    the probe's last folder ranges are measured and cut over the UUIDs' bytes;
+    every key comes once, as boto3 lists them, and du agrees."""
+    import uuid
+
+    rnd = random.Random("s3turbo-userdirs")
+    sizes = {f"users/{uuid.UUID(int=rnd.getrandbits(128))}/{i}.jpg": rnd.randrange(0, 5000)
+             for _ in range(1500) for i in range(2)}
+    populate(s3, endpoint.root, bucket, sizes)
+    try:
+        expected = boto3_list(s3, bucket, prefix)
+        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 100
+        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
+        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
+        du = client.du(f"{bucket}/{prefix}")
+        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
+    finally:
+        unpopulate(endpoint.root, bucket, sizes)
+
+
 @pytest.mark.parametrize("points", ["exact", "messy"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_split_after(client: s3turbo.Client, data: Data, layout: str, points: str) -> None:

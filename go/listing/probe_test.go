@@ -3,7 +3,10 @@ package listing
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -328,5 +331,41 @@ func TestContinues(t *testing.T) {
 		if got := continues(tc.d); got != tc.want {
 			t.Errorf("%s: continues = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestHashFoldersPastProbe: an open range among folders named by UUIDs,
+// whose probe listed the first 1 000 of 100 000, having listed two pages
+// over 100 folders, is measured over the UUIDs' bytes to their end (~1 980
+// pages of 20 names a folder), trusted, not up to the probe's last folder
+// (four pages).
+func TestHashFoldersPastProbe(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	var all []string
+	for i := 0; i < 100_000; i++ {
+		var b [16]byte
+		r.Read(b[:])
+		h := fmt.Sprintf("%x", b)
+		all = append(all, "users/"+h[:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:]+"/")
+	}
+	sort.Strings(all)
+	l := testLister()
+	l.prefix = "users/"
+	d := &dirInfo{folders: all[:MaxKeys], first: all[0], last: all[MaxKeys-1], upto: all[MaxKeys-1], pages: 1,
+		folderHashes: hashNames(all[:MaxKeys], "users/")}
+	if d.folderHashes == nil {
+		t.Fatal("UUID folders not read as hashes")
+	}
+	l.dirs["users/"] = d
+	rg := &krange{start: "users/", first: all[700] + "0.jpg", prev: all[750] + "9.jpg", cursor: all[800] + "9.jpg",
+		open: true, seen: 2000, pages: 2, active: true}
+	est, trusted, _ := l.measure(rg, l.alphabet())
+	if !trusted || est < 1500 || est > 2500 {
+		t.Fatalf("open range past the probe: %.1f pages (trusted %v), want ~1 980, trusted", est, trusted)
+	}
+	inside := &krange{start: all[600], first: all[700] + "0.jpg", prev: all[750] + "9.jpg", cursor: all[800] + "9.jpg",
+		hi: all[900], seen: 2000, pages: 2, active: true}
+	if est, trusted, _ := l.measure(inside, l.alphabet()); !trusted || est < 1 || est > 4 {
+		t.Fatalf("range inside the probe's folders: %.1f pages (trusted %v), want ~2 by folder positions", est, trusted)
 	}
 }

@@ -42,9 +42,11 @@ type dirInfo struct {
 	more bool
 	// pages: how many pages of dir's entries the probe has listed;
 	// dated: its folders are named by dates or other numbers (see
-	// continues).
-	pages int
-	dated bool
+	// continues); folderHashes: the bytes of its folders' names when
+	// those look like hashes or UUIDs (see alphaFor).
+	pages        int
+	dated        bool
+	folderHashes []byte
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -244,6 +246,15 @@ func flatCut(frac float64, dir string, d *dirInfo, alpha scale) string {
 // bytes where no column alphabet is known, when the probe saw every name
 // or the names are hashes; else every byte seen.
 func (l *lister) alphaFor(dir string) scale {
+	if d := l.dirs[dir]; d != nil && !d.probing && d.upto != "" && d.folderHashes != nil {
+		// Folders named by hashes past a truncated probe (100 000
+		// users/<uuid>/): a range there is measured over the bytes of
+		// their names, whose end is known (all 'f'), as a folder of
+		// hashes is. Over every byte the listing had seen (the files'
+		// ".jpg" too) the open rest read as a page or two, untrusted,
+		// and the listing kept 2-3 requests in flight for 5 round trips.
+		return hashScale(d.folderHashes)
+	}
 	if d := l.dirs[dir]; d != nil && !d.probing && len(d.alpha) > 0 && (d.upto == "" || d.hashes) {
 		// (A truncated probe's bytes are a sample's: train/'s first
 		// 1 000 names, cat.*, had no 'd', so dog.* read as gog.*.)
@@ -671,9 +682,10 @@ func (l *lister) probeFrom(dir string, old *dirInfo) (*dirInfo, error) {
 	sort.Strings(d.folders)
 	d.pages = 1
 	if old != nil {
-		d.pages, d.dated = old.pages+1, old.dated
+		d.pages, d.dated, d.folderHashes = old.pages+1, old.dated, old.folderHashes
 	} else {
 		d.dated = datedFolders(d.folders)
+		d.folderHashes = hashNames(d.folders, dir)
 	}
 	return d, nil
 }
@@ -1464,6 +1476,14 @@ const (
 // range over 10 000 shards/NNNNNN/ folders, whose probe saw 1 000, was
 // never split). Caller holds mu.
 func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float64, bool, *span, folderState) {
+	if d.upto != "" && d.folderHashes != nil && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) {
+		// Reaching past a truncated probe of folders named by hashes
+		// (100 000 users/<uuid>/): measured over the bytes of those names
+		// (see alphaFor), whose end is known, not up to the probe's last
+		// folder, which read a range holding 99% of the listing as a page
+		// or two.
+		return -1, false, nil, stuck
+	}
 	p0, ok0 := l.hpos(r.first, d0, alpha, 0)
 	pc, okc := l.hpos(r.cursor, d0, alpha, 0)
 	ph, okh, trusted := float64(len(d.folders)), true, d.upto == ""
