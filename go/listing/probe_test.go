@@ -369,3 +369,38 @@ func TestHashFoldersPastProbe(t *testing.T) {
 		t.Fatalf("range inside the probe's folders: %.1f pages (trusted %v), want ~2 by folder positions", est, trusted)
 	}
 }
+
+// TestLoginFoldersPastProbe: the same for folders named by logins
+// (lowercase letters), measured over their letters to 'z'.
+func TestLoginFoldersPastProbe(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	seen := map[string]bool{}
+	var all []string
+	for len(all) < 100_000 {
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = byte('a' + r.Intn(26))
+		}
+		if f := "users/" + string(b) + "/"; !seen[f] {
+			seen[f] = true
+			all = append(all, f)
+		}
+	}
+	sort.Strings(all)
+	l := testLister()
+	l.prefix = "users/"
+	d := &dirInfo{folders: all[:MaxKeys], first: all[0], last: all[MaxKeys-1], upto: all[MaxKeys-1], pages: 1,
+		folderNames: nameBytes(all[:MaxKeys], "users/")}
+	if d.folderNames == nil || hashNames(all[:MaxKeys], "users/") != nil || datedFolders(all[:MaxKeys]) {
+		t.Fatal("login folders not read as names")
+	}
+	l.dirs["users/"] = d
+	rg := &krange{start: "users/", first: all[700] + "0.jpg", prev: all[750] + "9.jpg", cursor: all[800] + "9.jpg",
+		open: true, seen: 2000, pages: 2, active: true}
+	if est, trusted, _ := l.measure(rg, l.alphabet()); !trusted || est < 1200 || est > 3000 {
+		t.Fatalf("open range past the probe: %.1f pages (trusted %v), want ~1 980, trusted", est, trusted)
+	}
+	if nameBytes([]string{"users/Alice/", "users/bob/"}, "users/") != nil {
+		t.Error("capitals read as a login's bytes")
+	}
+}

@@ -43,10 +43,13 @@ type dirInfo struct {
 	// pages: how many pages of dir's entries the probe has listed;
 	// dated: its folders are named by dates or other numbers (see
 	// continues); folderHashes: the bytes of its folders' names when
-	// those look like hashes or UUIDs (see alphaFor).
+	// those look like hashes or UUIDs, folderNames when the probe ran out
+	// of page among folders named otherwise by lowercase letters and
+	// digits (logins; see nameBytes and alphaFor).
 	pages        int
 	dated        bool
 	folderHashes []byte
+	folderNames  []byte
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -254,6 +257,9 @@ func (l *lister) alphaFor(dir string) scale {
 		// ".jpg" too) the open rest read as a page or two, untrusted,
 		// and the listing kept 2-3 requests in flight for 5 round trips.
 		return hashScale(d.folderHashes)
+	}
+	if d := l.dirs[dir]; d != nil && !d.probing && d.upto != "" && d.folderNames != nil {
+		return scale{fallback: d.folderNames} // the same for logins (see measure)
 	}
 	if d := l.dirs[dir]; d != nil && !d.probing && len(d.alpha) > 0 && (d.upto == "" || d.hashes) {
 		// (A truncated probe's bytes are a sample's: train/'s first
@@ -682,12 +688,34 @@ func (l *lister) probeFrom(dir string, old *dirInfo) (*dirInfo, error) {
 	sort.Strings(d.folders)
 	d.pages = 1
 	if old != nil {
-		d.pages, d.dated, d.folderHashes = old.pages+1, old.dated, old.folderHashes
+		d.pages, d.dated, d.folderHashes, d.folderNames = old.pages+1, old.dated, old.folderHashes, old.folderNames
 	} else {
 		d.dated = datedFolders(d.folders)
 		d.folderHashes = hashNames(d.folders, dir)
+		if d.folderHashes == nil && !d.dated && d.upto != "" && len(d.folders) >= MaxKeys/2 {
+			d.folderNames = nameBytes(d.folders, dir)
+		}
 	}
 	return d, nil
+}
+
+// nameBytes returns the bytes of folders' names past dir when every name
+// is lowercase letters, digits, '-' and '_' (logins, slugs), else nil.
+// Past a probe's first page such names are measured by interpolating
+// those bytes: 100 000 folders named by logins took 30-33 round trips
+// measured up to the probe's last folder, 21-27 so.
+func nameBytes(folders []string, dir string) []byte {
+	var seen [256]bool
+	for _, f := range folders {
+		for i := len(dir); i < len(f)-1; i++ {
+			c := f[i]
+			if !(c >= 'a' && c <= 'z' || isDigit(c) || c == '-' || c == '_') {
+				return nil
+			}
+			seen[c] = true
+		}
+	}
+	return setBytes(&seen)
 }
 
 // datedFolders reports whether sorted folders differ only in digits and
@@ -1414,6 +1442,13 @@ func (l *lister) measure(r *krange, alpha scale) (float64, bool, *span) {
 	}
 	alpha = l.alphaFor(top)
 	hi, trusted := l.upper(r, alpha)
+	if d := l.dirs[top]; r.open && d != nil && !d.probing && d.upto != "" && d.folderNames != nil && len(r.cursor) > len(top) {
+		// Past a truncated probe of folders named by logins: they end
+		// before the last byte of their names' alphabet, repeated. The
+		// guess over every byte seen was untrusted, and 100 000 such
+		// folders kept 2-3 requests in flight for 5 round trips.
+		hi, trusted = top+strings.Repeat(string([]byte{alpha.top()}), 12), true
+	}
 	if !trusted {
 		if r.pages < 2 {
 			return -1, false, nil // a one-page listing must not pay for a guess
@@ -1476,12 +1511,12 @@ const (
 // range over 10 000 shards/NNNNNN/ folders, whose probe saw 1 000, was
 // never split). Caller holds mu.
 func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float64, bool, *span, folderState) {
-	if d.upto != "" && d.folderHashes != nil && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) {
+	if d.upto != "" && (d.folderHashes != nil || d.folderNames != nil) && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) {
 		// Reaching past a truncated probe of folders named by hashes
-		// (100 000 users/<uuid>/): measured over the bytes of those names
-		// (see alphaFor), whose end is known, not up to the probe's last
-		// folder, which read a range holding 99% of the listing as a page
-		// or two.
+		// (100 000 users/<uuid>/) or logins: measured over the bytes of
+		// those names (see alphaFor), whose end is known, not up to the
+		// probe's last folder, which read a range holding 99% of the
+		// listing as a page or two.
 		return -1, false, nil, stuck
 	}
 	p0, ok0 := l.hpos(r.first, d0, alpha, 0)
