@@ -300,17 +300,26 @@ def test_more_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any
         unpopulate(endpoint.root, bucket, sizes)
 
 
-@pytest.mark.parametrize("prefix", ["", "users/", "users/8"])
-def test_more_uuid_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str,
-                                       prefix: str) -> None:
-    """1 500 folders named by UUIDs, more than one delimiter page lists: past
-    the probe's last folder ranges are measured and cut over the UUIDs' bytes;
-    every key comes once, as boto3 lists them, and du agrees."""
+@pytest.mark.parametrize("prefix", ["", "users/", "users/<a letter>"])
+@pytest.mark.parametrize("names", ["uuids", "logins"])
+def test_more_user_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str,
+                                       names: str, prefix: str) -> None:
+    """1 500 folders named by UUIDs or by logins, more than one delimiter page
+    lists: past the probe's last folder ranges are measured and cut over the
+    bytes of those names; every key comes once, as boto3 lists them, and du
+    agrees."""
+    import string
     import uuid
 
     rnd = random.Random("s3turbo-userdirs")
-    sizes = {f"users/{uuid.UUID(int=rnd.getrandbits(128))}/{i}.jpg": rnd.randrange(0, 5000)
-             for _ in range(1500) for i in range(2)}
+
+    def name() -> str:
+        if names == "uuids":
+            return str(uuid.UUID(int=rnd.getrandbits(128)))
+        return "".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randrange(5, 11)))
+
+    sizes = {f"users/{name()}/{i}.jpg": rnd.randrange(0, 5000) for _ in range(1500) for i in range(2)}
+    prefix = prefix.replace("<a letter>", "8" if names == "uuids" else "m")
     populate(s3, endpoint.root, bucket, sizes)
     try:
         expected = boto3_list(s3, bucket, prefix)
