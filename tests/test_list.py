@@ -202,6 +202,26 @@ def test_whole_bucket(client: s3turbo.Client, data: Data) -> None:
     assert_entries_equal(list(client.list(data.bucket)), expected)
 
 
+def check_layout(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str, sizes: dict[str, int], prefix: str,
+                 at_least: int, depth: int = 0) -> None:
+    """Populate key → size, then check the parallel lister under prefix against
+    boto3's paginator (list_columns, list as entries) and du (by prefix down to
+    depth too, against the serial du, when depth > 0); the keys are removed
+    afterwards. The prefix must hold more than at_least keys."""
+    populate(s3, endpoint.root, bucket, sizes)
+    try:
+        expected = boto3_list(s3, bucket, prefix)
+        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > at_least
+        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
+        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
+        du = client.du(f"{bucket}/{prefix}", depth=depth)
+        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
+        if depth:
+            assert du.by_prefix == client.du(f"{bucket}/{prefix}", depth=depth, parallel=False).by_prefix
+    finally:
+        unpopulate(endpoint.root, bucket, sizes)
+
+
 def log_names() -> dict[str, int]:
     """key → size: S3 server access logs and CloudFront logs over three days,
     1 100 a day (a page of names lies inside one day: its numbered levels,
@@ -224,16 +244,7 @@ def test_log_layouts(client: s3turbo.Client, s3: Any, endpoint: Any, bucket: str
     end inside a level: the parallel lister, which probes those levels with
     '-' as the delimiter, lists every key once, as boto3 does, and du agrees."""
     sizes = log_names()
-    populate(s3, endpoint.root, bucket, sizes)
-    try:
-        expected = boto3_list(s3, bucket, prefix)
-        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 1000
-        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
-        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
-        du = client.du(f"{bucket}/{prefix}")
-        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
-    finally:
-        unpopulate(endpoint.root, bucket, sizes)
+    check_layout(client, s3, endpoint, bucket, sizes, prefix, at_least=1000)
 
 
 def cloudtrail_names() -> dict[str, int]:
@@ -263,17 +274,7 @@ def test_cloudtrail_layout(client: s3turbo.Client, s3: Any, endpoint: Any, bucke
     parallel lister lists every key once, as boto3 does, and du agrees, by
     region too."""
     sizes = cloudtrail_names()
-    populate(s3, endpoint.root, bucket, sizes)
-    try:
-        expected = boto3_list(s3, bucket, prefix)
-        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 4000
-        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
-        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
-        du = client.du(f"{bucket}/{prefix}", depth=1)
-        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
-        assert du.by_prefix == client.du(f"{bucket}/{prefix}", depth=1, parallel=False).by_prefix
-    finally:
-        unpopulate(endpoint.root, bucket, sizes)
+    check_layout(client, s3, endpoint, bucket, sizes, prefix, at_least=4000, depth=1)
 
 
 @pytest.mark.parametrize("prefix", ["", "events/", "events/dt=2024-"])
@@ -287,17 +288,7 @@ def test_more_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint: Any
     day0 = datetime.date(2022, 1, 1)
     sizes = {f"events/dt={day0 + datetime.timedelta(days=d)}/part-{i:05d}.parquet": rnd.randrange(0, 5000)
              for d in range(1100) for i in range(3)}
-    populate(s3, endpoint.root, bucket, sizes)
-    try:
-        expected = boto3_list(s3, bucket, prefix)
-        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 1000
-        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
-        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
-        du = client.du(f"{bucket}/{prefix}", depth=2)
-        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
-        assert du.by_prefix == client.du(f"{bucket}/{prefix}", depth=2, parallel=False).by_prefix
-    finally:
-        unpopulate(endpoint.root, bucket, sizes)
+    check_layout(client, s3, endpoint, bucket, sizes, prefix, at_least=1000, depth=2)
 
 
 @pytest.mark.parametrize("prefix", ["", "users/", "users/<a letter>"])
@@ -320,16 +311,7 @@ def test_more_user_folders_than_a_page(client: s3turbo.Client, s3: Any, endpoint
 
     sizes = {f"users/{name()}/{i}.jpg": rnd.randrange(0, 5000) for _ in range(1500) for i in range(2)}
     prefix = prefix.replace("<a letter>", "8" if names == "uuids" else "m")
-    populate(s3, endpoint.root, bucket, sizes)
-    try:
-        expected = boto3_list(s3, bucket, prefix)
-        assert len(expected) == sum(1 for k in sizes if k.startswith(prefix)) > 100
-        check_columns(client.list_columns(f"{bucket}/{prefix}"), expected, ordered=PARALLEL_COLUMNS_ORDERED)
-        assert_entries_equal(list(client.list(f"{bucket}/{prefix}", parallel=True, workers=8)), expected)
-        du = client.du(f"{bucket}/{prefix}")
-        assert (du.count, du.size) == (len(expected), sum(e["size"] for e in expected))
-    finally:
-        unpopulate(endpoint.root, bucket, sizes)
+    check_layout(client, s3, endpoint, bucket, sizes, prefix, at_least=100)
 
 
 @pytest.mark.parametrize("points", ["exact", "messy"])
