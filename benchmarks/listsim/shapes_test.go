@@ -349,32 +349,16 @@ func shapes() map[string]func() []string {
 		},
 		// A folder per user, named by a UUID, of ten files each: 100 000
 		// folders, a hundred times a probe's page.
-		"userdirs": func() []string {
-			r := rng()
-			var k []string
-			for u := 0; u < 100_000; u++ {
-				id := uuid(r)
-				for i := 0; i < 10; i++ {
-					k = append(k, fmt.Sprintf("users/%s/%d.jpg", id, i))
-				}
-			}
-			return k
-		},
-		// The same named by login (lowercase letters, no hash): paged
-		// through up to maxProbePages, then measured past them as before.
+		"userdirs": func() []string { return userFolders(rng(), uuid) },
+		// The same named by logins (5-10 lowercase letters, no hash).
 		"logins": func() []string {
-			r := rng()
-			var k []string
-			for u := 0; u < 100_000; u++ {
+			return userFolders(rng(), func(r *rand.Rand) string {
 				b := make([]byte, 5+r.Intn(6))
 				for i := range b {
 					b[i] = byte('a' + r.Intn(26))
 				}
-				for i := 0; i < 10; i++ {
-					k = append(k, fmt.Sprintf("users/%s/%d.jpg", b, i))
-				}
-			}
-			return k
+				return string(b)
+			})
 		},
 		"mixed": func() []string { // a few big dense folders among many tiny ones
 			r := rng()
@@ -459,6 +443,19 @@ func logNames(r *rand.Rand, n int, day string, step time.Duration, name func(r *
 		k = append(k, name(r, t0.Add(time.Duration(i)*step)))
 	}
 	sort.Strings(k)
+	return k
+}
+
+// userFolders is 100 000 folders under users/ named by name, ten files
+// each (users/<name>/3.jpg).
+func userFolders(r *rand.Rand, name func(*rand.Rand) string) []string {
+	var k []string
+	for u := 0; u < 100_000; u++ {
+		id := name(r)
+		for i := 0; i < 10; i++ {
+			k = append(k, fmt.Sprintf("users/%s/%d.jpg", id, i))
+		}
+	}
 	return k
 }
 
