@@ -155,6 +155,10 @@ type lister struct {
 	// when a probe's answer did not fit them (guarded by mu).
 	stems    []string
 	stemsOff bool
+	// daily: depths whose folders the first full page showed named by a
+	// whole date (dt=2024-03-01/): a day each, and so maybe thousands of
+	// them (guarded by mu; see learnStems and stemDelim).
+	daily    map[int]bool
 	unevenAt map[int]bool // directory depth → a stem probe there found uneven folders (guarded by mu)
 	sweep    sweepCache   // sweepProbe's last answer (guarded by mu)
 	pages    int          // pages listed by every range (guarded by mu)

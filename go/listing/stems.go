@@ -77,6 +77,12 @@ func (l *lister) learnStems(keys []Entry) {
 			for len(stems) <= j {
 				stems = append(stems, "")
 			}
+			if rest != "" && wholeDate(name[len(s):]) {
+				if l.daily == nil {
+					l.daily = map[int]bool{}
+				}
+				l.daily[j] = true
+			}
 			if f, ok := first[j]; !ok {
 				first[j] = name
 			} else if f != name {
@@ -104,6 +110,19 @@ func (l *lister) learnStems(keys []Entry) {
 	l.stems = append(stems, "") // non-nil: learnt
 }
 
+// wholeDate reports whether s begins with a date, YYYY-MM-DD.
+func wholeDate(s string) bool {
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for _, i := range []int{0, 1, 2, 3, 5, 6, 8, 9} {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // stemDelim returns the delimiter for probing dir several levels at once
 // and how many levels its common prefixes reach; levels < 2 when a "/"
 // probe is all there is. Caller holds mu.
@@ -121,6 +140,12 @@ func (l *lister) stemDelim(dir string) (string, int) {
 		fan := 12.0 // unknown: about what the levels probed so far hold
 		if lv := l.levels[k0+m-1]; lv != nil && lv.probes > 0 {
 			fan = float64(lv.total) / float64(lv.probes)
+		} else if l.daily[k0+m-1] {
+			// A folder a day: three years are 1 096, past a page of
+			// prefixes. Counted as 12, the stem probes of the root and
+			// of events/ over dt=YYYY-MM-DD/hour=HH/ both ran out of
+			// page, and each sent its "/" probe a round trip later.
+			fan = MaxKeys
 		}
 		expect *= fan
 		if expect > maxStemPrefixes {

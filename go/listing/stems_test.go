@@ -370,3 +370,50 @@ func TestTruncatedStemProbe(t *testing.T) {
 		})
 	}
 }
+
+// TestStemDelimDaily: a level whose folders the first page showed named by
+// a whole date (dt=2024-03-01/) is taken to hold a folder a day, past a
+// page of prefixes, so no stem probe rolls it up (both the root's and
+// events/' ran out of page over 1 096 dates and cost a round trip each);
+// the levels below it are rolled up as before.
+func TestStemDelimDaily(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		key    func(i int) string
+		dir    string
+		levels int // 0: a "/" probe
+	}{
+		{"dates at the root's second level", func(i int) string {
+			return fmt.Sprintf("events/dt=2024-03-%02d/hour=%02d/part-%05d.parquet", 1+i/960, i/40%24, i)
+		}, "", 0},
+		{"dates under events/", func(i int) string {
+			return fmt.Sprintf("events/dt=2024-03-%02d/hour=%02d/part-%05d.parquet", 1+i/960, i/40%24, i)
+		}, "events/", 0},
+		{"below the dates", func(i int) string {
+			return fmt.Sprintf("events/dt=2024-03-%02d/hour=%02d/run-%d/part-%05d.parquet", 1+i/960, i/40%24, i%3, i)
+		}, "events/dt=2024-03-01/", 2},
+		{"a date in a name, not a folder", func(i int) string {
+			return fmt.Sprintf("org-%d/team-%02d/log-2024-03-01-%05d", i/500, i/50%10, i)
+		}, "", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLister()
+			var keys []Entry
+			for i := 0; i < MaxKeys; i++ {
+				keys = append(keys, Entry{Key: tc.key(i)})
+			}
+			l.learnStems(keys)
+			if _, levels := l.stemDelim(tc.dir); (levels >= 2) != (tc.levels >= 2) {
+				t.Fatalf("stemDelim(%q) rolls up %d levels, want %d (daily %v, stems %q)", tc.dir, levels, tc.levels, l.daily, l.stems)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{{"2024-03-01", true}, {"2024-03-01T05", true}, {"20240301", false}, {"2024-3-1", false}, {"v2024-03-01", false}} {
+		if got := wholeDate(tc.s); got != tc.want {
+			t.Errorf("wholeDate(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
