@@ -384,7 +384,7 @@ func (l *lister) runGroupProbe(a groupAsk) bool {
 		l.groupsAsked[asked]++
 	}
 	l.mu.Unlock()
-	entries, _, err := l.discover(pre, string(a.sep))
+	entries, _, err := l.discover(pre, string(a.sep), "")
 	l.mu.Lock()
 	if asked != "" {
 		if l.groupsAsked[asked]--; l.groupsAsked[asked] == 0 {

@@ -40,16 +40,22 @@ type dirInfo struct {
 	// more: the next page of a truncated probe's entries is on its way
 	// (see runProbe); what the pages before it found stays in use.
 	more bool
-	// pages: how many pages of dir's entries the probe has listed;
-	// dated: its folders are named by dates or other numbers (see
-	// continues); folderHashes: the bytes of its folders' names when
-	// those look like hashes or UUIDs, folderNames when the probe ran out
-	// of page among folders named otherwise by lowercase letters and
-	// digits (logins; see nameBytes and alphaFor).
+	// pages: how many pages of dir's entries the probe has listed. Read
+	// on a truncated probe only: dated, its folders are named by dates or
+	// other numbers (see continues); folderHashes, the bytes of its
+	// folders' names when those look like hashes or UUIDs, folderNames
+	// when, among 500 folders or more, they are otherwise lowercase
+	// letters and digits (logins; see nameBytes and alphaFor).
 	pages        int
 	dated        bool
 	folderHashes []byte
 	folderNames  []byte
+}
+
+// past reports whether key lies beyond what d's truncated probe listed:
+// after its last entry and not inside that entry's folder.
+func (d *dirInfo) past(key string) bool {
+	return d.upto != "" && key > d.upto && !strings.HasPrefix(key, d.upto)
 }
 
 // interpolable reports whether names inside flat directory d can be
@@ -249,17 +255,19 @@ func flatCut(frac float64, dir string, d *dirInfo, alpha scale) string {
 // bytes where no column alphabet is known, when the probe saw every name
 // or the names are hashes; else every byte seen.
 func (l *lister) alphaFor(dir string) scale {
-	if d := l.dirs[dir]; d != nil && !d.probing && d.upto != "" && d.folderHashes != nil {
+	if d := l.dirs[dir]; d != nil && !d.probing && d.upto != "" {
 		// Folders named by hashes past a truncated probe (100 000
 		// users/<uuid>/): a range there is measured over the bytes of
 		// their names, whose end is known (all 'f'), as a folder of
 		// hashes is. Over every byte the listing had seen (the files'
 		// ".jpg" too) the open rest read as a page or two, untrusted,
 		// and the listing kept 2-3 requests in flight for 5 round trips.
-		return hashScale(d.folderHashes)
-	}
-	if d := l.dirs[dir]; d != nil && !d.probing && d.upto != "" && d.folderNames != nil {
-		return scale{fallback: d.folderNames} // the same for logins (see measure)
+		switch {
+		case d.folderHashes != nil:
+			return hashScale(d.folderHashes)
+		case d.folderNames != nil:
+			return scale{fallback: d.folderNames} // the same for logins (see measure)
+		}
 	}
 	if d := l.dirs[dir]; d != nil && !d.probing && len(d.alpha) > 0 && (d.upto == "" || d.hashes) {
 		// (A truncated probe's bytes are a sample's: train/'s first
@@ -521,7 +529,7 @@ func (l *lister) runProbe(dir string) bool {
 // Caller holds mu.
 func (l *lister) moreFolders(r *krange, d0 string) (string, bool) {
 	for dir := d0; ; dir = subfolder(r.cursor, dir) {
-		if d := l.dirs[dir]; continues(d) && len(d.folders) > 0 && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) {
+		if d := l.dirs[dir]; continues(d) && len(d.folders) > 0 && (r.open || d.past(r.bound())) {
 			if c, _, ok := numbered(r, true); !ok || c.at > strings.LastIndexByte(r.cursor, '/') {
 				return dir, true // (a counter in the names inside a folder is no help)
 			}
@@ -689,10 +697,12 @@ func (l *lister) probeFrom(dir string, old *dirInfo) (*dirInfo, error) {
 	d.pages = 1
 	if old != nil {
 		d.pages, d.dated, d.folderHashes, d.folderNames = old.pages+1, old.dated, old.folderHashes, old.folderNames
-	} else {
+	} else if d.upto != "" {
+		// What its folders are named by matters only past its last one
+		// (see continues and alphaFor): read on a truncated probe alone.
 		d.dated = datedFolders(d.folders)
 		d.folderHashes = hashNames(d.folders, dir)
-		if d.folderHashes == nil && !d.dated && d.upto != "" && len(d.folders) >= MaxKeys/2 {
+		if d.folderHashes == nil && !d.dated && len(d.folders) >= MaxKeys/2 {
 			d.folderNames = nameBytes(d.folders, dir)
 		}
 	}
@@ -740,10 +750,10 @@ func datedFolders(folders []string) bool {
 	return true
 }
 
-// discover sends one LIST of prefix with delim as the delimiter, a page of
-// keys and common prefixes only, counted as a request and as discovery.
-// Called without mu.
-func (l *lister) discover(prefix, delim string, after ...string) ([]Entry, *s3.ListObjectsV2Output, error) {
+// discover sends one LIST of prefix with delim as the delimiter, from
+// StartAfter=after ("" for the start), a page of keys and common prefixes
+// only, counted as a request and as discovery. Called without mu.
+func (l *lister) discover(prefix, delim, after string) ([]Entry, *s3.ListObjectsV2Output, error) {
 	in := &s3.ListObjectsV2Input{
 		Bucket:       aws.String(l.bucket),
 		Prefix:       aws.String(prefix),
@@ -751,8 +761,8 @@ func (l *lister) discover(prefix, delim string, after ...string) ([]Entry, *s3.L
 		EncodingType: types.EncodingTypeUrl,
 		MaxKeys:      aws.Int32(MaxKeys),
 	}
-	if len(after) > 0 && after[0] != "" {
-		in.StartAfter = aws.String(after[0])
+	if after != "" {
+		in.StartAfter = aws.String(after)
 	}
 	entries, out, err := page(l.ctx, l.api, in, ETag|Mtime) // discovery looks at keys only
 	l.counter.Requests.Add(1)
@@ -1198,7 +1208,7 @@ func (l *lister) hpos(key, dir string, alpha scale, depth int) (float64, bool) {
 	if d == nil || !strings.HasPrefix(key, dir) {
 		return 0, false
 	}
-	if d.upto != "" && key > d.upto && !strings.HasPrefix(key, d.upto) {
+	if d.past(key) {
 		return 0, false
 	}
 	f := d.folders
@@ -1511,7 +1521,7 @@ const (
 // range over 10 000 shards/NNNNNN/ folders, whose probe saw 1 000, was
 // never split). Caller holds mu.
 func (l *lister) byFolders(r *krange, d0 string, d *dirInfo, alpha scale) (float64, bool, *span, folderState) {
-	if d.upto != "" && (d.folderHashes != nil || d.folderNames != nil) && (r.open || r.bound() > d.upto && !strings.HasPrefix(r.bound(), d.upto)) {
+	if d.upto != "" && (d.folderHashes != nil || d.folderNames != nil) && (r.open || d.past(r.bound())) {
 		// Reaching past a truncated probe of folders named by hashes
 		// (100 000 users/<uuid>/) or logins: measured over the bytes of
 		// those names (see alphaFor), whose end is known, not up to the

@@ -323,7 +323,7 @@ func (d *dirInfo) index(u float64) (int, float64) {
 // folders down (see stemDelim), and returns the shapes it found (dir's
 // always) and whether the answer fit the stems. Called without mu.
 func (l *lister) probeStems(dir, delim string, levels int) (map[string]*dirInfo, bool, error) {
-	entries, out, err := l.discover(dir, delim)
+	entries, out, err := l.discover(dir, delim, "")
 	if err != nil {
 		return nil, false, err
 	}
