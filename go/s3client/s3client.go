@@ -471,9 +471,13 @@ func untrustedServer(err error) bool {
 // before its Content-Length while the SDK read it: while decoding it (a
 // deserialization error), or while checking a 200 answer for an error
 // inside (DeleteObjects, CopyObject, CompleteMultipartUpload: a response
-// error with status 200).
+// error with status 200). Go's transport reports the cut as an unexpected
+// EOF, or, when it tears the connection down under the read, as a read on
+// a closed connection (net.ErrClosed): a CI run's third attempt at a cut
+// DeleteObjects answer failed so, and had it been the first, the item
+// would have failed without a retry.
 func truncatedResponse(err error) bool {
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
+	if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, net.ErrClosed) {
 		return false
 	}
 	var de *smithy.DeserializationError
