@@ -207,6 +207,20 @@ func TestVirtualRounds(t *testing.T) {
 		{layout: "deep", maxRounds: 40}, {layout: "skewed", maxRounds: 26}, {layout: "deep", maxRounds: 40, freeProbes: true}})
 }
 
+// TestVirtualSkewedYields guards yieldTo (go/listing): on the skewed
+// layout, 64 workers listing hot/'s hashes leave them for the 50 numbered
+// folders after them once those are measured, instead of leaving those
+// folders to whichever ranges of hashes end first. Sixteen listings each
+// way when the bound was set: 19-20 round trips at 1.068-1.085x the
+// minimum requests with it, 19-24 (mean 21.3) at 1.070-1.135x without,
+// where 2 of the 16 met both bounds.
+func TestVirtualSkewedYields(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 M keys")
+	}
+	guardRounds(t, 1_000_000, 1.09, []roundsBound{{layout: "skewed", maxRounds: 20}})
+}
+
 // TestVirtualRounds10M guards the listing at scale: 10 M keys, where the
 // fixed costs of discovery fade and the splitter reached 0.90-0.99 of the
 // oracle's rate when the bound was set (hex 159, date 170-175, deep

@@ -103,6 +103,9 @@ type krange struct {
 	// seeded: cut by Options.SplitAfter (or the range before the first
 	// cut), and not split since: see probeBetweenPages.
 	seeded bool
+	// wanted: cut by yieldTo for workers that leave ranges of hashes, and
+	// not started yet.
+	wanted bool
 }
 
 type lister struct {
@@ -176,6 +179,9 @@ type lister struct {
 	// searched and skipped count the idle searches run and spared
 	// (guarded by mu; read by tests).
 	searched, skipped int
+	// yields counts the ranges of hashes parked for other work (see
+	// yieldTo; guarded by mu; read by tests).
+	yields int
 
 	emitMu    sync.Mutex
 	dirsSeen  map[string]bool // Delimiter mode: common prefixes emitted (guarded by emitMu)
@@ -208,6 +214,12 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	return newParallel(ctx, cancel, api, bucket, prefix, opt, c, emit).run()
+}
+
+// newParallel sets up the lister ParallelCounted runs (opt with its
+// defaults filled in); cancel cancels ctx.
+func newParallel(ctx context.Context, cancel context.CancelFunc, api API, bucket, prefix string, opt Options, c *Counter, emit func(Page) error) *lister {
 	l := &lister{ctx: ctx, cancel: cancel, api: api, bucket: bucket, prefix: prefix, opt: opt, emit: emit, counter: c}
 	l.cond = sync.NewCond(&l.mu)
 	l.dirsSeen = map[string]bool{}
@@ -232,6 +244,13 @@ func ParallelCounted(ctx context.Context, api API, bucket, prefix string, opt Op
 			r.seeded = true
 		}
 	}
+	return l
+}
+
+// run lists with opt.Workers workers until every range is done, the
+// listing fails or its context ends.
+func (l *lister) run() (Stats, error) {
+	ctx, opt, bucket, prefix := l.ctx, l.opt, l.bucket, l.prefix
 	stop := context.AfterFunc(ctx, func() {
 		l.mu.Lock()
 		l.cond.Broadcast()
@@ -324,15 +343,20 @@ func (l *lister) learnAfter(prev, s string) {
 }
 
 func (l *lister) work() {
+	var r *krange
 	for {
-		r := l.take()
+		if r == nil {
+			r = l.take()
+		}
 		if r == nil {
 			return
 		}
-		if err := l.listRange(r); err != nil {
+		next, err := l.listRange(r)
+		if err != nil {
 			l.fail(err)
 			return
 		}
+		r = next
 	}
 }
 
@@ -648,8 +672,9 @@ func (l *lister) lastPageKeys(r *krange) int {
 }
 
 // listRange lists r page by page until it passes r.hi (which a concurrent
-// split may lower) or the listing ends.
-func (l *lister) listRange(r *krange) error {
+// split may lower) or the listing ends, or until its worker yields r for
+// other work (see yieldTo): it then returns the range to list next.
+func (l *lister) listRange(r *krange) (*krange, error) {
 	for {
 		l.mu.Lock()
 		after := r.cursor
@@ -671,14 +696,14 @@ func (l *lister) listRange(r *krange) error {
 		took := time.Since(t0)
 		l.counter.Requests.Add(1)
 		if err != nil {
-			return fmt.Errorf("listing s3://%s/%s after %q: %w", l.bucket, l.prefix, after, err)
+			return nil, fmt.Errorf("listing s3://%s/%s after %q: %w", l.bucket, l.prefix, after, err)
 		}
 		if after != "" && l.opt.Delimiter == "" && len(entries) > 0 && entries[0].Key <= after {
 			// Ranges are cut with StartAfter: a server that ignores it would
 			// have every range list from the start, each key many times,
 			// and the listing never end. (With a delimiter, a common prefix
 			// holding keys past StartAfter may sort before it.)
-			return fmt.Errorf("listing s3://%s/%s: the server ignored StartAfter (asked for keys after %q, got %q first): %w",
+			return nil, fmt.Errorf("listing s3://%s/%s: the server ignored StartAfter (asked for keys after %q, got %q first): %w",
 				l.bucket, l.prefix, after, entries[0].Key, s3err.ErrCorrupt)
 		}
 		if l.opt.Delimiter != "" {
@@ -785,7 +810,7 @@ func (l *lister) listRange(r *krange) error {
 		}
 		l.mu.Unlock()
 		if err2 != nil {
-			return err2
+			return nil, err2
 		}
 		if !l.opt.Sorted && cut > 0 {
 			l.emitMu.Lock()
@@ -794,17 +819,24 @@ func (l *lister) listRange(r *krange) error {
 			err2 = l.emit(Page{Entries: kept})
 			l.emitMu.Unlock()
 			if err2 != nil {
-				return err2
+				return nil, err2
 			}
 		}
 		if finished {
-			return nil
+			return nil, nil
 		}
 		l.mu.Lock()
 		ok := l.probeBetweenPages()
+		var next *krange
+		if ok {
+			next = l.yieldTo(r)
+		}
 		l.mu.Unlock()
 		if !ok {
-			return nil // the probe's failure is the listing's (see runProbe)
+			return nil, nil // the probe's failure is the listing's (see runProbe)
+		}
+		if next != nil {
+			return next, nil
 		}
 	}
 }

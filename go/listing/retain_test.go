@@ -62,7 +62,7 @@ func TestRangeKeepsNoPageAlive(t *testing.T) {
 	l.emit = func(Page) error { return nil }
 	r := &krange{open: true, active: true}
 	l.ranges = []*krange{r}
-	if err := l.listRange(r); err != nil {
+	if _, err := l.listRange(r); err != nil {
 		t.Fatal(err)
 	}
 	d, err := l.probe("")

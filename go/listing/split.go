@@ -334,7 +334,7 @@ func (l *lister) take() *krange {
 				continue
 			}
 			if !r.active {
-				r.active = true
+				r.active, r.wanted = true, false
 				return r
 			}
 			busy = true
@@ -419,9 +419,9 @@ func (l *lister) plan(total int) {
 	}
 }
 
-// split cuts v into up to pieces ranges along sp (see splitPoints); caller
-// holds mu.
-func (l *lister) split(v *krange, pieces int, sp *span) {
+// split cuts v into up to pieces ranges along sp (see splitPoints) and
+// returns the last new one (nil when v could not be cut); caller holds mu.
+func (l *lister) split(v *krange, pieces int, sp *span) *krange {
 	points := l.splitPoints(v, pieces, sp)
 	last := l.apply(v, points)
 	if last != nil {
@@ -436,6 +436,7 @@ func (l *lister) split(v *krange, pieces int, sp *span) {
 		step := max(1, sp.dense/float64(pieces))
 		last.leafKeys = v.leafKeys + int64(float64(len(points))*step*MaxKeys)
 	}
+	return last
 }
 
 // runProbe probes dir and records what it found, releasing mu for the
@@ -1833,6 +1834,12 @@ func (l *lister) victim() (*krange, int, *span) {
 		}
 		live++
 		if !r.active {
+			if r.pages > 0 { // parked for other work (see yieldTo)
+				if est, _, _ := l.estimate(r, alpha); est >= 0 && !math.IsInf(est, 1) {
+					total += max(est, 1)
+					continue
+				}
+			}
 			total++
 			continue
 		}

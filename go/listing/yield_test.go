@@ -1,0 +1,131 @@
+package listing
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// sortedAPI answers listings of a fixed, sorted set of keys as S3 does
+// (StartAfter, MaxKeys, common prefixes rolled up at the delimiter after
+// the prefix), each after latency (virtual time inside a synctest
+// bubble). Unlike treeAPI it searches the keys, for listings of a few
+// hundred thousand.
+type sortedAPI struct {
+	keys    []string
+	latency time.Duration
+}
+
+func (a sortedAPI) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	time.Sleep(a.latency)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pre, delim, limit := aws.ToString(in.Prefix), aws.ToString(in.Delimiter), int(aws.ToInt32(in.MaxKeys))
+	i := sort.SearchStrings(a.keys, pre)
+	if after := aws.ToString(in.StartAfter); after >= pre {
+		i = sort.SearchStrings(a.keys, after)
+		if i < len(a.keys) && a.keys[i] == after {
+			i++
+		}
+	}
+	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
+	for i < len(a.keys) && strings.HasPrefix(a.keys[i], pre) {
+		if len(out.Contents)+len(out.CommonPrefixes) == limit {
+			out.IsTruncated = aws.Bool(true)
+			break
+		}
+		k := a.keys[i]
+		if j := strings.Index(k[len(pre):], delim); delim != "" && j >= 0 {
+			cp := k[:len(pre)+j+len(delim)]
+			out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(cp)})
+			i = sort.SearchStrings(a.keys, cp+maxRune) // past every key under it
+			continue
+		}
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+		i++
+	}
+	return out, nil
+}
+
+func (sortedAPI) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, errors.New("not used")
+}
+
+// TestYieldToFolders: workers listing a folder of hashes leave it for the
+// numbered folders after it once those are measured (see yieldTo), the
+// parked ranges of hashes are listed by the workers that come free, and
+// every key still arrives exactly once, in order when Sorted. Layouts
+// without hashes, or of hashes alone, never yield.
+func TestYieldToFolders(t *testing.T) {
+	hashes := func(n int) []string {
+		var k []string
+		for i := 0; i < n; i++ {
+			s := md5.Sum([]byte(fmt.Sprint(i)))
+			k = append(k, "hot/"+hex.EncodeToString(s[:]))
+		}
+		return k
+	}
+	folders := func(n, each int) []string {
+		var k []string
+		for d := 0; d < n; d++ {
+			for i := 0; i < each; i++ {
+				k = append(k, fmt.Sprintf("p%02d/obj-%06d.dat", d, i))
+			}
+		}
+		return k
+	}
+	for _, tc := range []struct {
+		name   string
+		keys   []string
+		sorted bool
+		yields bool
+	}{
+		{"hashes then folders", append(hashes(270_000), folders(30, 1_500)...), false, true},
+		{"hashes then folders, sorted", append(hashes(270_000), folders(30, 1_500)...), true, true},
+		{"hashes alone", hashes(300_000), false, false},
+		{"folders alone", folders(60, 5_000), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := append([]string(nil), tc.keys...)
+			sort.Strings(keys)
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var got []string
+				opt := Options{Workers: 32, MinSplitPages: 8, Sorted: tc.sorted}
+				l := newParallel(ctx, cancel, sortedAPI{keys, 30 * time.Millisecond}, "b", "", opt, &Counter{}, func(p Page) error {
+					for _, e := range p.Entries {
+						got = append(got, e.Key)
+					}
+					return nil
+				})
+				if _, err := l.run(); err != nil {
+					t.Fatal(err)
+				}
+				if tc.sorted && !sort.StringsAreSorted(got) {
+					t.Error("Sorted listing out of order")
+				}
+				sort.Strings(got)
+				if !slices.Equal(got, keys) {
+					t.Fatalf("got %d keys, want %d: a key missing or listed twice", len(got), len(keys))
+				}
+				if tc.yields != (l.yields > 0) {
+					t.Errorf("%d ranges of hashes yielded, want some: %v", l.yields, tc.yields)
+				}
+			})
+		})
+	}
+}
