@@ -529,7 +529,8 @@ func guardKeys(t *testing.T, name string, keys []string, maxRounds, maxPerMin fl
 //	LISTSIM_VIRTUAL=deep,date go test -count=1 -run 'TestVirtual$' -v ./benchmarks/listsim
 //
 // LISTSIM_LATENCY sets the latency (default 30ms), LISTSIM_N the keys
-// (default 1 M), LISTSIM_MINSPLIT Options.MinSplitPages; LISTSIM_FREEPROBES
+// (default 1 M), LISTSIM_WORKERS Options.Workers (default 64, the
+// oracle's too), LISTSIM_MINSPLIT Options.MinSplitPages; LISTSIM_FREEPROBES
 // answers probes at once (listsim.API.FreeProbes); LISTSIM_SEEDED seeds
 // the listing with the oracle's split points (Options.SplitAfter).
 //
@@ -565,6 +566,11 @@ func TestVirtual(t *testing.T) {
 		}
 	}
 	opt := listing.Options{Workers: 64}
+	if s := os.Getenv("LISTSIM_WORKERS"); s != "" {
+		if _, err := fmt.Sscan(s, &opt.Workers); err != nil {
+			t.Fatalf("LISTSIM_WORKERS: %v", err)
+		}
+	}
 	if s := os.Getenv("LISTSIM_MINSPLIT"); s != "" {
 		if _, err := fmt.Sscan(s, &opt.MinSplitPages); err != nil {
 			t.Fatalf("LISTSIM_MINSPLIT: %v", err)
