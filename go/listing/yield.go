@@ -38,9 +38,11 @@ const maxYieldPieces = 8
 // workers now leave the hashes in the third round trip: 19-20 at
 // 1.07-1.085x.
 func (l *lister) yieldTo(r *krange) *krange {
-	if l.idle > 0 || l.liveCap > 0 || r.done || r.leafHashes == nil {
+	if l.idle > 0 || l.liveCap > 0 || l.opt.Sorted || r.done || r.leafHashes == nil {
 		// Idle workers take such work themselves (see victim); a listing
-		// whose latency says more ranges stopped paying off is left alone.
+		// whose latency says more ranges stopped paying off is left alone,
+		// and so is a Sorted one: a parked range holds back every page
+		// after it, which waits in memory meanwhile.
 		return nil
 	}
 	alpha := l.alphabet()
