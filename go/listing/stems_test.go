@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -238,43 +239,48 @@ func TestSweepProbeCache(t *testing.T) {
 	}
 }
 
-// treeAPI answers delimiter listings of a fixed set of keys as S3 does
-// (common prefixes rolled up at the delimiter after the prefix, at most
-// MaxKeys entries a page) and records each request's prefix and delimiter.
+// treeAPI answers listings of a fixed, sorted set of keys as S3 does
+// (StartAfter, MaxKeys, common prefixes rolled up at the delimiter after
+// the prefix), each after latency (virtual time inside a synctest bubble),
+// and records each request's prefix and delimiter.
 type treeAPI struct {
-	mu   sync.Mutex
-	keys []string // sorted
-	sent []string // "prefix|delimiter"
+	keys    []string // sorted
+	latency time.Duration
+	mu      sync.Mutex
+	sent    []string // "prefix|delimiter"
 }
 
-func (a *treeAPI) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+func (a *treeAPI) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	time.Sleep(a.latency)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	pre, delim, limit := aws.ToString(in.Prefix), aws.ToString(in.Delimiter), int(aws.ToInt32(in.MaxKeys))
 	a.mu.Lock()
 	a.sent = append(a.sent, pre+"|"+delim)
 	a.mu.Unlock()
+	i := sort.SearchStrings(a.keys, pre)
+	if after := aws.ToString(in.StartAfter); after >= pre {
+		i = sort.SearchStrings(a.keys, after)
+		if i < len(a.keys) && a.keys[i] == after {
+			i++
+		}
+	}
 	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
-	last := ""
-	for _, k := range a.keys {
-		if !strings.HasPrefix(k, pre) || k <= aws.ToString(in.StartAfter) {
-			continue
-		}
-		entry, dir := k, false
-		if i := strings.Index(k[len(pre):], delim); delim != "" && i >= 0 {
-			entry, dir = k[:len(pre)+i+len(delim)], true
-		}
-		if entry == last {
-			continue
-		}
+	for i < len(a.keys) && strings.HasPrefix(a.keys[i], pre) {
 		if len(out.Contents)+len(out.CommonPrefixes) == limit {
 			out.IsTruncated = aws.Bool(true)
 			break
 		}
-		last = entry
-		if dir {
-			out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(entry)})
-		} else {
-			out.Contents = append(out.Contents, types.Object{Key: aws.String(entry)})
+		k := a.keys[i]
+		if j := strings.Index(k[len(pre):], delim); delim != "" && j >= 0 {
+			cp := k[:len(pre)+j+len(delim)]
+			out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(cp)})
+			i = sort.SearchStrings(a.keys, cp+maxRune) // past every key under it
+			continue
 		}
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+		i++
 	}
 	return out, nil
 }

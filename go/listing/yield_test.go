@@ -4,65 +4,13 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
-
-// sortedAPI answers listings of a fixed, sorted set of keys as S3 does
-// (StartAfter, MaxKeys, common prefixes rolled up at the delimiter after
-// the prefix), each after latency (virtual time inside a synctest
-// bubble). Unlike treeAPI it searches the keys, for listings of a few
-// hundred thousand.
-type sortedAPI struct {
-	keys    []string
-	latency time.Duration
-}
-
-func (a sortedAPI) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	time.Sleep(a.latency)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	pre, delim, limit := aws.ToString(in.Prefix), aws.ToString(in.Delimiter), int(aws.ToInt32(in.MaxKeys))
-	i := sort.SearchStrings(a.keys, pre)
-	if after := aws.ToString(in.StartAfter); after >= pre {
-		i = sort.SearchStrings(a.keys, after)
-		if i < len(a.keys) && a.keys[i] == after {
-			i++
-		}
-	}
-	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
-	for i < len(a.keys) && strings.HasPrefix(a.keys[i], pre) {
-		if len(out.Contents)+len(out.CommonPrefixes) == limit {
-			out.IsTruncated = aws.Bool(true)
-			break
-		}
-		k := a.keys[i]
-		if j := strings.Index(k[len(pre):], delim); delim != "" && j >= 0 {
-			cp := k[:len(pre)+j+len(delim)]
-			out.CommonPrefixes = append(out.CommonPrefixes, types.CommonPrefix{Prefix: aws.String(cp)})
-			i = sort.SearchStrings(a.keys, cp+maxRune) // past every key under it
-			continue
-		}
-		out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
-		i++
-	}
-	return out, nil
-}
-
-func (sortedAPI) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	return nil, errors.New("not used")
-}
 
 // TestYieldToFolders: workers listing a folder of hashes leave it for the
 // numbered folders after it once those are measured (see yieldTo), the
@@ -107,7 +55,7 @@ func TestYieldToFolders(t *testing.T) {
 				defer cancel()
 				var got []string
 				opt := Options{Workers: 32, MinSplitPages: 8, Sorted: tc.sorted}
-				l := newParallel(ctx, cancel, sortedAPI{keys, 30 * time.Millisecond}, "b", "", opt, &Counter{}, func(p Page) error {
+				l := newParallel(ctx, cancel, &treeAPI{keys: keys, latency: 30 * time.Millisecond}, "b", "", opt, &Counter{}, func(p Page) error {
 					for _, e := range p.Entries {
 						got = append(got, e.Key)
 					}
