@@ -1805,6 +1805,16 @@ const probeEvery = 9
 // The request budget in victim still bounds what the endgame spends.
 const endgamePages = 2
 
+// pagesLeft is what a range whose estimate is est counts for in the pages
+// a listing has left: est, at least a page, and a page when it has no
+// estimate (-1, not measurable yet; +Inf, unbounded).
+func pagesLeft(est float64) float64 {
+	if est < 0 || math.IsInf(est, 1) {
+		return 1
+	}
+	return max(est, 1)
+}
+
 // victim picks the range to split and into how many pieces; caller holds
 // mu. The listing can end no sooner than the largest remaining range, nor
 // sooner than (all remaining pages) / workers rounds: a range is split when
@@ -1833,14 +1843,9 @@ func (l *lister) victim() (*krange, int, *span) {
 			continue
 		}
 		live++
-		if !r.active {
-			if r.pages > 0 { // parked for other work (see yieldTo)
-				if est, _, _ := l.estimate(r, alpha); est >= 0 && !math.IsInf(est, 1) {
-					total += max(est, 1)
-					continue
-				}
-			}
-			total++
+		if !r.active { // not started, or parked for other work (see yieldTo)
+			est, _, _ := l.estimate(r, alpha)
+			total += pagesLeft(est)
 			continue
 		}
 		est, trusted, sp := l.estimate(r, alpha)

@@ -1,6 +1,9 @@
 package listing
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // yieldPages: a range of hashes with fewer pages than this left is not
 // parked (see yieldTo): it is about to end anyway.
@@ -63,11 +66,10 @@ func (l *lister) yieldTo(r *krange) *krange {
 			continue
 		}
 		est, _, sp := l.estimate(q, alpha)
-		if est < 0 || math.IsInf(est, 1) {
-			total++
+		total += pagesLeft(est)
+		if math.IsInf(est, 1) {
 			continue
 		}
-		total += max(est, 1)
 		if q.active && q.leafHashes == nil && q.pages >= q.retryAt && est > bestEst {
 			best, bestEst, bestSpan = q, est, sp
 		}
@@ -81,9 +83,12 @@ func (l *lister) yieldTo(r *krange) *krange {
 	if last == nil {
 		return nil
 	}
-	for i := len(l.ranges) - 1; i >= 0 && l.ranges[i] != best; i-- {
-		if q := l.ranges[i]; q.start > best.cursor && q.start <= last.start {
-			q.wanted = true // the pieces cut off best: the next workers that yield take them
+	// The pieces cut off best follow it, up to last: the next workers that
+	// yield take them.
+	for _, q := range l.ranges[slices.Index(l.ranges, best)+1:] {
+		q.wanted = true
+		if q == last {
+			break
 		}
 	}
 	return l.park(r, last)
